@@ -1,0 +1,4 @@
+//! Business rules and queries, one module per capability. Knows sea-orm; never async-graphql or
+//! axum.
+
+pub mod indicators;

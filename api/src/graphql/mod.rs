@@ -1,0 +1,53 @@
+//! The GraphQL schema: thin resolvers over the domain.
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+/// Identifies one HTTP request in logs and in error extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The root query: one object per capability.
+#[derive(MergedObject, Default)]
+pub struct Query(Placeholder);
+
+#[derive(Default)]
+pub struct Placeholder;
+
+#[async_graphql::Object]
+impl Placeholder {
+    /// Placeholder.
+    async fn ping(&self) -> bool {
+        true
+    }
+}
+
+/// Anju's executable schema.
+pub type AnjuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema over `db`.
+pub fn build_schema(db: DatabaseConnection) -> AnjuSchema {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .data(db)
+        .finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}

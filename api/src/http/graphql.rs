@@ -1,0 +1,63 @@
+//! The GraphQL endpoint and its neighbours.
+
+use crate::graphql::RequestId;
+use crate::startup::AppState;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use sea_orm::ConnectionTrait;
+
+/// Runs one GraphQL request. Every error leaves with an `extensions.code` and the request id;
+/// one that arrives here without a code is an unplanned failure and is masked as `INTERNAL`.
+pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
+    let request_id = RequestId::new();
+    let span = tracing::info_span!("graphql", request_id = %request_id.0);
+    let _enter = span.enter();
+    drop(_enter);
+    let mut response = state
+        .schema
+        .execute(request.into_inner().data(request_id.clone()))
+        .await;
+    for error in &mut response.errors {
+        let ext = error.extensions.get_or_insert_with(Default::default);
+        if ext.get("code").is_none() {
+            tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
+            error.message = "internal error".into();
+            ext.set("code", "INTERNAL");
+        }
+        ext.set("requestId", request_id.0.clone());
+    }
+    response.into()
+}
+
+/// GraphiQL, when enabled.
+pub async fn graphiql(State(state): State<AppState>) -> Response {
+    if !state.graphiql {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").title("Anju GraphQL").finish()).into_response()
+}
+
+/// Ready when the database answers.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.db.execute_unprepared("SELECT 1").await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = format!(
+        "# HELP anju_sql_statements_total SQL statements executed.\n\
+         # TYPE anju_sql_statements_total counter\n\
+         anju_sql_statements_total {}\n",
+        state.statements.get()
+    );
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

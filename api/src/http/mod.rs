@@ -1,0 +1,25 @@
+//! The HTTP edge: routes, request ids, body limits.
+
+mod graphql;
+
+use crate::startup::AppState;
+use axum::routing::get;
+use axum::Router;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(graphql::graphiql))
+        .route("/graphql", get(graphql::execute).post(graphql::execute))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(graphql::ready))
+        .route("/metrics", get(graphql::metrics))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,16 @@
+//! Anju (安居): the poverty-alleviation relocation register, its indicators, and the GraphQL API
+//! over them.
+//!
+//! Dependencies point one way: `http → graphql → domain → entity`. The `register` module reads
+//! and writes the CSV interchange format; `demo` generates data sets shaped like a real county.
+
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod register;
+pub mod startup;
+pub mod telemetry;

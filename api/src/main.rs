@@ -1,0 +1,105 @@
+//! `anju`: serve the register over GraphQL, and manage it from the command line.
+
+use anju::config::{DatabaseConfig, ServeConfig};
+use anju::{db, demo, register, startup, telemetry};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "anju", version, about = "Anju (安居): the relocation register and its indicators over GraphQL")]
+struct Cli {
+    #[command(flatten)]
+    database: DatabaseConfig,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API (the default when no command is given).
+    Serve(ServeConfig),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Import a CSV data set (one folder of seven files) in one transaction.
+    Import { dir: PathBuf },
+    /// Export the whole register as a CSV data set into a folder.
+    Export { dir: PathBuf },
+    /// Write a generated demo data set shaped like Yushe county as CSV.
+    Demo {
+        /// Folder to write the seven CSV files into.
+        #[arg(long, default_value = "demo")]
+        out: PathBuf,
+        /// Households to generate (4,029 is Yushe itself).
+        #[arg(long, default_value_t = 4029)]
+        households: usize,
+        /// Random seed; the same seed and size always give the same data set.
+        #[arg(long, default_value_t = demo::DemoOptions::default().seed)]
+        seed: u64,
+    },
+    /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::parse_default()));
+    match command {
+        Command::Serve(serve) => {
+            let app = startup::Application::build(cli.database, serve).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let (conn, _) = db::connect(&cli.database).await?;
+            db::migrate(&conn).await?;
+            println!("migrations applied");
+        }
+        Command::Import { dir } => {
+            let (conn, _) = db::connect(&cli.database).await?;
+            db::migrate(&conn).await?;
+            let started = std::time::Instant::now();
+            let summary = register::import_dir(&conn, &dir).await?;
+            println!("imported {summary:?} in {:.2?}", started.elapsed());
+        }
+        Command::Export { dir } => {
+            let (conn, _) = db::connect(&cli.database).await?;
+            db::migrate(&conn).await?;
+            let summary = register::export_dir(&conn, &dir).await?;
+            println!("exported {summary:?} to {}", dir.display());
+        }
+        Command::Demo { out, households, seed } => {
+            let summary = demo::write_csv(&demo::DemoOptions { households, seed }, &out)?;
+            println!("wrote {summary:?} to {}", out.display());
+        }
+        Command::Schema => print!("{}", anju::graphql::sdl()),
+    }
+    Ok(())
+}
+
+trait ParseDefault {
+    fn parse_default() -> Self;
+}
+
+impl ParseDefault for ServeConfig {
+    /// `serve` with every value from the environment or its default.
+    fn parse_default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeConfig,
+        }
+        Only::parse_from(["anju"]).serve
+    }
+}

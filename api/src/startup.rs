@@ -1,0 +1,78 @@
+//! Builds the application: database, migrations, demo data, schema, router and listener.
+
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::db::{self, StatementCounter};
+use crate::{demo, graphql, http};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use tokio::net::TcpListener;
+
+/// Shared state of a running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: graphql::AnjuSchema,
+    pub statements: StatementCounter,
+    pub graphiql: bool,
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates, loads the demo county if asked and the register is empty, and binds.
+    pub async fn build(db_config: DatabaseConfig, serve: ServeConfig) -> anyhow::Result<Application> {
+        let (conn, statements) = db::connect(&db_config).await?;
+        db::migrate(&conn).await?;
+        if serve.demo_if_empty && entity::household::Entity::find().count(&conn).await? == 0 {
+            tracing::info!("the register is empty: loading the demo county");
+            let dir = tempfile::tempdir()?;
+            demo::write_csv(&demo::DemoOptions::default(), dir.path())?;
+            let summary = crate::register::import_dir(&conn, dir.path())
+                .await
+                .map_err(|e| anyhow::anyhow!("demo import failed: {e}"))?;
+            tracing::info!(?summary, "demo county loaded");
+        }
+        let schema = graphql::build_schema(conn.clone());
+        let listener = TcpListener::bind(serve.listen).await?;
+        let state = AppState { db: conn, schema, statements, graphiql: serve.graphiql };
+        Ok(Application { listener, state })
+    }
+
+    /// The port the server listens on (useful when it was asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The shared state (tests read the statement counter from it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, letting in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "Anju is listening; GraphiQL at http://{addr}/");
+        axum::serve(self.listener, http::router(self.state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

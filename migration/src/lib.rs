@@ -1,0 +1,16 @@
+//! Anju's ordered database migrations. Each runs unchanged on SQLite and PostgreSQL and has a
+//! working `down`.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_register;
+
+/// Applies Anju's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_register::Migration)]
+    }
+}
