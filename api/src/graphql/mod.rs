@@ -20,20 +20,23 @@ impl Default for RequestId {
     }
 }
 
+pub mod area;
+pub mod enums;
+pub mod household;
+pub mod indicators;
+pub mod loaders;
+pub mod pagination;
+pub mod scalars;
+pub mod site;
+
 /// The root query: one object per capability.
 #[derive(MergedObject, Default)]
-pub struct Query(Placeholder);
-
-#[derive(Default)]
-pub struct Placeholder;
-
-#[async_graphql::Object]
-impl Placeholder {
-    /// Placeholder.
-    async fn ping(&self) -> bool {
-        true
-    }
-}
+pub struct Query(
+    indicators::IndicatorQuery,
+    area::AreaQuery,
+    site::SiteQuery,
+    household::HouseholdQuery,
+);
 
 /// Anju's executable schema.
 pub type AnjuSchema = Schema<Query, EmptyMutation, EmptySubscription>;

@@ -1,6 +1,6 @@
 //! The GraphQL endpoint and its neighbours.
 
-use crate::graphql::RequestId;
+use crate::graphql::{loaders, RequestId};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
@@ -13,13 +13,8 @@ use sea_orm::ConnectionTrait;
 /// one that arrives here without a code is an unplanned failure and is masked as `INTERNAL`.
 pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
     let request_id = RequestId::new();
-    let span = tracing::info_span!("graphql", request_id = %request_id.0);
-    let _enter = span.enter();
-    drop(_enter);
-    let mut response = state
-        .schema
-        .execute(request.into_inner().data(request_id.clone()))
-        .await;
+    let request = loaders::attach(request.into_inner().data(request_id.clone()), &state.db);
+    let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
@@ -37,7 +32,13 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     if !state.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").title("Anju GraphQL").finish()).into_response()
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Anju GraphQL")
+            .finish(),
+    )
+    .into_response()
 }
 
 /// Ready when the database answers.
@@ -59,5 +60,12 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          anju_sql_statements_total {}\n",
         state.statements.get()
     );
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response()
 }

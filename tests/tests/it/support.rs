@@ -96,6 +96,8 @@ pub fn fixture(name: &str) -> PathBuf {
 /// A running Anju server on a free port, over its own fresh database.
 pub struct TestApp {
     pub base: String,
+    /// Statements the server's own connection pool has executed.
+    pub statements: StatementCounter,
     pub client: reqwest::Client,
     pub db: TestDb,
     _server: tokio::task::JoinHandle<()>,
@@ -113,10 +115,11 @@ impl TestApp {
             .await
             .expect("build application");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let statements = app.state().statements.clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
-        TestApp { base, client: reqwest::Client::new(), db, _server: server }
+        TestApp { base, statements, client: reqwest::Client::new(), db, _server: server }
     }
 
     /// Starts a server over a database loaded from the named fixture data set.

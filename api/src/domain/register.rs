@@ -1,0 +1,323 @@
+//! Finding records of the register: lookups by key and filtered, paged lists.
+
+use super::pagination::{keyset_page, memory_page, KeyKind, Page, PageRequest};
+use chrono::NaiveDate;
+use entity::enums::{AreaLevel, EmploymentPath, LaborCapacity, Placement, SiteSetting};
+use entity::{area, area_closure, employment, homestead, household, member, site};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+/// The codes of `ancestor` and every area below it.
+fn subtree(ancestor: &str) -> SelectStatement {
+    Query::select()
+        .column(area_closure::Column::DescendantCode)
+        .from(area_closure::Entity)
+        .and_where(Expr::col(area_closure::Column::AncestorCode).eq(ancestor))
+        .to_owned()
+}
+
+/// The codes of the sites located in `ancestor`'s subtree.
+fn sites_in(ancestor: &str) -> SelectStatement {
+    Query::select()
+        .column(site::Column::Code)
+        .from(site::Entity)
+        .and_where(Expr::col(site::Column::TownshipCode).in_subquery(subtree(ancestor)))
+        .to_owned()
+}
+
+/// An area by code.
+pub async fn area(db: &DatabaseConnection, code: &str) -> Result<Option<area::Model>, DbErr> {
+    area::Entity::find_by_id(code.to_owned()).one(db).await
+}
+
+/// The area's ancestors, root first (the area itself excluded).
+pub async fn ancestors(db: &DatabaseConnection, code: &str) -> Result<Vec<area::Model>, DbErr> {
+    let rows = area_closure::Entity::find()
+        .filter(area_closure::Column::DescendantCode.eq(code))
+        .filter(area_closure::Column::Depth.gt(0))
+        .order_by_desc(area_closure::Column::Depth)
+        .all(db)
+        .await?;
+    let codes: Vec<String> = rows.iter().map(|r| r.ancestor_code.clone()).collect();
+    let mut areas = area::Entity::find()
+        .filter(area::Column::Code.is_in(codes.clone()))
+        .all(db)
+        .await?;
+    areas.sort_by_key(|a| codes.iter().position(|c| *c == a.code));
+    Ok(areas)
+}
+
+/// Which areas to list.
+#[derive(Debug, Clone, Default)]
+pub struct AreaFilter {
+    /// Direct children of this area.
+    pub parent_code: Option<String>,
+    /// Anywhere in this area's subtree (the area itself included).
+    pub within: Option<String>,
+    pub level: Option<AreaLevel>,
+    pub poverty_village: Option<bool>,
+    pub whole_village_relocation: Option<bool>,
+}
+
+/// Areas matching `filter`, by code.
+pub async fn areas(
+    db: &DatabaseConnection,
+    filter: &AreaFilter,
+    req: &PageRequest,
+) -> Result<Page<area::Model>, DbErr> {
+    let mut q = area::Entity::find();
+    if let Some(p) = &filter.parent_code {
+        q = q.filter(area::Column::ParentCode.eq(p.clone()));
+    }
+    if let Some(w) = &filter.within {
+        q = q.filter(area::Column::Code.in_subquery(subtree(w)));
+    }
+    if let Some(l) = filter.level {
+        q = q.filter(area::Column::Level.eq(l));
+    }
+    if let Some(b) = filter.poverty_village {
+        q = q.filter(area::Column::PovertyVillage.eq(b));
+    }
+    if let Some(b) = filter.whole_village_relocation {
+        q = q.filter(area::Column::WholeVillageRelocation.eq(b));
+    }
+    keyset_page(db, q, area::Column::Code, KeyKind::Text, req).await
+}
+
+/// A site by code.
+pub async fn site(db: &DatabaseConnection, code: &str) -> Result<Option<site::Model>, DbErr> {
+    site::Entity::find_by_id(code.to_owned()).one(db).await
+}
+
+/// Which sites to list.
+#[derive(Debug, Clone, Default)]
+pub struct SiteFilter {
+    /// Sites located in each of these areas' subtrees.
+    pub area_codes: Vec<String>,
+    pub placement: Option<Placement>,
+    pub setting: Option<SiteSetting>,
+}
+
+/// Sites matching `filter`, by code.
+pub async fn sites(
+    db: &DatabaseConnection,
+    filter: &SiteFilter,
+    req: &PageRequest,
+) -> Result<Page<site::Model>, DbErr> {
+    let mut q = site::Entity::find();
+    for a in &filter.area_codes {
+        q = q.filter(site::Column::TownshipCode.in_subquery(subtree(a)));
+    }
+    if let Some(p) = filter.placement {
+        q = q.filter(site::Column::Placement.eq(p));
+    }
+    if let Some(s) = filter.setting {
+        q = q.filter(site::Column::Setting.eq(s));
+    }
+    keyset_page(db, q, site::Column::Code, KeyKind::Text, req).await
+}
+
+/// A household by code.
+pub async fn household(
+    db: &DatabaseConnection,
+    code: &str,
+) -> Result<Option<household::Model>, DbErr> {
+    household::Entity::find_by_id(code.to_owned()).one(db).await
+}
+
+/// Which households to list.
+#[derive(Debug, Clone)]
+pub struct HouseholdFilter {
+    /// Households whose site lies in each of these areas' subtrees.
+    pub area_codes: Vec<String>,
+    /// Households registered to each of these sites (two different codes match nothing).
+    pub site_codes: Vec<String>,
+    /// Households whose origin village lies in each of these areas' subtrees.
+    pub origin_area_codes: Vec<String>,
+    pub moved_in: Option<bool>,
+    pub registered_poor: Option<bool>,
+    /// The date `moved_in` is judged on.
+    pub as_of: NaiveDate,
+}
+
+/// Households matching `filter`, by code.
+pub async fn households(
+    db: &DatabaseConnection,
+    filter: &HouseholdFilter,
+    req: &PageRequest,
+) -> Result<Page<household::Model>, DbErr> {
+    use household::Column as H;
+    let mut q = household::Entity::find();
+    for a in &filter.area_codes {
+        q = q.filter(H::SiteCode.in_subquery(sites_in(a)));
+    }
+    for s in &filter.site_codes {
+        q = q.filter(H::SiteCode.eq(s.clone()));
+    }
+    for o in &filter.origin_area_codes {
+        q = q.filter(H::OriginVillageCode.in_subquery(subtree(o)));
+    }
+    if let Some(moved) = filter.moved_in {
+        let moved_cond = Condition::all()
+            .add(H::MovedInOn.is_not_null())
+            .add(H::MovedInOn.lte(filter.as_of));
+        q = q.filter(if moved { moved_cond } else { moved_cond.not() });
+    }
+    if let Some(p) = filter.registered_poor {
+        q = q.filter(H::RegisteredPoor.eq(p));
+    }
+    keyset_page(db, q, H::Code, KeyKind::Text, req).await
+}
+
+/// A member by resident ID number.
+pub async fn member(
+    db: &DatabaseConnection,
+    id_number: &str,
+) -> Result<Option<member::Model>, DbErr> {
+    member::Entity::find_by_id(id_number.to_owned())
+        .one(db)
+        .await
+}
+
+/// Which members to list.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Members of households whose site lies in this area's subtree.
+    pub area_code: Option<String>,
+    pub site_code: Option<String>,
+    pub labor_capacities: Option<Vec<LaborCapacity>>,
+}
+
+/// Members matching `filter`, by ID number.
+pub async fn members(
+    db: &DatabaseConnection,
+    filter: &MemberFilter,
+    req: &PageRequest,
+) -> Result<Page<member::Model>, DbErr> {
+    use member::Column as M;
+    let mut q = member::Entity::find();
+    if let Some(a) = &filter.area_code {
+        let hh = Query::select()
+            .column(household::Column::Code)
+            .from(household::Entity)
+            .and_where(Expr::col(household::Column::SiteCode).in_subquery(sites_in(a)))
+            .to_owned();
+        q = q.filter(M::HouseholdCode.in_subquery(hh));
+    }
+    if let Some(s) = &filter.site_code {
+        let hh = Query::select()
+            .column(household::Column::Code)
+            .from(household::Entity)
+            .and_where(Expr::col(household::Column::SiteCode).eq(s.clone()))
+            .to_owned();
+        q = q.filter(M::HouseholdCode.in_subquery(hh));
+    }
+    if let Some(caps) = &filter.labor_capacities {
+        q = q.filter(M::LaborCapacity.is_in(caps.iter().copied()));
+    }
+    keyset_page(db, q, M::IdNumber, KeyKind::Text, req).await
+}
+
+/// Where a homestead stands in demolition and reclamation, by its recorded dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomesteadStatus {
+    /// Legally kept: neither demolished nor reclaimed.
+    Exempt,
+    /// Not exempt, not yet demolished.
+    Pending,
+    /// Demolished, not yet reclaimed.
+    Demolished,
+    /// Demolished and reclaimed.
+    Reclaimed,
+}
+
+impl HomesteadStatus {
+    /// The status of one homestead.
+    pub fn of(h: &homestead::Model) -> Self {
+        if h.exempt {
+            HomesteadStatus::Exempt
+        } else if h.reclaimed_on.is_some() {
+            HomesteadStatus::Reclaimed
+        } else if h.demolished_on.is_some() {
+            HomesteadStatus::Demolished
+        } else {
+            HomesteadStatus::Pending
+        }
+    }
+
+    fn condition(self) -> Condition {
+        use homestead::Column as S;
+        match self {
+            HomesteadStatus::Exempt => Condition::all().add(S::Exempt.eq(true)),
+            HomesteadStatus::Pending => Condition::all()
+                .add(S::Exempt.eq(false))
+                .add(S::DemolishedOn.is_null()),
+            HomesteadStatus::Demolished => Condition::all()
+                .add(S::Exempt.eq(false))
+                .add(S::DemolishedOn.is_not_null())
+                .add(S::ReclaimedOn.is_null()),
+            HomesteadStatus::Reclaimed => Condition::all()
+                .add(S::Exempt.eq(false))
+                .add(S::ReclaimedOn.is_not_null()),
+        }
+    }
+}
+
+/// Which homesteads to list.
+#[derive(Debug, Clone, Default)]
+pub struct HomesteadFilter {
+    /// Homesteads whose village lies in each of these areas' subtrees.
+    pub area_codes: Vec<String>,
+    pub household_code: Option<String>,
+    pub status: Option<HomesteadStatus>,
+}
+
+/// Homesteads matching `filter`, by id.
+pub async fn homesteads(
+    db: &DatabaseConnection,
+    filter: &HomesteadFilter,
+    req: &PageRequest,
+) -> Result<Page<homestead::Model>, DbErr> {
+    use homestead::Column as S;
+    let mut q = homestead::Entity::find();
+    for a in &filter.area_codes {
+        q = q.filter(S::VillageCode.in_subquery(subtree(a)));
+    }
+    if let Some(h) = &filter.household_code {
+        q = q.filter(S::HouseholdCode.eq(h.clone()));
+    }
+    if let Some(s) = filter.status {
+        q = q.filter(s.condition());
+    }
+    keyset_page(db, q, S::Id, KeyKind::Integer, req).await
+}
+
+/// Which employments to keep.
+#[derive(Debug, Clone, Default)]
+pub struct EmploymentFilter {
+    pub path: Option<EmploymentPath>,
+    /// Only employments active on this date (started on or before it, not ended before it).
+    pub active_on: Option<NaiveDate>,
+}
+
+impl EmploymentFilter {
+    /// Whether one employment passes the filter.
+    pub fn matches(&self, e: &employment::Model) -> bool {
+        self.path.is_none_or(|p| e.path == p)
+            && self
+                .active_on
+                .is_none_or(|d| e.started_on <= d && e.ended_on.is_none_or(|end| end >= d))
+    }
+}
+
+/// Pages a member's employments (already loaded), filtered.
+pub fn employment_page(
+    all: Vec<employment::Model>,
+    filter: &EmploymentFilter,
+    req: &PageRequest,
+) -> Page<employment::Model> {
+    let kept = all.into_iter().filter(|e| filter.matches(e)).collect();
+    memory_page(kept, |e| e.id, req)
+}

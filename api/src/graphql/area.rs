@@ -1,0 +1,205 @@
+//! Areas: the administrative division tree.
+
+use super::enums::AreaLevel;
+use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
+use super::indicators::{indicator_set, IndicatorSet};
+use super::loaders;
+use super::pagination::{connection, page_request, Conn};
+use super::scalars::Date;
+use super::site::{ResettlementSite, SiteFilterInput};
+use crate::domain::indicators::Scope;
+use crate::domain::register::{self as reg, AreaFilter};
+use crate::error::GqlResult;
+use async_graphql::{Context, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::area;
+use sea_orm::DatabaseConnection;
+
+/// An administrative division (province, city, county, township or village), with everything
+/// below it.
+pub struct Area(pub area::Model);
+
+#[Object]
+impl Area {
+    /// Administrative division code (6, 9 or 12 digits).
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Official name, e.g. `榆社县`.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Level in the tree.
+    async fn level(&self) -> AreaLevel {
+        self.0.level.into()
+    }
+    /// Code of the parent area; null for the root.
+    async fn parent_code(&self) -> Option<&str> {
+        self.0.parent_code.as_deref()
+    }
+    /// 贫困村: a village designated as poor.
+    async fn poverty_village(&self) -> bool {
+        self.0.poverty_village
+    }
+    /// 整村搬迁村: a village relocated as a whole.
+    async fn whole_village_relocation(&self) -> bool {
+        self.0.whole_village_relocation
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When this record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The parent area; null for the root.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        match &self.0.parent_code {
+            None => Ok(None),
+            Some(code) => Ok(loaders::one::<area::Entity>(ctx, code).await?.map(Area)),
+        }
+    }
+    /// Every ancestor, root first (for breadcrumbs).
+    async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Area>> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        Ok(reg::ancestors(db, &self.0.code)
+            .await
+            .gql()?
+            .into_iter()
+            .map(Area)
+            .collect())
+    }
+    /// The areas directly below this one, by code.
+    async fn children(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Area>> {
+        let filter = AreaFilter {
+            parent_code: Some(self.0.code.clone()),
+            ..Default::default()
+        };
+        list_areas(ctx, filter, first, after).await
+    }
+    /// Resettlement sites located in this area or below it, by code.
+    async fn sites(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<SiteFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<ResettlementSite>> {
+        let filter = filter
+            .unwrap_or_default()
+            .into_domain(Some(self.0.code.clone()));
+        super::site::list_sites(ctx, filter, first, after).await
+    }
+    /// Households resettled at sites in this area or below it (the destination side), by code.
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Household>> {
+        let mut filter = filter.unwrap_or_default().into_domain();
+        filter.area_codes.push(self.0.code.clone());
+        super::household::list_households(ctx, filter, first, after).await
+    }
+    /// Households that came from villages in this area or below it (the origin side), by code.
+    async fn origin_households(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Household>> {
+        let mut filter = filter.unwrap_or_default().into_domain();
+        filter.origin_area_codes.push(self.0.code.clone());
+        super::household::list_households(ctx, filter, first, after).await
+    }
+    /// Homesteads in villages of this area or below it.
+    async fn homesteads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HomesteadFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Homestead>> {
+        let mut filter = filter.unwrap_or_default().into_domain();
+        filter.area_codes.push(self.0.code.clone());
+        super::household::list_homesteads(ctx, filter, first, after).await
+    }
+    /// Every indicator for this area and everything below it (`asOf` defaults to today).
+    async fn indicators(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The date to compute for; defaults to today (China Standard Time).")]
+        as_of: Option<Date>,
+    ) -> Result<IndicatorSet> {
+        indicator_set(ctx, Scope::Area(self.0.code.clone()), as_of).await
+    }
+}
+
+/// Narrows a list of areas.
+#[derive(InputObject, Default, Debug)]
+pub struct AreaFilterInput {
+    /// Only the direct children of this area.
+    pub parent_code: Option<String>,
+    /// Only areas in this area's subtree (the area itself included).
+    pub within_code: Option<String>,
+    /// Only areas of this level.
+    pub level: Option<AreaLevel>,
+    /// Only poverty villages (true) or only others (false).
+    pub poverty_village: Option<bool>,
+    /// Only whole-village relocations (true) or only others (false).
+    pub whole_village_relocation: Option<bool>,
+}
+
+pub(super) async fn list_areas(
+    ctx: &Context<'_>,
+    filter: AreaFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Conn<Area>> {
+    let req = page_request(first, after)?;
+    let db = ctx.data::<DatabaseConnection>()?;
+    let page = reg::areas(db, &filter, &req).await.gql()?;
+    Ok(connection(page, |a| a.code.clone(), Area))
+}
+
+/// Area queries.
+#[derive(Default)]
+pub struct AreaQuery;
+
+#[Object]
+impl AreaQuery {
+    /// The area with this code, or null.
+    async fn area(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Administrative division code.")] code: String,
+    ) -> Result<Option<Area>> {
+        Ok(loaders::one::<area::Entity>(ctx, &code).await?.map(Area))
+    }
+    /// Areas, by code.
+    async fn areas(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<AreaFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Area>> {
+        let f = filter.unwrap_or_default();
+        let filter = AreaFilter {
+            parent_code: f.parent_code,
+            within: f.within_code,
+            level: f.level.map(Into::into),
+            poverty_village: f.poverty_village,
+            whole_village_relocation: f.whole_village_relocation,
+        };
+        list_areas(ctx, filter, first, after).await
+    }
+}

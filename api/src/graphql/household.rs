@@ -1,0 +1,482 @@
+//! Households, their members and those members' employments, and the homesteads they left.
+
+use super::area::Area;
+use super::enums::{
+    EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
+};
+use super::indicators::today;
+use super::loaders;
+use super::pagination::{connection, page_request, Conn};
+use super::scalars::{date, Date};
+use super::site::ResettlementSite;
+use crate::domain::pagination::memory_page;
+use crate::domain::register::{
+    self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
+    HouseholdFilter, MemberFilter,
+};
+use crate::error::GqlResult;
+use async_graphql::{Context, Enum, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{area, employment, homestead, household, member, site};
+use sea_orm::DatabaseConnection;
+
+/// A relocated household (搬迁户).
+pub struct Household(pub household::Model);
+
+#[Object]
+impl Household {
+    /// 建档立卡户编号: the household's register number.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Name of the household head.
+    async fn head_name(&self) -> &str {
+        &self.0.head_name
+    }
+    /// Resident ID number of the household head (18 characters).
+    async fn head_id_number(&self) -> &str {
+        &self.0.head_id_number
+    }
+    /// Contact phone number.
+    async fn phone(&self) -> Option<&str> {
+        self.0.phone.as_deref()
+    }
+    /// Code of the village the household moved out of.
+    async fn origin_village_code(&self) -> &str {
+        &self.0.origin_village_code
+    }
+    /// The village the household moved out of.
+    async fn origin_village(&self, ctx: &Context<'_>) -> Result<Area> {
+        loaders::required::<area::Entity>(ctx, "area", &self.0.origin_village_code)
+            .await
+            .map(Area)
+    }
+    /// Code of the site the household is registered to.
+    async fn site_code(&self) -> &str {
+        &self.0.site_code
+    }
+    /// The site the household is registered to.
+    async fn site(&self, ctx: &Context<'_>) -> Result<ResettlementSite> {
+        loaders::required::<site::Entity>(ctx, "site", &self.0.site_code)
+            .await
+            .map(ResettlementSite)
+    }
+    /// Number of people in the household.
+    async fn persons(&self) -> i32 {
+        self.0.persons
+    }
+    /// 建档立卡贫困户 (true) or 同步搬迁户 (false).
+    async fn registered_poor(&self) -> bool {
+        self.0.registered_poor
+    }
+    /// The day the household moved in; null until it has.
+    async fn moved_in_on(&self) -> Option<Date> {
+        date(self.0.moved_in_on)
+    }
+    /// The day the household exited poverty.
+    async fn poverty_exit_on(&self) -> Option<Date> {
+        date(self.0.poverty_exit_on)
+    }
+    /// The day the household fell back into poverty.
+    async fn relapsed_on(&self) -> Option<Date> {
+        date(self.0.relapsed_on)
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When this record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The household's members, by ID number.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only members with one of these labour capacities.")]
+        labor_capacity: Option<Vec<LaborCapacity>>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Member>> {
+        let req = page_request(first, after)?;
+        let mut members = loaders::children::<member::Entity>(ctx, &self.0.code).await?;
+        if let Some(caps) = labor_capacity {
+            let caps: Vec<entity::enums::LaborCapacity> =
+                caps.into_iter().map(Into::into).collect();
+            members.retain(|m| caps.contains(&m.labor_capacity));
+        }
+        let page = memory_page(members, |m| m.id_number.clone(), &req);
+        Ok(connection(page, |m| m.id_number.clone(), Member))
+    }
+    /// The homesteads the household left, wherever they are.
+    async fn homesteads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only homesteads in this state.")] status: Option<HomesteadStatus>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Homestead>> {
+        let req = page_request(first, after)?;
+        let mut homesteads = loaders::children::<homestead::Entity>(ctx, &self.0.code).await?;
+        if let Some(s) = status {
+            let s: DomStatus = s.into();
+            homesteads.retain(|h| DomStatus::of(h) == s);
+        }
+        let page = memory_page(homesteads, |h| h.id, &req);
+        Ok(connection(page, |h| h.id.to_string(), Homestead))
+    }
+}
+
+/// A member of a household.
+pub struct Member(pub member::Model);
+
+#[Object]
+impl Member {
+    /// Resident ID number (18 characters, GB 11643).
+    async fn id_number(&self) -> &str {
+        &self.0.id_number
+    }
+    /// The member's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Relation to the household head.
+    async fn relation(&self) -> Relation {
+        self.0.relation.into()
+    }
+    /// Date of birth.
+    async fn birth_date(&self) -> Date {
+        Date(self.0.birth_date)
+    }
+    /// Gender.
+    async fn gender(&self) -> Gender {
+        self.0.gender.into()
+    }
+    /// Labour capacity.
+    async fn labor_capacity(&self) -> LaborCapacity {
+        self.0.labor_capacity.into()
+    }
+    /// Code of the member's household.
+    async fn household_code(&self) -> &str {
+        &self.0.household_code
+    }
+    /// The member's household.
+    async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
+        loaders::required::<household::Entity>(ctx, "household", &self.0.household_code)
+            .await
+            .map(Household)
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// The member's employments, oldest record first.
+    async fn employments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only employments along this path.")] path: Option<EmploymentPath>,
+        #[graphql(desc = "Only employments active on this date.")] active_on: Option<Date>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Employment>> {
+        let req = page_request(first, after)?;
+        let all = loaders::children::<employment::Entity>(ctx, &self.0.id_number).await?;
+        let filter = EmploymentFilter {
+            path: path.map(Into::into),
+            active_on: active_on.map(|d| d.0),
+        };
+        let page = employment_page(all, &filter, &req);
+        Ok(connection(page, |e| e.id.to_string(), Employment))
+    }
+}
+
+/// One job held by a member.
+pub struct Employment(pub employment::Model);
+
+#[Object]
+impl Employment {
+    /// ID number of the employed member.
+    async fn member_id_number(&self) -> &str {
+        &self.0.member_id_number
+    }
+    /// The employed member.
+    async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
+        loaders::required::<member::Entity>(ctx, "member", &self.0.member_id_number)
+            .await
+            .map(Member)
+    }
+    /// How the job was found.
+    async fn path(&self) -> EmploymentPath {
+        self.0.path.into()
+    }
+    /// The employer.
+    async fn employer(&self) -> &str {
+        &self.0.employer
+    }
+    /// Where the job is.
+    async fn location(&self) -> EmploymentLocation {
+        self.0.location.into()
+    }
+    /// First day worked.
+    async fn started_on(&self) -> Date {
+        Date(self.0.started_on)
+    }
+    /// Last day worked; null while the job goes on.
+    async fn ended_on(&self) -> Option<Date> {
+        date(self.0.ended_on)
+    }
+    /// Monthly income in yuan.
+    async fn monthly_income_yuan(&self) -> Option<i32> {
+        self.0.monthly_income_yuan
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// Where a homestead stands, by its recorded dates.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomesteadStatus {
+    /// 保留: legally kept; neither demolished nor reclaimed.
+    Exempt,
+    /// Not exempt and not yet demolished.
+    Pending,
+    /// Demolished, not yet reclaimed.
+    Demolished,
+    /// Demolished and reclaimed.
+    Reclaimed,
+}
+
+impl From<HomesteadStatus> for DomStatus {
+    fn from(s: HomesteadStatus) -> Self {
+        match s {
+            HomesteadStatus::Exempt => DomStatus::Exempt,
+            HomesteadStatus::Pending => DomStatus::Pending,
+            HomesteadStatus::Demolished => DomStatus::Demolished,
+            HomesteadStatus::Reclaimed => DomStatus::Reclaimed,
+        }
+    }
+}
+
+impl From<DomStatus> for HomesteadStatus {
+    fn from(s: DomStatus) -> Self {
+        match s {
+            DomStatus::Exempt => HomesteadStatus::Exempt,
+            DomStatus::Pending => HomesteadStatus::Pending,
+            DomStatus::Demolished => HomesteadStatus::Demolished,
+            DomStatus::Reclaimed => HomesteadStatus::Reclaimed,
+        }
+    }
+}
+
+/// An old house (宅基地) a household left behind.
+pub struct Homestead(pub homestead::Model);
+
+#[Object]
+impl Homestead {
+    /// Code of the household that owned it.
+    async fn household_code(&self) -> &str {
+        &self.0.household_code
+    }
+    /// The household that owned it.
+    async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
+        loaders::required::<household::Entity>(ctx, "household", &self.0.household_code)
+            .await
+            .map(Household)
+    }
+    /// Code of the village it stands in.
+    async fn village_code(&self) -> &str {
+        &self.0.village_code
+    }
+    /// The village it stands in.
+    async fn village(&self, ctx: &Context<'_>) -> Result<Area> {
+        loaders::required::<area::Entity>(ctx, "area", &self.0.village_code)
+            .await
+            .map(Area)
+    }
+    /// Area in mu (亩).
+    async fn area_mu(&self) -> f64 {
+        self.0.area_mu
+    }
+    /// 保留: legally kept, so neither demolished nor reclaimed.
+    async fn exempt(&self) -> bool {
+        self.0.exempt
+    }
+    /// The day it was demolished.
+    async fn demolished_on(&self) -> Option<Date> {
+        date(self.0.demolished_on)
+    }
+    /// The day its land was reclaimed.
+    async fn reclaimed_on(&self) -> Option<Date> {
+        date(self.0.reclaimed_on)
+    }
+    /// What the reclaimed land became.
+    async fn reclaimed_use(&self) -> Option<ReclaimedUse> {
+        self.0.reclaimed_use.map(Into::into)
+    }
+    /// Where it stands, derived from the dates above.
+    async fn status(&self) -> HomesteadStatus {
+        DomStatus::of(&self.0).into()
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// Narrows a list of households.
+#[derive(InputObject, Default, Debug)]
+pub struct HouseholdFilterInput {
+    /// Only households resettled at sites in this area or below it.
+    pub area_code: Option<String>,
+    /// Only households registered to this site.
+    pub site_code: Option<String>,
+    /// Only households that came from villages in this area or below it (a village code
+    /// selects that one village).
+    pub origin_area_code: Option<String>,
+    /// Only households moved in by `asOf` (true) or not yet moved in (false).
+    pub moved_in: Option<bool>,
+    /// Only registered-poor households (true) or only 同步搬迁户 (false).
+    pub registered_poor: Option<bool>,
+    /// The date `movedIn` is judged on; defaults to today.
+    pub as_of: Option<Date>,
+}
+
+impl HouseholdFilterInput {
+    pub(super) fn into_domain(self) -> HouseholdFilter {
+        HouseholdFilter {
+            area_codes: self.area_code.into_iter().collect(),
+            site_codes: self.site_code.into_iter().collect(),
+            origin_area_codes: self.origin_area_code.into_iter().collect(),
+            moved_in: self.moved_in,
+            registered_poor: self.registered_poor,
+            as_of: self.as_of.map(|d| d.0).unwrap_or_else(today),
+        }
+    }
+}
+
+/// Narrows a list of members.
+#[derive(InputObject, Default, Debug)]
+pub struct MemberFilterInput {
+    /// Only members of households resettled in this area or below it.
+    pub area_code: Option<String>,
+    /// Only members of households registered to this site.
+    pub site_code: Option<String>,
+    /// Only members with one of these labour capacities.
+    pub labor_capacity: Option<Vec<LaborCapacity>>,
+}
+
+/// Narrows a list of homesteads.
+#[derive(InputObject, Default, Debug)]
+pub struct HomesteadFilterInput {
+    /// Only homesteads in villages of this area or below it.
+    pub area_code: Option<String>,
+    /// Only homesteads of this household.
+    pub household_code: Option<String>,
+    /// Only homesteads in this state.
+    pub status: Option<HomesteadStatus>,
+}
+
+impl HomesteadFilterInput {
+    pub(super) fn into_domain(self) -> HomesteadFilter {
+        HomesteadFilter {
+            area_codes: self.area_code.into_iter().collect(),
+            household_code: self.household_code,
+            status: self.status.map(Into::into),
+        }
+    }
+}
+
+pub(super) async fn list_households(
+    ctx: &Context<'_>,
+    filter: HouseholdFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Conn<Household>> {
+    let req = page_request(first, after)?;
+    let db = ctx.data::<DatabaseConnection>()?;
+    let page = reg::households(db, &filter, &req).await.gql()?;
+    Ok(connection(page, |h| h.code.clone(), Household))
+}
+
+pub(super) async fn list_homesteads(
+    ctx: &Context<'_>,
+    filter: HomesteadFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Conn<Homestead>> {
+    let req = page_request(first, after)?;
+    let db = ctx.data::<DatabaseConnection>()?;
+    let page = reg::homesteads(db, &filter, &req).await.gql()?;
+    Ok(connection(page, |h| h.id.to_string(), Homestead))
+}
+
+/// Household, member and homestead queries.
+#[derive(Default)]
+pub struct HouseholdQuery;
+
+#[Object]
+impl HouseholdQuery {
+    /// The household with this register number, or null.
+    async fn household(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "建档立卡户编号: the household's register number.")] code: String,
+    ) -> Result<Option<Household>> {
+        Ok(loaders::one::<household::Entity>(ctx, &code)
+            .await?
+            .map(Household))
+    }
+    /// Households, by code.
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Household>> {
+        list_households(ctx, filter.unwrap_or_default().into_domain(), first, after).await
+    }
+    /// The member with this resident ID number, or null.
+    async fn member(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
+    ) -> Result<Option<Member>> {
+        Ok(loaders::one::<member::Entity>(ctx, &id_number)
+            .await?
+            .map(Member))
+    }
+    /// Members, by ID number.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<MemberFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Member>> {
+        let req = page_request(first, after)?;
+        let f = filter.unwrap_or_default();
+        let filter = MemberFilter {
+            area_code: f.area_code,
+            site_code: f.site_code,
+            labor_capacities: f
+                .labor_capacity
+                .map(|v| v.into_iter().map(Into::into).collect()),
+        };
+        let db = ctx.data::<DatabaseConnection>()?;
+        let page = reg::members(db, &filter, &req).await.gql()?;
+        Ok(connection(page, |m| m.id_number.clone(), Member))
+    }
+    /// Homesteads, by record order.
+    async fn homesteads(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HomesteadFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Homestead>> {
+        list_homesteads(ctx, filter.unwrap_or_default().into_domain(), first, after).await
+    }
+}

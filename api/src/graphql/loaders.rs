@@ -1,0 +1,160 @@
+//! DataLoaders: every reference and child list on a page is fetched in one statement per kind,
+//! however many parents the page holds. Loaders are created per request, so nothing is cached
+//! across requests.
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Request};
+use entity::{area, employment, homestead, household, member, site, site_work};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::Error;
+
+/// Loads records of `E` by a unique key column.
+pub struct ByKey<E: EntityTrait> {
+    db: DatabaseConnection,
+    column: E::Column,
+    key: fn(&E::Model) -> String,
+}
+
+/// Loads the records of `E` grouped by a parent key column (a household's members, …).
+pub struct GroupedBy<E: EntityTrait> {
+    db: DatabaseConnection,
+    column: E::Column,
+    key: fn(&E::Model) -> String,
+}
+
+impl<E> Loader<String> for ByKey<E>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    type Value = E::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, E::Model>, Self::Error> {
+        let rows = E::find()
+            .filter(self.column.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|m| ((self.key)(&m), m)).collect())
+    }
+}
+
+impl<E> Loader<String> for GroupedBy<E>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    type Value = Vec<E::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<E::Model>>, Self::Error> {
+        let rows = E::find()
+            .filter(self.column.is_in(keys.iter().cloned()))
+            .all(&self.db)
+            .await?;
+        let mut groups: HashMap<String, Vec<E::Model>> = HashMap::new();
+        for row in rows {
+            groups.entry((self.key)(&row)).or_default().push(row);
+        }
+        Ok(groups)
+    }
+}
+
+fn loader<T: Loader<String>>(l: T) -> DataLoader<T> {
+    DataLoader::new(l, tokio::spawn)
+}
+
+/// Attaches a fresh set of loaders to one request.
+pub fn attach(request: Request, db: &DatabaseConnection) -> Request {
+    let db = || db.clone();
+    request
+        .data(loader(ByKey::<area::Entity> {
+            db: db(),
+            column: area::Column::Code,
+            key: |m| m.code.clone(),
+        }))
+        .data(loader(ByKey::<site::Entity> {
+            db: db(),
+            column: site::Column::Code,
+            key: |m| m.code.clone(),
+        }))
+        .data(loader(ByKey::<household::Entity> {
+            db: db(),
+            column: household::Column::Code,
+            key: |m| m.code.clone(),
+        }))
+        .data(loader(ByKey::<member::Entity> {
+            db: db(),
+            column: member::Column::IdNumber,
+            key: |m| m.id_number.clone(),
+        }))
+        .data(loader(GroupedBy::<member::Entity> {
+            db: db(),
+            column: member::Column::HouseholdCode,
+            key: |m| m.household_code.clone(),
+        }))
+        .data(loader(GroupedBy::<employment::Entity> {
+            db: db(),
+            column: employment::Column::MemberIdNumber,
+            key: |m| m.member_id_number.clone(),
+        }))
+        .data(loader(GroupedBy::<homestead::Entity> {
+            db: db(),
+            column: homestead::Column::HouseholdCode,
+            key: |m| m.household_code.clone(),
+        }))
+        .data(loader(GroupedBy::<site_work::Entity> {
+            db: db(),
+            column: site_work::Column::SiteCode,
+            key: |m| m.site_code.clone(),
+        }))
+}
+
+fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
+    use async_graphql::ErrorExtensions;
+    let cause = Arc::try_unwrap(e).unwrap_or_else(|shared| DbErr::Custom(shared.to_string()));
+    Error::Database(cause).extend()
+}
+
+/// Loads one record by key through the request's loader.
+pub async fn one<E>(ctx: &Context<'_>, key: &str) -> async_graphql::Result<Option<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    let loader = ctx.data::<DataLoader<ByKey<E>>>()?;
+    loader.load_one(key.to_owned()).await.map_err(db_error)
+}
+
+/// Like [`one`], for references the database guarantees (foreign keys): absence is an error.
+pub async fn required<E>(
+    ctx: &Context<'_>,
+    what: &'static str,
+    key: &str,
+) -> async_graphql::Result<E::Model>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    use async_graphql::ErrorExtensions;
+    one::<E>(ctx, key)
+        .await?
+        .ok_or_else(|| Error::not_found(what, key).extend())
+}
+
+/// Loads the children of one parent through the request's loader.
+pub async fn children<E>(ctx: &Context<'_>, parent: &str) -> async_graphql::Result<Vec<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    let loader = ctx.data::<DataLoader<GroupedBy<E>>>()?;
+    Ok(loader
+        .load_one(parent.to_owned())
+        .await
+        .map_err(db_error)?
+        .unwrap_or_default())
+}

@@ -1,0 +1,221 @@
+//! Resettlement sites and their works.
+
+use super::area::Area;
+use super::enums::{Placement, SiteSetting, WorkCategory};
+use super::household::{list_households, Household, HouseholdFilterInput};
+use super::indicators::{indicator_set, IndicatorSet};
+use super::loaders;
+use super::pagination::{connection, page_request, Conn};
+use super::scalars::{date, Date};
+use crate::domain::indicators::Scope;
+use crate::domain::pagination::memory_page;
+use crate::domain::register::{self as reg, SiteFilter};
+use crate::error::GqlResult;
+use async_graphql::{Context, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::{area, site, site_work};
+use sea_orm::DatabaseConnection;
+
+/// A resettlement site (安置点).
+pub struct ResettlementSite(pub site::Model);
+
+#[Object]
+impl ResettlementSite {
+    /// The site's code.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// The site's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// Code of the township the site lies in.
+    async fn township_code(&self) -> &str {
+        &self.0.township_code
+    }
+    /// The township the site lies in.
+    async fn township(&self, ctx: &Context<'_>) -> Result<Area> {
+        loaders::required::<area::Entity>(ctx, "area", &self.0.township_code)
+            .await
+            .map(Area)
+    }
+    /// 集中安置 or 分散安置.
+    async fn placement(&self) -> Placement {
+        self.0.placement.into()
+    }
+    /// Where the site was built.
+    async fn setting(&self) -> SiteSetting {
+        self.0.setting.into()
+    }
+    /// Households the site was planned for.
+    async fn planned_households(&self) -> i32 {
+        self.0.planned_households
+    }
+    /// Persons the site was planned for.
+    async fn planned_persons(&self) -> i32 {
+        self.0.planned_persons
+    }
+    /// Latitude in decimal degrees.
+    async fn latitude(&self) -> Option<f64> {
+        self.0.latitude
+    }
+    /// Longitude in decimal degrees.
+    async fn longitude(&self) -> Option<f64> {
+        self.0.longitude
+    }
+    /// The day construction started.
+    async fn construction_started_on(&self) -> Option<Date> {
+        date(self.0.construction_started_on)
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// When this record was last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The site's works, by code.
+    async fn works(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only works of this category.")] category: Option<WorkCategory>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<SiteWork>> {
+        let req = page_request(first, after)?;
+        let mut works = loaders::children::<site_work::Entity>(ctx, &self.0.code).await?;
+        if let Some(c) = category {
+            let c: entity::enums::WorkCategory = c.into();
+            works.retain(|w| w.category == c);
+        }
+        let page = memory_page(works, |w| w.code.clone(), &req);
+        Ok(connection(page, |w| w.code.clone(), SiteWork))
+    }
+    /// Households registered to this site, by code.
+    async fn households(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<Household>> {
+        let mut filter = filter.unwrap_or_default().into_domain();
+        filter.site_codes.push(self.0.code.clone());
+        list_households(ctx, filter, first, after).await
+    }
+    /// Every indicator for this site (`asOf` defaults to today).
+    async fn indicators(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The date to compute for; defaults to today (China Standard Time).")]
+        as_of: Option<Date>,
+    ) -> Result<IndicatorSet> {
+        indicator_set(ctx, Scope::Site(self.0.code.clone()), as_of).await
+    }
+}
+
+/// One construction work of a site.
+pub struct SiteWork(pub site_work::Model);
+
+#[Object]
+impl SiteWork {
+    /// The work's code.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+    /// Code of the site the work belongs to.
+    async fn site_code(&self) -> &str {
+        &self.0.site_code
+    }
+    /// The site the work belongs to.
+    async fn site(&self, ctx: &Context<'_>) -> Result<ResettlementSite> {
+        loaders::required::<site::Entity>(ctx, "site", &self.0.site_code)
+            .await
+            .map(ResettlementSite)
+    }
+    /// The work's category.
+    async fn category(&self) -> WorkCategory {
+        self.0.category.into()
+    }
+    /// The work's name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The day the work was completed; null while unfinished.
+    async fn completed_on(&self) -> Option<Date> {
+        date(self.0.completed_on)
+    }
+    /// Revision of this record, raised by every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+}
+
+/// Narrows a list of sites.
+#[derive(InputObject, Default, Debug)]
+pub struct SiteFilterInput {
+    /// Only sites located in this area or below it.
+    pub area_code: Option<String>,
+    /// Only sites of this placement.
+    pub placement: Option<Placement>,
+    /// Only sites of this setting.
+    pub setting: Option<SiteSetting>,
+}
+
+impl SiteFilterInput {
+    /// The domain filter, narrowed to `within`'s subtree when given.
+    pub(super) fn into_domain(self, within: Option<String>) -> SiteFilter {
+        SiteFilter {
+            area_codes: self.area_code.into_iter().chain(within).collect(),
+            placement: self.placement.map(Into::into),
+            setting: self.setting.map(Into::into),
+        }
+    }
+}
+
+pub(super) async fn list_sites(
+    ctx: &Context<'_>,
+    filter: SiteFilter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<Conn<ResettlementSite>> {
+    let req = page_request(first, after)?;
+    let db = ctx.data::<DatabaseConnection>()?;
+    let page = reg::sites(db, &filter, &req).await.gql()?;
+    Ok(connection(page, |s| s.code.clone(), ResettlementSite))
+}
+
+/// Site queries.
+#[derive(Default)]
+pub struct SiteQuery;
+
+#[Object]
+impl SiteQuery {
+    /// The resettlement site with this code, or null.
+    async fn site(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The site's code.")] code: String,
+    ) -> Result<Option<ResettlementSite>> {
+        Ok(loaders::one::<site::Entity>(ctx, &code)
+            .await?
+            .map(ResettlementSite))
+    }
+    /// Resettlement sites, by code.
+    async fn sites(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<SiteFilterInput>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<ResettlementSite>> {
+        list_sites(
+            ctx,
+            filter.unwrap_or_default().into_domain(None),
+            first,
+            after,
+        )
+        .await
+    }
+}
