@@ -2,3 +2,5 @@
 //! axum.
 
 pub mod indicators;
+pub mod pagination;
+pub mod register;
