@@ -14,14 +14,22 @@ pub struct DatabaseConfig {
     #[arg(long = "database-url", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
     pub url: String,
     /// Largest number of pooled database connections.
-    #[arg(long = "database-max-connections", env = "ANJU_DATABASE_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    #[arg(
+        long = "database-max-connections",
+        env = "ANJU_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
     pub max_connections: u32,
 }
 
 impl DatabaseConfig {
     /// A configuration for `url` with default pool settings.
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 16 }
+        Self {
+            url: url.into(),
+            max_connections: 16,
+        }
     }
 }
 

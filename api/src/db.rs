@@ -3,7 +3,8 @@
 use crate::config::DatabaseConfig;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement, Value,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement,
+    Value,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,7 +23,9 @@ impl StatementCounter {
 }
 
 /// Opens the database named by `config`, with a statement counter attached.
-pub async fn connect(config: &DatabaseConfig) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+pub async fn connect(
+    config: &DatabaseConfig,
+) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
     let mut opts = ConnectOptions::new(config.url.clone());
     opts.max_connections(config.max_connections)
         .min_connections(1)

@@ -27,7 +27,10 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::NotFound`].
     pub fn not_found(what: &'static str, key: impl Into<String>) -> Self {
-        Error::NotFound { what, key: key.into() }
+        Error::NotFound {
+            what,
+            key: key.into(),
+        }
     }
 
     /// The `extensions.code` clients see.
@@ -48,7 +51,8 @@ impl ErrorExtensions for Error {
         if let Error::Database(cause) = self {
             tracing::error!(error = %cause, source = ?std::error::Error::source(cause), "database error");
         }
-        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| ext.set("code", self.code()))
+        async_graphql::Error::new(self.to_string())
+            .extend_with(|_, ext| ext.set("code", self.code()))
     }
 }
 

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "anju", version, about = "Anju (安居): the relocation register and its indicators over GraphQL")]
+#[command(
+    name = "anju",
+    version,
+    about = "Anju (安居): the relocation register and its indicators over GraphQL"
+)]
 struct Cli {
     #[command(flatten)]
     database: DatabaseConfig,
@@ -55,7 +59,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = cli.command.unwrap_or_else(|| Command::Serve(ServeConfig::parse_default()));
+    let command = cli
+        .command
+        .unwrap_or_else(|| Command::Serve(ServeConfig::parse_default()));
     match command {
         Command::Serve(serve) => {
             let app = startup::Application::build(cli.database, serve).await?;
@@ -79,7 +85,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = register::export_dir(&conn, &dir).await?;
             println!("exported {summary:?} to {}", dir.display());
         }
-        Command::Demo { out, households, seed } => {
+        Command::Demo {
+            out,
+            households,
+            seed,
+        } => {
             let summary = demo::write_csv(&demo::DemoOptions { households, seed }, &out)?;
             println!("wrote {summary:?} to {}", out.display());
         }

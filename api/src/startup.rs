@@ -23,7 +23,10 @@ pub struct Application {
 
 impl Application {
     /// Connects, migrates, loads the demo county if asked and the register is empty, and binds.
-    pub async fn build(db_config: DatabaseConfig, serve: ServeConfig) -> anyhow::Result<Application> {
+    pub async fn build(
+        db_config: DatabaseConfig,
+        serve: ServeConfig,
+    ) -> anyhow::Result<Application> {
         let (conn, statements) = db::connect(&db_config).await?;
         db::migrate(&conn).await?;
         if serve.demo_if_empty && entity::household::Entity::find().count(&conn).await? == 0 {
@@ -37,7 +40,12 @@ impl Application {
         }
         let schema = graphql::build_schema(conn.clone());
         let listener = TcpListener::bind(serve.listen).await?;
-        let state = AppState { db: conn, schema, statements, graphiql: serve.graphiql };
+        let state = AppState {
+            db: conn,
+            schema,
+            statements,
+            graphiql: serve.graphiql,
+        };
         Ok(Application { listener, state })
     }
 
@@ -67,7 +75,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
