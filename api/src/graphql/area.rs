@@ -19,6 +19,8 @@ use sea_orm::DatabaseConnection;
 /// below it.
 pub struct Area(pub area::Model);
 
+/// An administrative division (province, city, county, township or village), with everything
+/// below it.
 #[Object]
 impl Area {
     /// Administrative division code (6, 9 or 12 digits).

@@ -23,6 +23,7 @@ use sea_orm::DatabaseConnection;
 /// A relocated household (搬迁户).
 pub struct Household(pub household::Model);
 
+/// A relocated household (搬迁户).
 #[Object]
 impl Household {
     /// 建档立卡户编号: the household's register number.
@@ -130,6 +131,7 @@ impl Household {
 /// A member of a household.
 pub struct Member(pub member::Model);
 
+/// A member of a household.
 #[Object]
 impl Member {
     /// Resident ID number (18 characters, GB 11643).
@@ -193,6 +195,7 @@ impl Member {
 /// One job held by a member.
 pub struct Employment(pub employment::Model);
 
+/// One job held by a member.
 #[Object]
 impl Employment {
     /// ID number of the employed member.
@@ -273,6 +276,7 @@ impl From<DomStatus> for HomesteadStatus {
 /// An old house (宅基地) a household left behind.
 pub struct Homestead(pub homestead::Model);
 
+/// An old house (宅基地) a household left behind.
 #[Object]
 impl Homestead {
     /// Code of the household that owned it.

@@ -81,6 +81,7 @@ pub struct PathCount {
 /// Every indicator of one scope on one date. An event dated on `asOf` counts.
 pub struct IndicatorSet(pub dom::IndicatorValues);
 
+/// Every indicator of one scope on one date. An event dated on `asOf` counts.
 #[Object]
 impl IndicatorSet {
     /// The date the indicators are computed for.

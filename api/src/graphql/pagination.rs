@@ -7,8 +7,9 @@ use crate::domain::pagination::{
     run_count, Page, PageRequest, Total, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 use crate::error::{Error, GqlResult};
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Object, OutputType, Result};
+use async_graphql::connection::PageInfo;
+use async_graphql::{Context, Object, OutputType, Result, TypeName};
+use std::borrow::Cow;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sea_orm::DatabaseConnection;
@@ -51,13 +52,53 @@ pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageReq
     Ok(PageRequest { after, first })
 }
 
-/// Fields every connection carries besides edges and page info.
-pub struct ConnectionFields {
+/// One page of a list in the Relay connection form (`XConnection` in the schema).
+pub struct Conn<T> {
+    edges: Vec<Edge<T>>,
+    has_previous_page: bool,
+    has_next_page: bool,
     total: Total,
 }
 
-#[Object]
-impl ConnectionFields {
+/// One record of a page with its cursor (`XEdge` in the schema).
+pub struct Edge<T> {
+    cursor: String,
+    node: T,
+}
+
+impl<T: OutputType> TypeName for Conn<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", T::type_name()).into()
+    }
+}
+
+impl<T: OutputType> TypeName for Edge<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", T::type_name()).into()
+    }
+}
+
+/// One page of a list, in the Relay connection form: `edges` (or `nodes`), `pageInfo` and
+/// `totalCount`. Pass `pageInfo.endCursor` as `after` to read the next page.
+#[Object(name_type)]
+impl<T: OutputType> Conn<T> {
+    /// The records of this page, each with its cursor.
+    async fn edges(&self) -> &[Edge<T>] {
+        &self.edges
+    }
+    /// The records of this page, without cursors.
+    async fn nodes(&self) -> Vec<&T> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+    /// Where this page stands in the whole list.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.has_previous_page,
+            has_next_page: self.has_next_page,
+            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
+            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
+        }
+    }
     /// How many records match, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
         match &self.total {
@@ -70,23 +111,32 @@ impl ConnectionFields {
     }
 }
 
-/// A Relay connection with `totalCount`.
-pub type Conn<T> = Connection<String, T, ConnectionFields>;
+/// One record of a page, with the cursor that resumes the list after it.
+#[Object(name_type)]
+impl<T: OutputType> Edge<T> {
+    /// Opaque position of this record in the list; pass it as `after`.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    /// The record.
+    async fn node(&self) -> &T {
+        &self.node
+    }
+}
 
 /// Builds a connection from a page; `key` gives each item's cursor key.
 pub fn connection<T, N>(page: Page<T>, key: impl Fn(&T) -> String, node: impl Fn(T) -> N) -> Conn<N>
 where
     N: OutputType,
 {
-    let mut conn = Connection::with_additional_fields(
-        page.has_previous,
-        page.has_next,
-        ConnectionFields { total: page.total },
-    );
-    conn.edges.extend(
-        page.items
+    Conn {
+        edges: page
+            .items
             .into_iter()
-            .map(|item| Edge::new(encode_cursor(&key(&item)), node(item))),
-    );
-    conn
+            .map(|item| Edge { cursor: encode_cursor(&key(&item)), node: node(item) })
+            .collect(),
+        has_previous_page: page.has_previous,
+        has_next_page: page.has_next,
+        total: page.total,
+    }
 }

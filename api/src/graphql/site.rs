@@ -19,6 +19,7 @@ use sea_orm::DatabaseConnection;
 /// A resettlement site (安置点).
 pub struct ResettlementSite(pub site::Model);
 
+/// A resettlement site (安置点).
 #[Object]
 impl ResettlementSite {
     /// The site's code.
@@ -118,6 +119,7 @@ impl ResettlementSite {
 /// One construction work of a site.
 pub struct SiteWork(pub site_work::Model);
 
+/// One construction work of a site.
 #[Object]
 impl SiteWork {
     /// The work's code.

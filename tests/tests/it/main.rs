@@ -2,3 +2,5 @@
 //! when `ANJU_TEST_DATABASE_URL` names a server (each test gets a fresh database there).
 
 mod support;
+mod schema;
+mod indicators_domain;
