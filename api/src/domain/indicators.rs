@@ -1,14 +1,33 @@
 //! The contract's indicators (§2), computed by aggregate SQL over a scope.
+//!
+//! [`compute`] runs one statement: an aggregate subquery per group of indicators (works,
+//! construction, households, employment, homesteads), each returning a single row, cross-joined
+//! into one row. One statement means one snapshot, so an import committing halfway through never
+//! yields a set mixing old and new data.
+
+mod calendar;
+mod query;
 
 use chrono::NaiveDate;
 use entity::enums::{EmploymentPath, WorkCategory};
 use sea_orm::{ConnectionTrait, DbErr};
+
+pub use calendar::month_ends;
 
 /// What an indicator covers: an area's subtree, or one resettlement site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
     Area(String),
     Site(String),
+}
+
+impl Scope {
+    /// The area or site code.
+    pub fn code(&self) -> &str {
+        match self {
+            Scope::Area(code) | Scope::Site(code) => code,
+        }
+    }
 }
 
 /// numerator / denominator.
@@ -19,6 +38,14 @@ pub struct Ratio {
 }
 
 impl Ratio {
+    /// A ratio of `numerator` out of `denominator`.
+    pub const fn new(numerator: i64, denominator: i64) -> Self {
+        Ratio {
+            numerator,
+            denominator,
+        }
+    }
+
     /// `None` when the denominator is 0.
     pub fn rate(&self) -> Option<f64> {
         (self.denominator != 0).then(|| self.numerator as f64 / self.denominator as f64)
@@ -46,16 +73,60 @@ pub struct IndicatorValues {
 }
 
 /// Whether the scope names an existing area or site.
-pub async fn scope_exists<C: ConnectionTrait>(_db: &C, _scope: &Scope) -> Result<bool, DbErr> {
-    todo!("scope_exists")
+pub async fn scope_exists<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<bool, DbErr> {
+    let found = db
+        .query_one_raw(query::scope_exists(db.get_database_backend(), scope))
+        .await?;
+    Ok(found.is_some())
 }
 
-/// Computes every indicator for `scope` on `as_of` with aggregate SQL.
-pub async fn compute<C: ConnectionTrait>(_db: &C, _scope: &Scope, _as_of: NaiveDate) -> Result<IndicatorValues, DbErr> {
-    todo!("indicators")
-}
+/// Computes every indicator for `scope` on `as_of` with aggregate SQL (one statement).
+///
+/// A scope naming no area or site yields all zeros; callers that must tell the two apart check
+/// [`scope_exists`] first.
+pub async fn compute<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    as_of: NaiveDate,
+) -> Result<IndicatorValues, DbErr> {
+    let row = db
+        .query_one_raw(query::indicators(db.get_database_backend(), scope, as_of))
+        .await?
+        .ok_or_else(|| DbErr::Custom("the indicator aggregate returned no row".into()))?;
+    let count = |column: &str| -> Result<i64, DbErr> {
+        Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
+    };
+    let ratio = |numerator: &str, denominator: &str| -> Result<Ratio, DbErr> {
+        Ok(Ratio::new(count(numerator)?, count(denominator)?))
+    };
 
-/// The month ends in `[from, to]`, in order.
-pub fn month_ends(_from: NaiveDate, _to: NaiveDate) -> Vec<NaiveDate> {
-    todo!("month_ends")
+    let works_by_category = WorkCategory::ALL
+        .iter()
+        .map(|&category| {
+            let (done, total) = query::category_columns(category);
+            Ok((category, ratio(&done, &total)?))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let employment_by_path = EmploymentPath::ALL
+        .iter()
+        .map(|&path| Ok((path, count(&query::path_column(path))?)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+
+    Ok(IndicatorValues {
+        as_of,
+        construction_completion: ratio("construction_done", "construction_total")?,
+        works_completion: ratio("works_done", "works_total")?,
+        works_by_category,
+        occupancy: ratio("households_moved_in", "households")?,
+        occupancy_persons: ratio("persons_moved_in", "persons")?,
+        stable_poverty_exit: ratio("stably_exited", "registered_poor")?,
+        employment: ratio("laborers_employed", "laborers")?,
+        household_employment: ratio("laborer_households_employed", "laborer_households")?,
+        employment_by_path,
+        demolition: ratio("demolished", "homesteads")?,
+        reclamation: ratio("reclaimed", "homesteads")?,
+        reclaimed_area_mu: row
+            .try_get::<Option<f64>>("", "reclaimed_area_mu")?
+            .unwrap_or(0.0),
+    })
 }
