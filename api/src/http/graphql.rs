@@ -18,13 +18,33 @@ pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> 
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
-            error.message = "internal error".into();
-            ext.set("code", "INTERNAL");
+            match classify_uncoded(&error.message, error.path.is_empty()) {
+                Some(code) => ext.set("code", code),
+                None => {
+                    tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
+                    error.message = "internal error".into();
+                    ext.set("code", "INTERNAL");
+                }
+            }
         }
         ext.set("requestId", request_id.0.clone());
     }
     response.into()
+}
+
+/// The code of an error raised by the GraphQL engine itself rather than by Anju's resolvers,
+/// or `None` when the error has no known source and must be treated as internal.
+///
+/// Errors without a path come from parsing or validating the document, before any resolver ran;
+/// errors with a path and the engine's wording for argument coercion are bad input.
+fn classify_uncoded(message: &str, pathless: bool) -> Option<&'static str> {
+    if pathless {
+        Some(if message.contains("-->") { "GRAPHQL_PARSE_FAILED" } else { "GRAPHQL_VALIDATION_FAILED" })
+    } else if message.starts_with("Failed to parse \"") || message.starts_with("Invalid value for argument") {
+        Some("BAD_USER_INPUT")
+    } else {
+        None
+    }
 }
 
 /// GraphiQL, when enabled.

@@ -1,6 +1,10 @@
 //! Anju's integration tests: one binary. Every test runs against SQLite, or against PostgreSQL
 //! when `ANJU_TEST_DATABASE_URL` names a server (each test gets a fresh database there).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
+mod api;
 mod schema;
+mod statements;
 mod indicators_domain;

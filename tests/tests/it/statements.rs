@@ -1,0 +1,37 @@
+//! A page's SQL cost does not grow with its size: references and child lists come through
+//! DataLoaders, one statement per kind.
+
+use crate::support::{TestApp, TestDb};
+use serde_json::json;
+
+const PAGE: &str = r#"query($first: Int) { households(first: $first) {
+    totalCount
+    edges { node { code
+      site { code name township { name } }
+      originVillage { code name }
+      members { edges { node { idNumber employments { edges { node { path employer } } } } } }
+      homesteads { edges { node { areaMu village { name } } } } } } } }"#;
+
+async fn statements_for(app: &TestApp, first: i64) -> (u64, usize) {
+    let before = app.statements.get();
+    let data = app.data(PAGE, json!({ "first": first })).await;
+    let after = app.statements.get();
+    let rows = data["households"]["edges"].as_array().map(Vec::len).unwrap_or(0);
+    (after - before, rows)
+}
+
+#[tokio::test]
+async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    anju::demo::write_csv(&anju::demo::DemoOptions { households: 150, seed: 7 }, dir.path()).expect("demo");
+    anju::register::import_dir(&db.db, dir.path()).await.expect("import demo");
+    let app = TestApp::spawn_on(db).await;
+
+    let (small, rows_small) = statements_for(&app, 10).await;
+    let (large, rows_large) = statements_for(&app, 100).await;
+    assert_eq!((rows_small, rows_large), (10, 100));
+    assert_eq!(small, large, "a page of 10 took {small} statements, a page of 100 took {large}");
+    // households page, count, sites, areas (townships and villages), members, employments, homesteads
+    assert!(large <= 8, "a page of 100 households took {large} statements");
+}
