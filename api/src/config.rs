@@ -45,6 +45,9 @@ pub struct ServeConfig {
     /// Serve GraphiQL at `/` (the embedded development default).
     #[arg(long, env = "ANJU_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// How long a DataLoader waits to gather the keys of one batch, in milliseconds.
+    #[arg(long, env = "ANJU_LOADER_DELAY_MS", default_value_t = 1)]
+    pub loader_delay_ms: u64,
 }
 
 impl ServeConfig {
@@ -54,6 +57,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo_if_empty: false,
             graphiql: true,
+            loader_delay_ms: 1,
         }
     }
 }

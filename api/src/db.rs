@@ -46,8 +46,9 @@ pub async fn connect(
     let mut db = Database::connect(opts).await?;
     let counter = StatementCounter::default();
     let inner = counter.0.clone();
-    db.set_metric_callback(move |_info| {
+    db.set_metric_callback(move |info| {
         inner.fetch_add(1, Ordering::Relaxed);
+        tracing::trace!(target: "anju::sql", elapsed = ?info.elapsed, failed = info.failed, sql = %info.statement.sql);
     });
     Ok((db, counter))
 }

@@ -13,6 +13,8 @@ pub struct AppState {
     pub schema: graphql::AnjuSchema,
     pub statements: StatementCounter,
     pub graphiql: bool,
+    /// How long loaders gather keys before a batch.
+    pub loader_delay: std::time::Duration,
 }
 
 /// A server bound to its port, ready to run.
@@ -45,6 +47,7 @@ impl Application {
             schema,
             statements,
             graphiql: serve.graphiql,
+            loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
         };
         Ok(Application { listener, state })
     }

@@ -5,7 +5,7 @@ use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
 };
 use super::indicators::today;
-use super::loaders;
+use super::loaders::{self, role};
 use super::pagination::{connection, page_request, Conn};
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
@@ -48,9 +48,13 @@ impl Household {
     }
     /// The village the household moved out of.
     async fn origin_village(&self, ctx: &Context<'_>) -> Result<Area> {
-        loaders::required::<area::Entity>(ctx, "area", &self.0.origin_village_code)
-            .await
-            .map(Area)
+        loaders::required::<area::Entity, { role::ORIGIN_VILLAGE }>(
+            ctx,
+            "area",
+            &self.0.origin_village_code,
+        )
+        .await
+        .map(Area)
     }
     /// Code of the site the household is registered to.
     async fn site_code(&self) -> &str {
@@ -58,7 +62,7 @@ impl Household {
     }
     /// The site the household is registered to.
     async fn site(&self, ctx: &Context<'_>) -> Result<ResettlementSite> {
-        loaders::required::<site::Entity>(ctx, "site", &self.0.site_code)
+        loaders::required::<site::Entity, 0>(ctx, "site", &self.0.site_code)
             .await
             .map(ResettlementSite)
     }
@@ -164,7 +168,7 @@ impl Member {
     }
     /// The member's household.
     async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
-        loaders::required::<household::Entity>(ctx, "household", &self.0.household_code)
+        loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await
             .map(Household)
     }
@@ -204,7 +208,7 @@ impl Employment {
     }
     /// The employed member.
     async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
-        loaders::required::<member::Entity>(ctx, "member", &self.0.member_id_number)
+        loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
             .await
             .map(Member)
     }
@@ -285,7 +289,7 @@ impl Homestead {
     }
     /// The household that owned it.
     async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
-        loaders::required::<household::Entity>(ctx, "household", &self.0.household_code)
+        loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await
             .map(Household)
     }
@@ -295,9 +299,13 @@ impl Homestead {
     }
     /// The village it stands in.
     async fn village(&self, ctx: &Context<'_>) -> Result<Area> {
-        loaders::required::<area::Entity>(ctx, "area", &self.0.village_code)
-            .await
-            .map(Area)
+        loaders::required::<area::Entity, { role::HOMESTEAD_VILLAGE }>(
+            ctx,
+            "area",
+            &self.0.village_code,
+        )
+        .await
+        .map(Area)
     }
     /// Area in mu (亩).
     async fn area_mu(&self) -> f64 {

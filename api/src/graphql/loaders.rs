@@ -8,14 +8,29 @@ use entity::{area, employment, homestead, household, member, site, site_work};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::Error;
 
-/// Loads records of `E` by a unique key column.
-pub struct ByKey<E: EntityTrait> {
+/// Loads records of `E` by a unique key column. `ROLE` tells apart loaders of one entity that
+/// serve different fields (a site's township, a household's origin village, …): each then fires
+/// exactly one batch per level of the query, so a page's statement count is the same every time.
+pub struct ByKey<E: EntityTrait, const ROLE: u8 = 0> {
     db: DatabaseConnection,
     column: E::Column,
     key: fn(&E::Model) -> String,
+}
+
+/// Loader roles for areas.
+pub mod role {
+    /// `Area.parent`, `area(code:)`.
+    pub const AREA: u8 = 0;
+    /// `ResettlementSite.township`.
+    pub const TOWNSHIP: u8 = 1;
+    /// `Household.originVillage`.
+    pub const ORIGIN_VILLAGE: u8 = 2;
+    /// `Homestead.village`.
+    pub const HOMESTEAD_VILLAGE: u8 = 3;
 }
 
 /// Loads the records of `E` grouped by a parent key column (a household's members, …).
@@ -25,7 +40,7 @@ pub struct GroupedBy<E: EntityTrait> {
     key: fn(&E::Model) -> String,
 }
 
-impl<E> Loader<String> for ByKey<E>
+impl<E, const ROLE: u8> Loader<String> for ByKey<E, ROLE>
 where
     E: EntityTrait,
     E::Model: Send + Sync + Clone,
@@ -63,54 +78,102 @@ where
     }
 }
 
-fn loader<T: Loader<String>>(l: T) -> DataLoader<T> {
-    DataLoader::new(l, tokio::spawn)
+fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T> {
+    DataLoader::new(l, tokio::spawn).delay(delay)
 }
 
 /// Attaches a fresh set of loaders to one request.
-pub fn attach(request: Request, db: &DatabaseConnection) -> Request {
+pub fn attach(request: Request, db: &DatabaseConnection, delay: Duration) -> Request {
     let db = || db.clone();
     request
-        .data(loader(ByKey::<area::Entity> {
-            db: db(),
-            column: area::Column::Code,
-            key: |m| m.code.clone(),
-        }))
-        .data(loader(ByKey::<site::Entity> {
-            db: db(),
-            column: site::Column::Code,
-            key: |m| m.code.clone(),
-        }))
-        .data(loader(ByKey::<household::Entity> {
-            db: db(),
-            column: household::Column::Code,
-            key: |m| m.code.clone(),
-        }))
-        .data(loader(ByKey::<member::Entity> {
-            db: db(),
-            column: member::Column::IdNumber,
-            key: |m| m.id_number.clone(),
-        }))
-        .data(loader(GroupedBy::<member::Entity> {
-            db: db(),
-            column: member::Column::HouseholdCode,
-            key: |m| m.household_code.clone(),
-        }))
-        .data(loader(GroupedBy::<employment::Entity> {
-            db: db(),
-            column: employment::Column::MemberIdNumber,
-            key: |m| m.member_id_number.clone(),
-        }))
-        .data(loader(GroupedBy::<homestead::Entity> {
-            db: db(),
-            column: homestead::Column::HouseholdCode,
-            key: |m| m.household_code.clone(),
-        }))
-        .data(loader(GroupedBy::<site_work::Entity> {
-            db: db(),
-            column: site_work::Column::SiteCode,
-            key: |m| m.site_code.clone(),
-        }))
+        .data(loader(
+            ByKey::<area::Entity, { role::AREA }> {
+                db: db(),
+                column: area::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<area::Entity, { role::TOWNSHIP }> {
+                db: db(),
+                column: area::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<area::Entity, { role::ORIGIN_VILLAGE }> {
+                db: db(),
+                column: area::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<area::Entity, { role::HOMESTEAD_VILLAGE }> {
+                db: db(),
+                column: area::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<site::Entity> {
+                db: db(),
+                column: site::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<household::Entity> {
+                db: db(),
+                column: household::Column::Code,
+                key: |m| m.code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            ByKey::<member::Entity> {
+                db: db(),
+                column: member::Column::IdNumber,
+                key: |m| m.id_number.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            GroupedBy::<member::Entity> {
+                db: db(),
+                column: member::Column::HouseholdCode,
+                key: |m| m.household_code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            GroupedBy::<employment::Entity> {
+                db: db(),
+                column: employment::Column::MemberIdNumber,
+                key: |m| m.member_id_number.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            GroupedBy::<homestead::Entity> {
+                db: db(),
+                column: homestead::Column::HouseholdCode,
+                key: |m| m.household_code.clone(),
+            },
+            delay,
+        ))
+        .data(loader(
+            GroupedBy::<site_work::Entity> {
+                db: db(),
+                column: site_work::Column::SiteCode,
+                key: |m| m.site_code.clone(),
+            },
+            delay,
+        ))
 }
 
 fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
@@ -125,12 +188,24 @@ where
     E: EntityTrait,
     E::Model: Send + Sync + Clone,
 {
-    let loader = ctx.data::<DataLoader<ByKey<E>>>()?;
+    one_as::<E, 0>(ctx, key).await
+}
+
+/// Loads one record by key through the request's loader for `ROLE`.
+pub async fn one_as<E, const ROLE: u8>(
+    ctx: &Context<'_>,
+    key: &str,
+) -> async_graphql::Result<Option<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>>>()?;
     loader.load_one(key.to_owned()).await.map_err(db_error)
 }
 
 /// Like [`one`], for references the database guarantees (foreign keys): absence is an error.
-pub async fn required<E>(
+pub async fn required<E, const ROLE: u8>(
     ctx: &Context<'_>,
     what: &'static str,
     key: &str,
@@ -140,7 +215,7 @@ where
     E::Model: Send + Sync + Clone,
 {
     use async_graphql::ErrorExtensions;
-    one::<E>(ctx, key)
+    one_as::<E, ROLE>(ctx, key)
         .await?
         .ok_or_else(|| Error::not_found(what, key).extend())
 }

@@ -9,10 +9,10 @@ use crate::domain::pagination::{
 use crate::error::{Error, GqlResult};
 use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, Result, TypeName};
-use std::borrow::Cow;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sea_orm::DatabaseConnection;
+use std::borrow::Cow;
 
 const CURSOR_TAG: &str = "k1:";
 
@@ -133,7 +133,10 @@ where
         edges: page
             .items
             .into_iter()
-            .map(|item| Edge { cursor: encode_cursor(&key(&item)), node: node(item) })
+            .map(|item| Edge {
+                cursor: encode_cursor(&key(&item)),
+                node: node(item),
+            })
             .collect(),
         has_previous_page: page.has_previous,
         has_next_page: page.has_next,

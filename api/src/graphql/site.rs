@@ -4,7 +4,7 @@ use super::area::Area;
 use super::enums::{Placement, SiteSetting, WorkCategory};
 use super::household::{list_households, Household, HouseholdFilterInput};
 use super::indicators::{indicator_set, IndicatorSet};
-use super::loaders;
+use super::loaders::{self, role};
 use super::pagination::{connection, page_request, Conn};
 use super::scalars::{date, Date};
 use crate::domain::indicators::Scope;
@@ -36,7 +36,7 @@ impl ResettlementSite {
     }
     /// The township the site lies in.
     async fn township(&self, ctx: &Context<'_>) -> Result<Area> {
-        loaders::required::<area::Entity>(ctx, "area", &self.0.township_code)
+        loaders::required::<area::Entity, { role::TOWNSHIP }>(ctx, "area", &self.0.township_code)
             .await
             .map(Area)
     }
@@ -132,7 +132,7 @@ impl SiteWork {
     }
     /// The site the work belongs to.
     async fn site(&self, ctx: &Context<'_>) -> Result<ResettlementSite> {
-        loaders::required::<site::Entity>(ctx, "site", &self.0.site_code)
+        loaders::required::<site::Entity, 0>(ctx, "site", &self.0.site_code)
             .await
             .map(ResettlementSite)
     }

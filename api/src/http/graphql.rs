@@ -13,7 +13,11 @@ use sea_orm::ConnectionTrait;
 /// one that arrives here without a code is an unplanned failure and is masked as `INTERNAL`.
 pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
     let request_id = RequestId::new();
-    let request = loaders::attach(request.into_inner().data(request_id.clone()), &state.db);
+    let request = loaders::attach(
+        request.into_inner().data(request_id.clone()),
+        &state.db,
+        state.loader_delay,
+    );
     let mut response = state.schema.execute(request).await;
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
@@ -39,8 +43,14 @@ pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> 
 /// errors with a path and the engine's wording for argument coercion are bad input.
 fn classify_uncoded(message: &str, pathless: bool) -> Option<&'static str> {
     if pathless {
-        Some(if message.contains("-->") { "GRAPHQL_PARSE_FAILED" } else { "GRAPHQL_VALIDATION_FAILED" })
-    } else if message.starts_with("Failed to parse \"") || message.starts_with("Invalid value for argument") {
+        Some(if message.contains("-->") {
+            "GRAPHQL_PARSE_FAILED"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        })
+    } else if message.starts_with("Failed to parse \"")
+        || message.starts_with("Invalid value for argument")
+    {
         Some("BAD_USER_INPUT")
     } else {
         None

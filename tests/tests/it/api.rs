@@ -7,13 +7,21 @@ use serde_json::{json, Value};
 const FIXTURE: &str = "indicators";
 
 fn ratio(v: &Value) -> (i64, i64) {
-    (v["numerator"].as_i64().unwrap_or(-1), v["denominator"].as_i64().unwrap_or(-1))
+    (
+        v["numerator"].as_i64().unwrap_or(-1),
+        v["denominator"].as_i64().unwrap_or(-1),
+    )
 }
 
 fn codes(conn: &Value, field: &str) -> Vec<String> {
     conn["edges"]
         .as_array()
-        .map(|edges| edges.iter().map(|e| e["node"][field].as_str().unwrap_or("").to_owned()).collect())
+        .map(|edges| {
+            edges
+                .iter()
+                .map(|e| e["node"][field].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -35,7 +43,12 @@ async fn area_lookup_walks_the_tree() {
     assert_eq!(area["parentCode"], "522732");
     assert_eq!(area["parent"]["code"], "522732");
     assert_eq!(area["parent"]["level"], "COUNTY");
-    let ancestors: Vec<&str> = area["ancestors"].as_array().unwrap().iter().map(|a| a["code"].as_str().unwrap()).collect();
+    let ancestors: Vec<&str> = area["ancestors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
     assert_eq!(ancestors, ["520000", "522700", "522732"]);
     assert_eq!(area["children"]["totalCount"], 1);
     assert_eq!(codes(&area["children"], "code"), ["522732101201"]);
@@ -48,7 +61,10 @@ async fn unknown_codes_give_null() {
     let data = app
         .data(r#"{ area(code: "999999") { code } site(code: "NOPE") { code } household(code: "H99") { code } }"#, json!({}))
         .await;
-    assert_eq!(data, json!({ "area": null, "site": null, "household": null }));
+    assert_eq!(
+        data,
+        json!({ "area": null, "site": null, "household": null })
+    );
 }
 
 #[tokio::test]
@@ -86,12 +102,19 @@ async fn household_with_its_references_and_children() {
         .find(|m| m["relation"] == "HEAD")
         .expect("a head member");
     assert_eq!(head["employments"]["totalCount"], 2);
-    let mut paths: Vec<&str> =
-        head["employments"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["path"].as_str().unwrap()).collect();
+    let mut paths: Vec<&str> = head["employments"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["path"].as_str().unwrap())
+        .collect();
     paths.sort();
     assert_eq!(paths, ["DIRECTED_EXPORT", "PUBLIC_WELFARE_POST"]);
     assert_eq!(h["homesteads"]["totalCount"], 1);
-    assert_eq!(h["homesteads"]["edges"][0]["node"]["villageCode"], "522732102201");
+    assert_eq!(
+        h["homesteads"]["edges"][0]["node"]["villageCode"],
+        "522732102201"
+    );
     assert_eq!(h["homesteads"]["edges"][0]["node"]["areaMu"], 0.5);
     assert_eq!(h["homesteads"]["edges"][0]["node"]["status"], "DEMOLISHED");
 }
@@ -118,20 +141,42 @@ async fn pages_follow_cursors_to_the_end() {
         assert!(pages < 10, "pagination does not end");
     }
     assert_eq!(pages, 3);
-    assert_eq!(seen, ["H01", "H02", "H03", "H04", "H05", "H06", "H07", "H08"]);
+    assert_eq!(
+        seen,
+        ["H01", "H02", "H03", "H04", "H05", "H06", "H07", "H08"]
+    );
 }
 
 #[tokio::test]
 async fn page_size_and_cursor_are_checked() {
     let app = TestApp::with_fixture(FIXTURE).await;
     for first in [0, 101, -1] {
-        let body = app.query("query($f: Int) { households(first: $f) { totalCount } }", json!({ "f": first })).await;
-        assert_eq!(error_code(&body), "BAD_USER_INPUT", "first = {first}: {body}");
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("`first` must be between 1 and 100"));
+        let body = app
+            .query(
+                "query($f: Int) { households(first: $f) { totalCount } }",
+                json!({ "f": first }),
+            )
+            .await;
+        assert_eq!(
+            error_code(&body),
+            "BAD_USER_INPUT",
+            "first = {first}: {body}"
+        );
+        assert!(body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`first` must be between 1 and 100"));
     }
-    let ok = app.data("{ households(first: 100) { totalCount } }", json!({})).await;
+    let ok = app
+        .data("{ households(first: 100) { totalCount } }", json!({}))
+        .await;
     assert_eq!(ok["households"]["totalCount"], 8);
-    let body = app.query(r#"{ households(after: "not-a-cursor") { totalCount } }"#, json!({})).await;
+    let body = app
+        .query(
+            r#"{ households(after: "not-a-cursor") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT");
 }
 
@@ -176,10 +221,16 @@ async fn list_filters() {
     assert_eq!(data["reclaimedInC"]["totalCount"], 2);
     assert_eq!(data["partial"]["totalCount"], 3);
     assert_eq!(data["laborersAtAZD003"]["totalCount"], 3);
-    assert_eq!(codes(&data["villages"], "code"), ["522732102201", "522732102202"]);
+    assert_eq!(
+        codes(&data["villages"], "code"),
+        ["522732102201", "522732102202"]
+    );
     assert_eq!(data["county"]["sites"]["totalCount"], 1);
     assert_eq!(data["county"]["originHouseholds"]["totalCount"], 1);
-    assert_eq!(codes(&data["site"]["works"], "code"), ["AZD001-W1", "AZD001-W2"]);
+    assert_eq!(
+        codes(&data["site"]["works"], "code"),
+        ["AZD001-W1", "AZD001-W2"]
+    );
     assert_eq!(codes(&data["site"]["households"], "code"), ["H02"]);
     assert_eq!(data["m4"]["onT"]["totalCount"], 2);
     assert_eq!(data["m4"]["export"]["totalCount"], 1);
@@ -195,7 +246,9 @@ const SET: &str = "asOf constructionCompletion { numerator denominator rate } wo
 #[tokio::test]
 async fn county_indicators_on_the_day_most_events_fall() {
     let app = TestApp::with_fixture(FIXTURE).await;
-    let q = format!(r#"{{ indicators(scope: {{ areaCode: "522732" }}, asOf: "2020-06-30") {{ {SET} }} }}"#);
+    let q = format!(
+        r#"{{ indicators(scope: {{ areaCode: "522732" }}, asOf: "2020-06-30") {{ {SET} }} }}"#
+    );
     let data = app.data(&q, json!({})).await;
     let s = &data["indicators"];
     assert_eq!(s["asOf"], "2020-06-30");
@@ -206,7 +259,12 @@ async fn county_indicators_on_the_day_most_events_fall() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["category"].as_str().unwrap().to_owned(), ratio(&c["ratio"])))
+        .map(|c| {
+            (
+                c["category"].as_str().unwrap().to_owned(),
+                ratio(&c["ratio"]),
+            )
+        })
         .collect();
     assert_eq!(
         by_cat,
@@ -253,8 +311,14 @@ async fn site_and_area_fields_carry_indicators_and_empty_scopes_have_null_rates(
             json!({}),
         )
         .await;
-    assert_eq!(data["c"]["indicators"]["occupancy"], json!({ "numerator": 0, "denominator": 0, "rate": null }));
-    assert_eq!(data["c"]["indicators"]["demolition"], json!({ "numerator": 2, "denominator": 4, "rate": 0.5 }));
+    assert_eq!(
+        data["c"]["indicators"]["occupancy"],
+        json!({ "numerator": 0, "denominator": 0, "rate": null })
+    );
+    assert_eq!(
+        data["c"]["indicators"]["demolition"],
+        json!({ "numerator": 2, "denominator": 4, "rate": 0.5 })
+    );
     assert_eq!(
         data["azd002"]["indicators"]["constructionCompletion"],
         json!({ "numerator": 0, "denominator": 0, "rate": null })
@@ -279,7 +343,12 @@ async fn series_has_one_point_per_month_end() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["asOf"].as_str().unwrap().to_owned(), ratio(&p["occupancy"])))
+        .map(|p| {
+            (
+                p["asOf"].as_str().unwrap().to_owned(),
+                ratio(&p["occupancy"]),
+            )
+        })
         .collect();
     assert_eq!(
         points,
@@ -300,24 +369,54 @@ async fn series_has_one_point_per_month_end() {
 async fn unknown_scope_is_not_found_and_bad_arguments_are_bad_user_input() {
     let app = TestApp::with_fixture(FIXTURE).await;
     for scope in [r#"{ areaCode: "999999" }"#, r#"{ siteCode: "NOPE" }"#] {
-        let body = app.query(&format!("{{ indicators(scope: {scope}) {{ asOf }} }}"), json!({})).await;
+        let body = app
+            .query(
+                &format!("{{ indicators(scope: {scope}) {{ asOf }} }}"),
+                json!({}),
+            )
+            .await;
         assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
         assert!(body["errors"][0]["extensions"]["requestId"].is_string());
     }
-    let body = app.query(r#"{ indicators(scope: { areaCode: "522732" }, asOf: "2020-02-30") { asOf } }"#, json!({})).await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("2020-02-30"), "{body}");
-    let both = app
-        .query(r#"{ indicators(scope: { areaCode: "522732", siteCode: "AZD001" }) { asOf } }"#, json!({}))
+    let body = app
+        .query(
+            r#"{ indicators(scope: { areaCode: "522732" }, asOf: "2020-02-30") { asOf } }"#,
+            json!({}),
+        )
         .await;
-    assert!(both["errors"].is_array(), "a oneOf input with two members must be refused: {both}");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2020-02-30"),
+        "{body}"
+    );
+    let both = app
+        .query(
+            r#"{ indicators(scope: { areaCode: "522732", siteCode: "AZD001" }) { asOf } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(
+        both["errors"].is_array(),
+        "a oneOf input with two members must be refused: {both}"
+    );
 }
 
 #[tokio::test]
 async fn default_as_of_is_today() {
     let app = TestApp::with_fixture(FIXTURE).await;
-    let data = app.data(r#"{ indicators(scope: { areaCode: "520000" }) { asOf occupancy { numerator } } }"#, json!({})).await;
-    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive().format("%Y-%m-%d").to_string();
+    let data = app
+        .data(
+            r#"{ indicators(scope: { areaCode: "520000" }) { asOf occupancy { numerator } } }"#,
+            json!({}),
+        )
+        .await;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
     assert_eq!(data["indicators"]["asOf"], today);
     // Long after every event: H05 never moved in.
     assert_eq!(data["indicators"]["occupancy"]["numerator"], 7);
@@ -327,13 +426,22 @@ async fn default_as_of_is_today() {
 async fn database_failures_reach_clients_only_as_internal() {
     let app = TestApp::with_fixture(FIXTURE).await;
     use sea_orm::ConnectionTrait;
-    app.db.db.execute_unprepared("DROP TABLE homesteads").await.expect("drop table");
+    app.db
+        .db
+        .execute_unprepared("DROP TABLE homesteads")
+        .await
+        .expect("drop table");
     let body = app.query("{ homesteads { totalCount } }", json!({})).await;
     assert_eq!(error_code(&body), "INTERNAL", "{body}");
     let message = body["errors"][0]["message"].as_str().unwrap();
     assert_eq!(message, "internal error");
-    assert!(!body.to_string().contains("homesteads\\\"") && !body.to_string().to_lowercase().contains("no such table"));
-    assert!(body["errors"][0]["extensions"]["requestId"].as_str().is_some_and(|id| id.len() == 32));
+    assert!(
+        !body.to_string().contains("homesteads\\\"")
+            && !body.to_string().to_lowercase().contains("no such table")
+    );
+    assert!(body["errors"][0]["extensions"]["requestId"]
+        .as_str()
+        .is_some_and(|id| id.len() == 32));
 }
 
 #[tokio::test]
@@ -343,5 +451,8 @@ async fn malformed_and_invalid_documents_have_their_own_codes() {
     assert_eq!(error_code(&body), "GRAPHQL_PARSE_FAILED", "{body}");
     let body = app.query("{ nope }", json!({})).await;
     assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nope"));
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
 }

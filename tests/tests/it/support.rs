@@ -25,7 +25,9 @@ impl TestDb {
         let (config, dir, pg_drop) = match std::env::var("ANJU_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!("anju_test_{}", uuid::Uuid::new_v4().simple());
-                let admin = Database::connect(&admin_url).await.expect("connect to ANJU_TEST_DATABASE_URL");
+                let admin = Database::connect(&admin_url)
+                    .await
+                    .expect("connect to ANJU_TEST_DATABASE_URL");
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
@@ -40,9 +42,17 @@ impl TestDb {
                 (DatabaseConfig::new(url), Some(dir), None)
             }
         };
-        let (db, statements) = anju::db::connect(&config).await.expect("connect test database");
+        let (db, statements) = anju::db::connect(&config)
+            .await
+            .expect("connect test database");
         anju::db::migrate(&db).await.expect("migrate test database");
-        TestDb { config, db, statements, _dir: dir, pg_drop }
+        TestDb {
+            config,
+            db,
+            statements,
+            _dir: dir,
+            pg_drop,
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -55,11 +65,15 @@ impl Drop for TestDb {
         if let Some((admin_url, name)) = self.pg_drop.take() {
             // Dropping needs async I/O; a short-lived runtime on its own thread does it.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
                 rt.block_on(async {
                     if let Ok(admin) = Database::connect(&admin_url).await {
                         let _ = admin
-                            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
                             .await;
                         let _ = admin.close().await;
                     }
@@ -90,7 +104,9 @@ fn replace_db_name(url: &str, name: &str) -> String {
 
 /// The folder of CSV fixtures shipped with the tests.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// A running Anju server on a free port, over its own fresh database.
@@ -111,7 +127,12 @@ impl TestApp {
 
     /// Starts a server over `db` (which a test may have filled first).
     pub async fn spawn_on(db: TestDb) -> TestApp {
-        let app = anju::startup::Application::build(db.config.clone(), ServeConfig::ephemeral())
+        Self::spawn_with(db, ServeConfig::ephemeral()).await
+    }
+
+    /// Starts a server over `db` with the given serve configuration.
+    pub async fn spawn_with(db: TestDb, config: ServeConfig) -> TestApp {
+        let app = anju::startup::Application::build(db.config.clone(), config)
             .await
             .expect("build application");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -119,13 +140,21 @@ impl TestApp {
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
-        TestApp { base, statements, client: reqwest::Client::new(), db, _server: server }
+        TestApp {
+            base,
+            statements,
+            client: reqwest::Client::new(),
+            db,
+            _server: server,
+        }
     }
 
     /// Starts a server over a database loaded from the named fixture data set.
     pub async fn with_fixture(name: &str) -> TestApp {
         let db = TestDb::new().await;
-        anju::register::import_dir(&db.db, &fixture(name)).await.expect("import fixture");
+        anju::register::import_dir(&db.db, &fixture(name))
+            .await
+            .expect("import fixture");
         Self::spawn_on(db).await
     }
 
@@ -151,5 +180,7 @@ impl TestApp {
 
 /// The `extensions.code` of the first error of a response.
 pub fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
 }
