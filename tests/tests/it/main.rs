@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
 mod api;
+mod indicators_domain;
 mod schema;
 mod statements;
-mod indicators_domain;
+mod support;

@@ -22,7 +22,9 @@ fn every_type_field_argument_and_enum_value_is_documented() {
     let doc = async_graphql::parser::parse_schema(committed()).expect("schema.graphql parses");
     let mut missing = Vec::new();
     for def in &doc.definitions {
-        let TypeSystemDefinition::Type(ty) = def else { continue };
+        let TypeSystemDefinition::Type(ty) = def else {
+            continue;
+        };
         let ty = &ty.node;
         let name = ty.name.node.as_str();
         if ty.description.is_none() {
@@ -59,7 +61,10 @@ fn every_type_field_argument_and_enum_value_is_documented() {
             _ => {}
         }
     }
-    assert!(missing.is_empty(), "undocumented schema elements: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "undocumented schema elements: {missing:#?}"
+    );
 }
 
 #[test]
