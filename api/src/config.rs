@@ -33,6 +33,59 @@ impl DatabaseConfig {
     }
 }
 
+/// The aggregate cache: in-process always, shared through Redis when `REDIS_URL` is set.
+#[derive(Debug, Clone, Args)]
+pub struct CacheConfig {
+    /// Redis URL (`redis://HOST:PORT[/DB]`); without it the cache is in-process only.
+    #[arg(long = "redis-url", env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Longest wait for any Redis call before falling back to the database, in milliseconds.
+    #[arg(
+        long = "redis-timeout-ms",
+        env = "ANJU_REDIS_TIMEOUT_MS",
+        default_value_t = 50,
+        global = true
+    )]
+    pub redis_timeout_ms: u64,
+    /// How long Redis is bypassed after repeated failures, in milliseconds.
+    #[arg(
+        long = "cache-breaker-open-ms",
+        env = "ANJU_CACHE_BREAKER_OPEN_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub breaker_open_ms: u64,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    #[arg(
+        long = "cache-prefix",
+        env = "ANJU_CACHE_PREFIX",
+        default_value = "anju",
+        global = true
+    )]
+    pub prefix: String,
+    /// Memory for the in-process layer, in MiB.
+    #[arg(
+        long = "cache-local-mb",
+        env = "ANJU_CACHE_LOCAL_MB",
+        default_value_t = 64,
+        global = true
+    )]
+    pub local_capacity_mb: u64,
+}
+
+impl Default for CacheConfig {
+    /// The in-process cache alone.
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_timeout_ms: 50,
+            breaker_open_ms: 5000,
+            prefix: "anju".into(),
+            local_capacity_mb: 64,
+        }
+    }
+}
+
 /// How `anju serve` runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
@@ -48,6 +101,9 @@ pub struct ServeConfig {
     /// How long a DataLoader waits to gather the keys of one batch, in milliseconds.
     #[arg(long, env = "ANJU_LOADER_DELAY_MS", default_value_t = 1)]
     pub loader_delay_ms: u64,
+    /// The cache (set from the global cache options).
+    #[arg(skip)]
+    pub cache: CacheConfig,
 }
 
 impl ServeConfig {
@@ -58,6 +114,7 @@ impl ServeConfig {
             demo_if_empty: false,
             graphiql: true,
             loader_delay_ms: 1,
+            cache: CacheConfig::default(),
         }
     }
 }

@@ -13,13 +13,39 @@ use std::time::Duration;
 /// Counts the SQL statements a connection has executed (for `/metrics` and for tests that check
 /// how many statements a request costs).
 #[derive(Debug, Default, Clone)]
-pub struct StatementCounter(Arc<AtomicU64>);
+pub struct StatementCounter {
+    all: Arc<AtomicU64>,
+    aggregates: Arc<AtomicU64>,
+}
 
 impl StatementCounter {
-    /// Statements executed so far.
+    /// Statements executed so far, background upkeep excepted.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.all.load(Ordering::Relaxed)
     }
+
+    /// Indicator aggregate statements executed so far (those marked by [`tag_aggregate`]).
+    pub fn aggregates(&self) -> u64 {
+        self.aggregates.load(Ordering::Relaxed)
+    }
+}
+
+/// Marks the statements that compute indicator aggregates, so they can be counted apart.
+const AGGREGATE_TAG: &str = "/* anju:aggregate */ ";
+
+/// Marks statements of background upkeep, which request statistics leave out.
+const BACKGROUND_TAG: &str = "/* anju:background */ ";
+
+/// Marks `stmt` as background upkeep, not counted by [`StatementCounter::get`].
+pub fn tag_background(mut stmt: Statement) -> Statement {
+    stmt.sql.insert_str(0, BACKGROUND_TAG);
+    stmt
+}
+
+/// Marks `stmt` as an indicator aggregate (counted by [`StatementCounter::aggregates`]).
+pub fn tag_aggregate(mut stmt: Statement) -> Statement {
+    stmt.sql.insert_str(0, AGGREGATE_TAG);
+    stmt
 }
 
 /// Opens the database named by `config`, with a statement counter attached.
@@ -45,9 +71,15 @@ pub async fn connect(
     }
     let mut db = Database::connect(opts).await?;
     let counter = StatementCounter::default();
-    let inner = counter.0.clone();
+    let (all, aggregates) = (counter.all.clone(), counter.aggregates.clone());
     db.set_metric_callback(move |info| {
-        inner.fetch_add(1, Ordering::Relaxed);
+        if info.statement.sql.starts_with(BACKGROUND_TAG) {
+            return;
+        }
+        all.fetch_add(1, Ordering::Relaxed);
+        if info.statement.sql.starts_with(AGGREGATE_TAG) {
+            aggregates.fetch_add(1, Ordering::Relaxed);
+        }
         tracing::trace!(target: "anju::sql", elapsed = ?info.elapsed, failed = info.failed, sql = %info.statement.sql);
     });
     Ok((db, counter))

@@ -1,6 +1,7 @@
 //! `anju`: serve the register over GraphQL, and manage it from the command line.
 
-use anju::config::{DatabaseConfig, ServeConfig};
+use anju::cache::Cache;
+use anju::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use anju::{db, demo, register, startup, telemetry};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(flatten)]
     database: DatabaseConfig,
+    #[command(flatten)]
+    cache: CacheConfig,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -43,6 +46,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
     Schema,
+    /// Load a generated data set, serve it in-process and measure a fixed query mix under load.
+    Bench(anju::bench::BenchOptions),
 }
 
 #[tokio::main]
@@ -63,7 +68,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .command
         .unwrap_or_else(|| Command::Serve(ServeConfig::parse_default()));
     match command {
-        Command::Serve(serve) => {
+        Command::Serve(mut serve) => {
+            serve.cache = cli.cache.clone();
             let app = startup::Application::build(cli.database, serve).await?;
             app.run_until_stopped().await?;
         }
@@ -78,6 +84,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let summary = register::import_dir(&conn, &dir).await?;
             println!("imported {summary:?} in {:.2?}", started.elapsed());
+            // Tell every API replica at once: mirror the raised generation into the shared cache.
+            // Were Redis unreachable now, the replicas' reconcilers catch up within a second.
+            if cli.cache.redis_url.is_some() {
+                let cache = Cache::new(conn.clone(), &cli.cache);
+                cache
+                    .wait_connected(std::time::Duration::from_secs(2))
+                    .await;
+                cache.publish_generations().await?;
+            }
         }
         Command::Export { dir } => {
             let (conn, _) = db::connect(&cli.database).await?;
@@ -94,6 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {summary:?} to {}", out.display());
         }
         Command::Schema => print!("{}", anju::graphql::sdl()),
+        Command::Bench(opts) => anju::bench::run(cli.database, opts).await?,
     }
     Ok(())
 }

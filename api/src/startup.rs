@@ -1,5 +1,6 @@
 //! Builds the application: database, migrations, demo data, schema, router and listener.
 
+use crate::cache::Cache;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::db::{self, StatementCounter};
 use crate::{demo, graphql, http};
@@ -12,6 +13,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub schema: graphql::AnjuSchema,
     pub statements: StatementCounter,
+    pub cache: Cache,
     pub graphiql: bool,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
@@ -40,12 +42,16 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("demo import failed: {e}"))?;
             tracing::info!(?summary, "demo county loaded");
         }
-        let schema = graphql::build_schema(conn.clone());
+        let cache = Cache::new(conn.clone(), &serve.cache);
+        cache.publish_generations().await?;
+        cache.spawn_reconciler(std::time::Duration::from_secs(1));
+        let schema = graphql::build_schema(conn.clone(), cache.clone());
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
             schema,
             statements,
+            cache,
             graphiql: serve.graphiql,
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
         };

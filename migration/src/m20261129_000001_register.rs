@@ -15,7 +15,11 @@ fn audited(mut table: TableCreateStatement) -> TableCreateStatement {
     table
 }
 
-fn fk(name: &str, from: (&'static str, &'static str), to: (&'static str, &'static str)) -> ForeignKeyCreateStatement {
+fn fk(
+    name: &str,
+    from: (&'static str, &'static str),
+    to: (&'static str, &'static str),
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(name)
         .from(from.0, from.1)
@@ -25,7 +29,12 @@ fn fk(name: &str, from: (&'static str, &'static str), to: (&'static str, &'stati
         .to_owned()
 }
 
-fn index(table: &'static str, name: &str, cols: &[&'static str], unique: bool) -> IndexCreateStatement {
+fn index(
+    table: &'static str,
+    name: &str,
+    cols: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let mut idx = Index::create();
     idx.name(name).table(table);
     for col in cols {
@@ -62,7 +71,11 @@ impl MigrationTrait for Migration {
                     .col(string_null("parent_code"))
                     .col(boolean("poverty_village"))
                     .col(boolean("whole_village_relocation"))
-                    .foreign_key(&mut fk("fk_areas_parent", ("areas", "parent_code"), ("areas", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_areas_parent",
+                        ("areas", "parent_code"),
+                        ("areas", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -74,8 +87,16 @@ impl MigrationTrait for Migration {
                     .col(string("descendant_code"))
                     .col(integer("depth"))
                     .primary_key(Index::create().col("ancestor_code").col("descendant_code"))
-                    .foreign_key(&mut fk("fk_closure_ancestor", ("area_closure", "ancestor_code"), ("areas", "code")))
-                    .foreign_key(&mut fk("fk_closure_descendant", ("area_closure", "descendant_code"), ("areas", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_closure_ancestor",
+                        ("area_closure", "ancestor_code"),
+                        ("areas", "code"),
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_closure_descendant",
+                        ("area_closure", "descendant_code"),
+                        ("areas", "code"),
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -93,7 +114,11 @@ impl MigrationTrait for Migration {
                     .col(double_null("latitude"))
                     .col(double_null("longitude"))
                     .col(date_null("construction_started_on"))
-                    .foreign_key(&mut fk("fk_sites_township", ("sites", "township_code"), ("areas", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_sites_township",
+                        ("sites", "township_code"),
+                        ("areas", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -106,7 +131,11 @@ impl MigrationTrait for Migration {
                     .col(string("category"))
                     .col(string("name"))
                     .col(date_null("completed_on"))
-                    .foreign_key(&mut fk("fk_site_works_site", ("site_works", "site_code"), ("sites", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_site_works_site",
+                        ("site_works", "site_code"),
+                        ("sites", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -125,8 +154,16 @@ impl MigrationTrait for Migration {
                     .col(date_null("moved_in_on"))
                     .col(date_null("poverty_exit_on"))
                     .col(date_null("relapsed_on"))
-                    .foreign_key(&mut fk("fk_households_origin", ("households", "origin_village_code"), ("areas", "code")))
-                    .foreign_key(&mut fk("fk_households_site", ("households", "site_code"), ("sites", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_households_origin",
+                        ("households", "origin_village_code"),
+                        ("areas", "code"),
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_households_site",
+                        ("households", "site_code"),
+                        ("sites", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -141,7 +178,11 @@ impl MigrationTrait for Migration {
                     .col(date("birth_date"))
                     .col(string("gender"))
                     .col(string("labor_capacity"))
-                    .foreign_key(&mut fk("fk_members_household", ("members", "household_code"), ("households", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_members_household",
+                        ("members", "household_code"),
+                        ("households", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -157,7 +198,11 @@ impl MigrationTrait for Migration {
                     .col(date("started_on"))
                     .col(date_null("ended_on"))
                     .col(integer_null("monthly_income_yuan"))
-                    .foreign_key(&mut fk("fk_employments_member", ("employments", "member_id_number"), ("members", "id_number")))
+                    .foreign_key(&mut fk(
+                        "fk_employments_member",
+                        ("employments", "member_id_number"),
+                        ("members", "id_number"),
+                    ))
                     .to_owned(),
             ))
             .await?;
@@ -174,23 +219,66 @@ impl MigrationTrait for Migration {
                     .col(date_null("demolished_on"))
                     .col(date_null("reclaimed_on"))
                     .col(string_null("reclaimed_use"))
-                    .foreign_key(&mut fk("fk_homesteads_household", ("homesteads", "household_code"), ("households", "code")))
-                    .foreign_key(&mut fk("fk_homesteads_village", ("homesteads", "village_code"), ("areas", "code")))
+                    .foreign_key(&mut fk(
+                        "fk_homesteads_household",
+                        ("homesteads", "household_code"),
+                        ("households", "code"),
+                    ))
+                    .foreign_key(&mut fk(
+                        "fk_homesteads_village",
+                        ("homesteads", "village_code"),
+                        ("areas", "code"),
+                    ))
                     .to_owned(),
             ))
             .await?;
 
         for idx in [
             index("areas", "ix_areas_parent", &["parent_code"], false),
-            index("area_closure", "ix_area_closure_descendant", &["descendant_code", "ancestor_code"], false),
+            index(
+                "area_closure",
+                "ix_area_closure_descendant",
+                &["descendant_code", "ancestor_code"],
+                false,
+            ),
             index("sites", "ix_sites_township", &["township_code"], false),
-            index("site_works", "ix_site_works_site", &["site_code", "category"], false),
+            index(
+                "site_works",
+                "ix_site_works_site",
+                &["site_code", "category"],
+                false,
+            ),
             index("households", "ix_households_site", &["site_code"], false),
-            index("households", "ix_households_origin", &["origin_village_code"], false),
-            index("members", "ix_members_household", &["household_code"], false),
-            index("employments", "ux_employments_key", &["member_id_number", "path", "employer", "started_on"], true),
-            index("homesteads", "ux_homesteads_key", &["household_code", "village_code", "seq"], true),
-            index("homesteads", "ix_homesteads_village", &["village_code"], false),
+            index(
+                "households",
+                "ix_households_origin",
+                &["origin_village_code"],
+                false,
+            ),
+            index(
+                "members",
+                "ix_members_household",
+                &["household_code"],
+                false,
+            ),
+            index(
+                "employments",
+                "ux_employments_key",
+                &["member_id_number", "path", "employer", "started_on"],
+                true,
+            ),
+            index(
+                "homesteads",
+                "ux_homesteads_key",
+                &["household_code", "village_code", "seq"],
+                true,
+            ),
+            index(
+                "homesteads",
+                "ix_homesteads_village",
+                &["village_code"],
+                false,
+            ),
         ] {
             manager.create_index(idx).await?;
         }
@@ -199,7 +287,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in TABLES.iter().rev() {
-            manager.drop_table(Table::drop().table(*table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(*table).to_owned())
+                .await?;
         }
         Ok(())
     }

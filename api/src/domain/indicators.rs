@@ -31,7 +31,7 @@ impl Scope {
 }
 
 /// numerator / denominator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ratio {
     pub numerator: i64,
     pub denominator: i64,
@@ -53,7 +53,7 @@ impl Ratio {
 }
 
 /// Every indicator for one scope and date.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndicatorValues {
     pub as_of: NaiveDate,
     pub construction_completion: Ratio,
@@ -90,7 +90,11 @@ pub async fn compute<C: ConnectionTrait>(
     as_of: NaiveDate,
 ) -> Result<IndicatorValues, DbErr> {
     let row = db
-        .query_one_raw(query::indicators(db.get_database_backend(), scope, as_of))
+        .query_one_raw(crate::db::tag_aggregate(query::indicators(
+            db.get_database_backend(),
+            scope,
+            as_of,
+        )))
         .await?
         .ok_or_else(|| DbErr::Custom("the indicator aggregate returned no row".into()))?;
     let count = |column: &str| -> Result<i64, DbErr> {

@@ -3,6 +3,7 @@
 
 use super::enums::{EmploymentPath, WorkCategory};
 use super::scalars::Date;
+use crate::cache::{Cache, CacheKey, GenScope};
 use crate::domain::indicators::{self as dom, Scope};
 use crate::error::{Error, GqlResult};
 use async_graphql::{Context, Object, OneofObject, Result, SimpleObject};
@@ -155,30 +156,68 @@ impl IndicatorSet {
     }
 }
 
+/// The cache key of one scope's indicators on one date. The value is `None` for a scope that
+/// does not exist, so unknown codes are cheap to answer too.
+struct IndicatorKey<'a> {
+    scope: &'a Scope,
+    as_of: NaiveDate,
+}
+
+impl CacheKey for IndicatorKey<'_> {
+    type Value = Option<dom::IndicatorValues>;
+    const KIND: &'static str = "indicators";
+    const VERSION: u32 = 1;
+
+    fn id(&self) -> String {
+        match self.scope {
+            Scope::Area(c) => format!("area:{c}:{}", self.as_of),
+            Scope::Site(c) => format!("site:{c}:{}", self.as_of),
+        }
+    }
+
+    fn depends_on(&self) -> Vec<GenScope> {
+        let own = match self.scope {
+            Scope::Area(c) => GenScope::Area(c.clone()),
+            Scope::Site(c) => GenScope::Site(c.clone()),
+        };
+        vec![GenScope::Global, own]
+    }
+}
+
+/// One scope's indicators on one date, through the cache; `NOT_FOUND` for an unknown scope.
+async fn cached_set(ctx: &Context<'_>, scope: &Scope, as_of: NaiveDate) -> Result<IndicatorSet> {
+    let db = ctx.data::<DatabaseConnection>()?;
+    let cache = ctx.data::<Cache>()?;
+    let key = IndicatorKey { scope, as_of };
+    let values = cache
+        .get_or_compute(&key, || async move {
+            if !dom::scope_exists(db, scope).await? {
+                return Ok(None);
+            }
+            dom::compute(db, scope, as_of).await.map(Some)
+        })
+        .await
+        .gql()?;
+    match values {
+        Some(v) => Ok(IndicatorSet(v)),
+        None => {
+            let (what, key) = match scope {
+                Scope::Area(c) => ("area", c),
+                Scope::Site(c) => ("site", c),
+            };
+            Err(Error::not_found(what, key.clone())).gql()
+        }
+    }
+}
+
 /// Computes the indicator set of an existing scope; `NOT_FOUND` for an unknown one.
 pub async fn indicator_set(
     ctx: &Context<'_>,
     scope: Scope,
     as_of: Option<Date>,
 ) -> Result<IndicatorSet> {
-    let db = ctx.data::<DatabaseConnection>()?;
-    ensure_scope(db, &scope).await?;
     let as_of = as_of.map(|d| d.0).unwrap_or_else(today);
-    dom::compute(db, &scope, as_of)
-        .await
-        .map(IndicatorSet)
-        .gql()
-}
-
-async fn ensure_scope(db: &DatabaseConnection, scope: &Scope) -> Result<()> {
-    if dom::scope_exists(db, scope).await.gql()? {
-        return Ok(());
-    }
-    let (what, key) = match scope {
-        Scope::Area(c) => ("area", c),
-        Scope::Site(c) => ("site", c),
-    };
-    Err(Error::not_found(what, key.clone())).gql()
+    cached_set(ctx, &scope, as_of).await
 }
 
 /// Indicator queries.
@@ -225,12 +264,10 @@ impl IndicatorQuery {
             )))
             .gql();
         }
-        let db = ctx.data::<DatabaseConnection>()?;
         let scope: Scope = scope.into();
-        ensure_scope(db, &scope).await?;
         let mut out = Vec::with_capacity(ends.len());
         for as_of in ends {
-            out.push(IndicatorSet(dom::compute(db, &scope, as_of).await.gql()?));
+            out.push(cached_set(ctx, &scope, as_of).await?);
         }
         Ok(out)
     }

@@ -42,9 +42,10 @@ pub struct Query(
 pub type AnjuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema over `db`.
-pub fn build_schema(db: DatabaseConnection) -> AnjuSchema {
+pub fn build_schema(db: DatabaseConnection, cache: crate::cache::Cache) -> AnjuSchema {
     Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .data(db)
+        .data(cache)
         .finish()
 }
 

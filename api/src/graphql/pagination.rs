@@ -3,6 +3,7 @@
 //! Cursors are the record's key, base64url-encoded behind a version tag, so that clients treat
 //! them as opaque and a later change of format can be told apart.
 
+use crate::cache::{Cache, CacheKey, GenScope};
 use crate::domain::pagination::{
     run_count, Page, PageRequest, Total, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
@@ -11,7 +12,8 @@ use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, Result, TypeName};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, Statement};
+use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 const CURSOR_TAG: &str = "k1:";
@@ -105,9 +107,37 @@ impl<T: OutputType> Conn<T> {
             Total::Known(n) => Ok(*n as i64),
             Total::Query(stmt) => {
                 let db = ctx.data::<DatabaseConnection>()?;
-                run_count(db, stmt.clone()).await.map(|n| n as i64).gql()
+                let cache = ctx.data::<Cache>()?;
+                let key = CountKey(stmt);
+                cache
+                    .get_or_compute(&key, || async {
+                        run_count(db, stmt.clone()).await.map(|n| n as i64)
+                    })
+                    .await
+                    .gql()
             }
         }
+    }
+}
+
+/// The cache key of a list's total: the count statement itself (hashed), valid until the next
+/// write to the register.
+struct CountKey<'a>(&'a Statement);
+
+impl CacheKey for CountKey<'_> {
+    type Value = i64;
+    const KIND: &'static str = "count";
+    const VERSION: u32 = 1;
+
+    fn id(&self) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(self.0.sql.as_bytes());
+        hasher.update(format!("{:?}", self.0.values).as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
+    fn depends_on(&self) -> Vec<GenScope> {
+        vec![GenScope::Global]
     }
 }
 

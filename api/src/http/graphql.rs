@@ -71,25 +71,37 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-/// Ready when the database answers.
+/// Ready when the database answers; the cache may be degraded (requests then go to the
+/// database), which the body says.
 pub async fn ready(State(state): State<AppState>) -> Response {
+    let (backend, healthy) = state.cache.status().await;
+    let cache = if healthy { "ok" } else { "degraded" };
     match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ready", "database": "ok", "cache": cache, "cacheBackend": backend })),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "status": "unavailable", "database": "unavailable", "cache": cache })),
+            )
+                .into_response()
         }
     }
 }
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = format!(
+    let mut body = format!(
         "# HELP anju_sql_statements_total SQL statements executed.\n\
          # TYPE anju_sql_statements_total counter\n\
          anju_sql_statements_total {}\n",
         state.statements.get()
     );
+    body.push_str(&state.cache.metrics_text().await);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -4,7 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod cache;
 mod indicators_domain;
+mod replicas;
 mod schema;
 mod statements;
 mod support;
+mod demo;
+mod import;

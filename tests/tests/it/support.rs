@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use anju::config::{DatabaseConfig, ServeConfig};
+use anju::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use anju::db::StatementCounter;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{json, Value};
@@ -21,7 +21,14 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> TestDb {
-        anju::telemetry::init();
+        // Logs go through the test harness, which shows them for failing tests only.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
         let (config, dir, pg_drop) = match std::env::var("ANJU_TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => {
                 let name = format!("anju_test_{}", uuid::Uuid::new_v4().simple());
@@ -114,6 +121,8 @@ pub struct TestApp {
     pub base: String,
     /// Statements the server's own connection pool has executed.
     pub statements: StatementCounter,
+    /// The server's cache.
+    pub cache: anju::cache::Cache,
     pub client: reqwest::Client,
     pub db: TestDb,
     _server: tokio::task::JoinHandle<()>,
@@ -130,19 +139,37 @@ impl TestApp {
         Self::spawn_with(db, ServeConfig::ephemeral()).await
     }
 
+    /// The cache every test server uses: in-process, or Redis when `ANJU_TEST_REDIS_URL` is set
+    /// (with a key prefix of its own, so tests sharing one Redis never see each other's keys).
+    pub fn test_cache() -> CacheConfig {
+        CacheConfig {
+            redis_url: std::env::var("ANJU_TEST_REDIS_URL")
+                .ok()
+                .filter(|u| !u.is_empty()),
+            prefix: format!("anju-test-{}", uuid::Uuid::new_v4().simple()),
+            ..CacheConfig::default()
+        }
+    }
+
     /// Starts a server over `db` with the given serve configuration.
-    pub async fn spawn_with(db: TestDb, config: ServeConfig) -> TestApp {
+    pub async fn spawn_with(db: TestDb, mut config: ServeConfig) -> TestApp {
+        if config.cache.redis_url.is_none() && config.cache.prefix == CacheConfig::default().prefix
+        {
+            config.cache = Self::test_cache();
+        }
         let app = anju::startup::Application::build(db.config.clone(), config)
             .await
             .expect("build application");
         let base = format!("http://127.0.0.1:{}", app.port());
         let statements = app.state().statements.clone();
+        let cache = app.state().cache.clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
         TestApp {
             base,
             statements,
+            cache,
             client: reqwest::Client::new(),
             db,
             _server: server,
@@ -183,4 +210,97 @@ pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or("<none>")
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `redis-server` of the test's own, on a free port; killed when dropped.
+pub struct TestRedis {
+    pub port: u16,
+    pub child: std::process::Child,
+}
+
+impl TestRedis {
+    pub async fn start() -> TestRedis {
+        let port = free_port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed to run the cache fault tests");
+        let redis = TestRedis { port, child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `KILL`) to the server.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Copies a fixture data set into a temporary folder, where a test may edit it.
+pub fn fixture_copy(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for entry in std::fs::read_dir(fixture(name)).expect("fixture folder") {
+        let path = entry.expect("fixture entry").path();
+        if path.extension().is_some_and(|e| e == "csv") {
+            std::fs::copy(&path, dir.path().join(path.file_name().expect("file name")))
+                .expect("copy fixture");
+        }
+    }
+    dir
+}
+
+/// Replaces `from` by `to` in one file of a data set (the text must occur exactly once).
+pub fn edit_csv(dir: &Path, file: &str, from: &str, to: &str) {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).expect("read csv");
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "`{from}` must occur once in {file}"
+    );
+    std::fs::write(&path, text.replace(from, to)).expect("write csv");
 }

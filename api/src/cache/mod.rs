@@ -1,0 +1,270 @@
+//! Cached aggregates: a process-local layer in front of an optional shared Redis layer.
+//!
+//! Freshness is by construction, not by expiry. Every write raises generation counters in the
+//! database inside its own transaction ([`generation`]); every cache key carries the counters of
+//! the scopes its value depends on. A committed write therefore makes every older entry
+//! unreachable. With Redis, the counters are mirrored there after each commit (and reconciled
+//! from the database every second), so a lookup costs one Redis round trip; without Redis, they
+//! are read from the database, which is what a single process on SQLite wants anyway.
+//!
+//! Redis is best-effort: each call has a short timeout and a circuit breaker, and any failure
+//! falls back to the database. Concurrent lookups of one cold key compute it once per process
+//! (the local layer coalesces them) and, with Redis, once across processes (a short lock).
+
+mod breaker;
+pub mod generation;
+mod metrics;
+mod redis_backend;
+
+use crate::config::CacheConfig;
+pub use generation::GenScope;
+use metrics::Metrics;
+use redis_backend::RedisBackend;
+use sea_orm::{DatabaseConnection, DbErr};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a shared entry lives (entries are never stale, this only bounds memory).
+const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a cross-process compute lock is held at most: a dead holder blocks nobody longer.
+const LOCK_TTL: Duration = Duration::from_secs(3);
+/// How often a waiter looks for the value another process is computing.
+const LOCK_POLL: Duration = Duration::from_millis(10);
+
+/// A cached value's key: what it is, which generations it depends on, and its value type.
+pub trait CacheKey {
+    /// The cached value.
+    type Value: Serialize + DeserializeOwned + Send + Sync;
+    /// The kind of value, part of the key.
+    const KIND: &'static str;
+    /// The value's shape version: raise it when `Value` changes, so no deploy reads old entries.
+    const VERSION: u32;
+    /// What identifies this entry among its kind.
+    fn id(&self) -> String;
+    /// The generation counters the value depends on.
+    fn depends_on(&self) -> Vec<GenScope>;
+}
+
+/// The cache, shared by every request of a process.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    local: moka::future::Cache<String, Arc<Vec<u8>>>,
+    redis: Option<Arc<RedisBackend>>,
+    prefix: String,
+    metrics: Arc<Metrics>,
+}
+
+impl Cache {
+    /// Builds the cache named by `config` over `db`. Never fails: an unreachable Redis only makes
+    /// the cache degraded.
+    pub fn new(db: DatabaseConnection, config: &CacheConfig) -> Cache {
+        let metrics = Arc::new(Metrics::default());
+        let redis = config
+            .redis_url
+            .as_ref()
+            .filter(|u| !u.is_empty())
+            .map(|url| {
+                RedisBackend::start(
+                    url.clone(),
+                    Duration::from_millis(config.redis_timeout_ms),
+                    Duration::from_millis(config.breaker_open_ms),
+                    metrics.clone(),
+                )
+            });
+        let local = moka::future::Cache::builder()
+            .max_capacity(config.local_capacity_mb.saturating_mul(1024 * 1024))
+            .weigher(|k: &String, v: &Arc<Vec<u8>>| {
+                (k.len() + v.len()).try_into().unwrap_or(u32::MAX)
+            })
+            .time_to_idle(Duration::from_secs(3600))
+            .build();
+        Cache {
+            inner: Arc::new(Inner {
+                db,
+                local,
+                redis,
+                prefix: config.prefix.clone(),
+                metrics,
+            }),
+        }
+    }
+
+    /// Waits up to `limit` for the shared backend to connect (for short-lived commands).
+    pub async fn wait_connected(&self, limit: Duration) {
+        let Some(redis) = &self.inner.redis else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        while !redis.healthy().await && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether a shared backend is configured.
+    pub fn is_shared(&self) -> bool {
+        self.inner.redis.is_some()
+    }
+
+    /// `"memory"` or `"redis"`, and whether it is fully usable.
+    pub async fn status(&self) -> (&'static str, bool) {
+        match &self.inner.redis {
+            None => ("memory", true),
+            Some(r) => ("redis", r.healthy().await),
+        }
+    }
+
+    /// Prometheus text for the cache.
+    pub async fn metrics_text(&self) -> String {
+        let (backend, healthy) = self.status().await;
+        self.inner.metrics.render(backend, healthy)
+    }
+
+    fn gen_key(&self, scope: &str) -> String {
+        format!("{}:gen:{scope}", self.inner.prefix)
+    }
+
+    /// The current generations of `scopes`: from Redis when it answers and knows them all,
+    /// otherwise from the database (and then mirrored into Redis).
+    async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
+        if let Some(redis) = &self.inner.redis {
+            let keys: Vec<String> = scopes.iter().map(|s| self.gen_key(&s.name())).collect();
+            if let Ok(values) = redis.get_many(&keys).await {
+                if let Some(all) = values.into_iter().collect::<Option<Vec<i64>>>() {
+                    return Ok(all);
+                }
+                let from_db = generation::read(&self.inner.db, scopes).await?;
+                for (key, value) in keys.iter().zip(&from_db) {
+                    let _ = redis.raise(key, *value).await;
+                }
+                return Ok(from_db);
+            }
+        }
+        generation::read(&self.inner.db, scopes).await
+    }
+
+    /// Mirrors every generation counter from the database into Redis. Run after each committed
+    /// write, and periodically to repair a mirror a Redis fault interrupted.
+    pub async fn publish_generations(&self) -> Result<(), DbErr> {
+        let Some(redis) = &self.inner.redis else {
+            return Ok(());
+        };
+        for (scope, value) in generation::all(&self.inner.db).await? {
+            if redis.raise(&self.gen_key(&scope), value).await.is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the Redis mirror of the generation counters in step with the database.
+    pub fn spawn_reconciler(&self, every: Duration) {
+        if self.inner.redis.is_none() {
+            return;
+        }
+        let cache = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = cache.publish_generations().await {
+                    tracing::debug!(error = %e, "generation reconcile skipped");
+                }
+            }
+        });
+    }
+
+    /// The value of `key`, computed by `compute` on a miss.
+    pub async fn get_or_compute<K, F, Fut>(&self, key: &K, compute: F) -> Result<K::Value, DbErr>
+    where
+        K: CacheKey,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<K::Value, DbErr>>,
+    {
+        let gens = self.generations(&key.depends_on()).await?;
+        let gens: Vec<String> = gens.iter().map(i64::to_string).collect();
+        let full = format!(
+            "{}:{}:v{}:{}:g{}",
+            self.inner.prefix,
+            K::KIND,
+            K::VERSION,
+            key.id(),
+            gens.join(".")
+        );
+        let mut computed_here = false;
+        let bytes = self
+            .inner
+            .local
+            .try_get_with(full.clone(), async {
+                computed_here = true;
+                self.shared_or_compute::<K, _, _>(&full, compute)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .map_err(|e| DbErr::Custom(format!("cache fill failed: {e}")))?;
+        if !computed_here {
+            self.inner.metrics.local_hit();
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| DbErr::Custom(format!("cached value unreadable: {e}")))
+    }
+
+    async fn shared_or_compute<K, F, Fut>(&self, full: &str, compute: F) -> Result<Vec<u8>, DbErr>
+    where
+        K: CacheKey,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<K::Value, DbErr>>,
+    {
+        let encode = |v: &K::Value| {
+            serde_json::to_vec(v).map_err(|e| DbErr::Custom(format!("cache encode: {e}")))
+        };
+        let Some(redis) = &self.inner.redis else {
+            self.inner.metrics.miss();
+            return encode(&compute().await?);
+        };
+        if let Ok(Some(bytes)) = redis.get_bytes(full).await {
+            self.inner.metrics.shared_hit();
+            return Ok(bytes);
+        }
+        let lock_key = format!("{full}:lock");
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let held = match redis.lock(&lock_key, &token, LOCK_TTL).await {
+            Ok(true) => true,
+            Ok(false) => {
+                // Another process is computing this value: wait for it, at most as long as its
+                // lock can live, then compute it here after all.
+                let deadline = tokio::time::Instant::now() + LOCK_TTL;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(LOCK_POLL).await;
+                    match redis.get_bytes(full).await {
+                        Ok(Some(bytes)) => {
+                            self.inner.metrics.shared_hit();
+                            return Ok(bytes);
+                        }
+                        Ok(None) => {}
+                        Err(_) => break,
+                    }
+                }
+                false
+            }
+            Err(_) => false,
+        };
+        self.inner.metrics.miss();
+        let result = compute().await.and_then(|v| encode(&v));
+        if let Ok(bytes) = &result {
+            let _ = redis.set_bytes(full, bytes, SHARED_TTL).await;
+        }
+        if held {
+            let _ = redis.unlock(&lock_key, &token).await;
+        }
+        result
+    }
+}

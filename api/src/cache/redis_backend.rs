@@ -1,0 +1,208 @@
+//! The Redis backend: shared by every replica. Every call is bounded by a timeout and guarded by
+//! a circuit breaker; a failure is reported to the caller, which falls back to the database.
+
+use super::breaker::Breaker;
+use super::metrics::Metrics;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::RwLock;
+
+/// Why a Redis call gave no answer.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// Not connected, or the breaker is open: the call was not made.
+    Bypassed,
+    /// The call failed or timed out.
+    Failed,
+}
+
+/// Sets a generation counter only upward, so that a late or repeated mirror never lowers it.
+const RAISE_SCRIPT: &str = r#"
+local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+local wanted = tonumber(ARGV[1])
+if current < wanted then redis.call('SET', KEYS[1], ARGV[1]) return wanted end
+return current
+"#;
+
+/// Deletes a lock only if it still holds our token.
+const UNLOCK_SCRIPT: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"#;
+
+pub struct RedisBackend {
+    url: String,
+    conn: RwLock<Option<ConnectionManager>>,
+    timeout: Duration,
+    breaker: Breaker,
+    metrics: Arc<Metrics>,
+    raise: Script,
+    unlock: Script,
+}
+
+impl RedisBackend {
+    /// A backend for `url`; connects in the background, so a Redis that is down at start delays
+    /// nothing.
+    pub fn start(
+        url: String,
+        timeout: Duration,
+        open_for: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        let backend = Arc::new(Self {
+            url,
+            conn: RwLock::new(None),
+            timeout,
+            breaker: Breaker::new(open_for),
+            metrics,
+            raise: Script::new(RAISE_SCRIPT),
+            unlock: Script::new(UNLOCK_SCRIPT),
+        });
+        let weak = Arc::downgrade(&backend);
+        tokio::spawn(async move {
+            let mut warned = false;
+            while let Some(backend) = weak.upgrade() {
+                if backend.conn.read().await.is_some() {
+                    return;
+                }
+                match backend.connect().await {
+                    Ok(conn) => {
+                        *backend.conn.write().await = Some(conn);
+                        tracing::info!("cache: connected to Redis");
+                        return;
+                    }
+                    Err(e) => {
+                        if !warned {
+                            tracing::warn!(error = %e, "cache degraded: cannot connect to Redis; serving from the database");
+                            warned = true;
+                        }
+                    }
+                }
+                drop(backend);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        backend
+    }
+
+    async fn connect(&self) -> redis::RedisResult<ConnectionManager> {
+        let client = redis::Client::open(self.url.as_str())?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(200))))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            ConnectionManager::new_with_config(client, config),
+        )
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))?
+    }
+
+    /// Whether the backend is connected and its breaker closed.
+    pub async fn healthy(&self) -> bool {
+        self.conn.read().await.is_some() && !self.breaker.is_open()
+    }
+
+    /// Runs one Redis call with the timeout and the breaker.
+    async fn call<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        if !self.breaker.allows() {
+            self.metrics.bypass();
+            return Err(Unavailable::Bypassed);
+        }
+        let Some(conn) = self.conn.read().await.clone() else {
+            self.metrics.bypass();
+            return Err(Unavailable::Bypassed);
+        };
+        match tokio::time::timeout(self.timeout, f(conn)).await {
+            Ok(Ok(v)) => {
+                if self.breaker.success() {
+                    tracing::info!("cache recovered: Redis answers again");
+                }
+                Ok(v)
+            }
+            outcome => {
+                self.metrics.error();
+                let why = match outcome {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {:?}", self.timeout),
+                };
+                if self.breaker.failure() {
+                    tracing::warn!(error = %why, "cache degraded: Redis keeps failing; bypassing it for a while");
+                } else {
+                    tracing::debug!(error = %why, "Redis call failed");
+                }
+                Err(Unavailable::Failed)
+            }
+        }
+    }
+
+    /// MGET of several keys.
+    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<i64>>, Unavailable> {
+        let keys = keys.to_vec();
+        self.call(|mut c| async move { c.mget(keys).await }).await
+    }
+
+    /// GET of a byte value.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, Unavailable> {
+        self.call(|mut c| async move { c.get(key).await }).await
+    }
+
+    /// SET with an expiry.
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), Unavailable> {
+        let secs = ttl.as_secs().max(1);
+        self.call(|mut c| async move { c.set_ex(key, value, secs).await })
+            .await
+    }
+
+    /// Raises a generation counter to at least `value`.
+    pub async fn raise(&self, key: &str, value: i64) -> Result<i64, Unavailable> {
+        let script = &self.raise;
+        self.call(|mut c| async move { script.key(key).arg(value).invoke_async(&mut c).await })
+            .await
+    }
+
+    /// Takes a short lock (SET NX PX); true when this caller holds it.
+    pub async fn lock(&self, key: &str, token: &str, ttl: Duration) -> Result<bool, Unavailable> {
+        let ms = ttl.as_millis() as u64;
+        self.call(|mut c| async move {
+            let set: Option<String> = redis::cmd("SET")
+                .arg(key)
+                .arg(token)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query_async(&mut c)
+                .await?;
+            Ok(set.is_some())
+        })
+        .await
+    }
+
+    /// Releases a lock this caller holds.
+    pub async fn unlock(&self, key: &str, token: &str) -> Result<(), Unavailable> {
+        let script = &self.unlock;
+        self.call(|mut c| async move {
+            script
+                .key(key)
+                .arg(token)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+}
