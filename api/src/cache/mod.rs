@@ -133,7 +133,7 @@ impl Cache {
 
     /// The current generations of `scopes`: from Redis when it answers and knows them all,
     /// otherwise from the database (and then mirrored into Redis).
-    async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
+    pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
         if let Some(redis) = &self.inner.redis {
             let keys: Vec<String> = scopes.iter().map(|s| self.gen_key(&s.name())).collect();
             if let Ok(values) = redis.get_many(&keys).await {
@@ -189,6 +189,22 @@ impl Cache {
         Fut: Future<Output = Result<K::Value, DbErr>>,
     {
         let gens = self.generations(&key.depends_on()).await?;
+        self.get_or_compute_at(key, &gens, compute).await
+    }
+
+    /// Like [`get_or_compute`](Self::get_or_compute), with the generations of
+    /// `key.depends_on()` already read (a request reads them for all its keys in one batch).
+    pub async fn get_or_compute_at<K, F, Fut>(
+        &self,
+        key: &K,
+        gens: &[i64],
+        compute: F,
+    ) -> Result<K::Value, DbErr>
+    where
+        K: CacheKey,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<K::Value, DbErr>>,
+    {
         let gens: Vec<String> = gens.iter().map(i64::to_string).collect();
         let full = format!(
             "{}:{}:v{}:{}:g{}",

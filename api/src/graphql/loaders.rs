@@ -2,7 +2,8 @@
 //! however many parents the page holds. Loaders are created per request, so nothing is cached
 //! across requests.
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use crate::cache::{Cache, GenScope};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Request};
 use entity::{area, employment, homestead, household, member, site, site_work};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -78,14 +79,57 @@ where
     }
 }
 
+/// Reads cache generation counters for a request, all the keys of a batch in one round trip.
+/// Cached for the request, so one request sees one consistent snapshot.
+pub struct Generations(Cache);
+
+impl Loader<GenScope> for Generations {
+    type Value = i64;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[GenScope]) -> Result<HashMap<GenScope, i64>, Self::Error> {
+        let values = self.0.generations(keys).await?;
+        Ok(keys.iter().cloned().zip(values).collect())
+    }
+}
+
+/// The generation counters of `scopes` for this request, in order.
+pub async fn generations(
+    ctx: &Context<'_>,
+    scopes: &[GenScope],
+) -> async_graphql::Result<Vec<i64>> {
+    let loader = ctx.data::<DataLoader<Generations, HashMapCache>>()?;
+    let found = loader
+        .load_many(scopes.iter().cloned())
+        .await
+        .map_err(db_error)?;
+    Ok(scopes
+        .iter()
+        .map(|s| found.get(s).copied().unwrap_or(0))
+        .collect())
+}
+
 fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T> {
     DataLoader::new(l, tokio::spawn).delay(delay)
 }
 
 /// Attaches a fresh set of loaders to one request.
-pub fn attach(request: Request, db: &DatabaseConnection, delay: Duration) -> Request {
+pub fn attach(
+    request: Request,
+    db: &DatabaseConnection,
+    cache: &Cache,
+    delay: Duration,
+) -> Request {
     let db = || db.clone();
     request
+        .data(
+            DataLoader::with_cache(
+                Generations(cache.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(delay),
+        )
         .data(loader(
             ByKey::<area::Entity, { role::AREA }> {
                 db: db(),

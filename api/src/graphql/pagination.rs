@@ -109,8 +109,9 @@ impl<T: OutputType> Conn<T> {
                 let db = ctx.data::<DatabaseConnection>()?;
                 let cache = ctx.data::<Cache>()?;
                 let key = CountKey(stmt);
+                let gens = super::loaders::generations(ctx, &key.depends_on()).await?;
                 cache
-                    .get_or_compute(&key, || async {
+                    .get_or_compute_at(&key, &gens, || async {
                         run_count(db, stmt.clone()).await.map(|n| n as i64)
                     })
                     .await

@@ -16,6 +16,7 @@ pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> 
     let request = loaders::attach(
         request.into_inner().data(request_id.clone()),
         &state.db,
+        &state.cache,
         state.loader_delay,
     );
     let mut response = state.schema.execute(request).await;
