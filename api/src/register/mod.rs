@@ -1,6 +1,50 @@
 //! The relocation register as CSV: import and export per the interchange contract (§1).
+//!
+//! # What an import means
+//!
+//! A data set is the register's current truth for every record it names, and says nothing about
+//! the records it does not name. So an import
+//!
+//! - inserts each row whose key is new, and updates each row whose key exists (all contract
+//!   columns are replaced, `version` goes up by one, `updated_at` becomes the import time,
+//!   `created_at` stays);
+//! - for every household in `households.csv`, deletes its stored members and homesteads that the
+//!   data set does not list (the household's rows in `members.csv` and `homesteads.csv` are all it
+//!   has);
+//! - for every member in `members.csv`, deletes its stored employments that the data set does not
+//!   list (and a deleted member's employments go with it);
+//! - leaves everything else alone: areas, sites, works and households that are not named are
+//!   kept, and members, employments and homesteads whose parent is only in the register are
+//!   upserted without deleting their siblings.
+//!
+//! Employments are matched by their natural key (member, path, employer, start date) and
+//! homesteads by (household, village, seq), `seq` numbering a household's homesteads in one
+//! village in data-set order from 1, so both keep their ids across imports.
+//!
+//! A member may move to another household. The member rules (`persons` equals the number of
+//! members, exactly one `head`, whose ID is `head_id_number`) hold for the register as it will be:
+//! for a household in `households.csv` that is its rows in `members.csv`; for a household only in
+//! the register whose members change (it gains rows, or a member moves out) it is its stored
+//! members merged with the data set's changes, and a breach names the `members.csv` row involved.
+//!
+//! Every rule is checked before anything is written, against the data set and against the
+//! register as read inside the import's transaction, and every breach found is reported. Only a
+//! data set without breaches is written, in that same transaction, with multi-row upserts in
+//! dependency order.
 
-use sea_orm::{DatabaseConnection, DbErr};
+mod dataset;
+mod export;
+pub mod id_number;
+mod lookup;
+mod membership;
+mod parse;
+mod reader;
+mod report;
+pub(crate) mod table;
+mod validate;
+mod write;
+
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 use std::path::Path;
 
 /// How many records of each kind an import wrote (inserted or updated).
@@ -26,7 +70,11 @@ pub struct Breach {
 
 impl std::fmt::Display for Breach {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}: {}", self.file, self.line, self.column, self.reason)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file, self.line, self.column, self.reason
+        )
     }
 }
 
@@ -38,7 +86,10 @@ pub enum ImportError {
     Invalid(Vec<Breach>),
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// The database failed; the transaction was rolled back.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
@@ -48,17 +99,35 @@ pub enum ImportError {
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
 
 /// Imports the data set in `dir` in one transaction: every row lands, or nothing changes.
-pub async fn import_dir(_db: &DatabaseConnection, _dir: &Path) -> Result<ImportSummary, ImportError> {
-    todo!("register import")
+pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSummary, ImportError> {
+    let mut breaches = report::Breaches::default();
+    let Some(set) = dataset::read(dir, &mut breaches)? else {
+        return Err(ImportError::Invalid(breaches.into_sorted()));
+    };
+    let txn = db.begin().await?;
+    let stale = validate::check(&txn, &set, &mut breaches).await?;
+    if !breaches.is_empty() {
+        txn.rollback().await?;
+        return Err(ImportError::Invalid(breaches.into_sorted()));
+    }
+    let summary = write::write(&txn, &set, &stale).await?;
+    // An import may touch anything: every cached aggregate becomes unreachable with this commit.
+    crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
+    txn.commit().await?;
+    Ok(summary)
 }
 
-/// Writes the whole register to `dir` as the contract's seven CSV files.
-pub async fn export_dir(_db: &DatabaseConnection, _dir: &Path) -> Result<ImportSummary, ExportError> {
-    todo!("register export")
+/// Writes the whole register to `dir` as the contract's seven CSV files (creating `dir` if
+/// needed), and returns how many rows each file got.
+pub async fn export_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSummary, ExportError> {
+    export::export(db, dir).await
 }

@@ -5,10 +5,10 @@
 
 mod api;
 mod cache;
+mod demo;
+mod import;
 mod indicators_domain;
 mod replicas;
 mod schema;
 mod statements;
 mod support;
-mod demo;
-mod import;
