@@ -1,20 +1,81 @@
 //! The GraphQL endpoint and its neighbours.
 
+use super::protocol::{self, MediaType, Rejection};
 use crate::graphql::{loaders, RequestId};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
 use sea_orm::ConnectionTrait;
+use serde_json::Value;
+use std::collections::HashMap;
 
-/// Runs one GraphQL request. Every error leaves with an `extensions.code` and the request id;
-/// one that arrives here without a code is an unplanned failure and is masked as `INTERNAL`.
-pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> GraphQLResponse {
+/// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
+/// `extensions.code` and the request id; one that arrives here without a code is an unplanned
+/// failure and is masked as `INTERNAL`.
+pub async fn execute(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
     let request_id = RequestId::new();
+    let Some(media) = protocol::negotiate(&headers) else {
+        return reject(
+            MediaType::Json,
+            &request_id,
+            Rejection {
+                status: StatusCode::NOT_ACCEPTABLE,
+                code: "NOT_ACCEPTABLE",
+                message: "accept `application/graphql-response+json` or `application/json`".into(),
+            },
+        );
+    };
+    let params = if method == Method::GET {
+        protocol::from_query_string(query)
+    } else {
+        protocol::from_body(&headers, &body)
+    };
+    let params = match params {
+        Ok(p) => p,
+        Err(rejection) => return reject(media, &request_id, rejection),
+    };
+    if method == Method::GET && protocol::selects_mutation(&params) {
+        let mut response = reject(
+            media,
+            &request_id,
+            Rejection {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "METHOD_NOT_ALLOWED",
+                message: "mutations are only accepted over POST".into(),
+            },
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let mut request = async_graphql::Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        request = request.variables(async_graphql::Variables::from_json(Value::Object(vars)));
+    }
+    if let Some(ext) = params.extensions {
+        for (k, v) in ext {
+            if let Ok(v) = async_graphql::Value::from_json(v) {
+                request.extensions.insert(k, v);
+            }
+        }
+    }
     let request = loaders::attach(
-        request.into_inner().data(request_id.clone()),
+        request.data(request_id.clone()),
         &state.db,
         &state.cache,
         state.loader_delay,
@@ -34,7 +95,57 @@ pub async fn execute(State(state): State<AppState>, request: GraphQLRequest) -> 
         }
         ext.set("requestId", request_id.0.clone());
     }
-    response.into()
+    // A request error (the document did not parse or validate) happened before execution: the
+    // response then has no `data`, and the specification's media type gets a 400.
+    let request_error = !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::Map::new();
+    if !request_error {
+        body.insert(
+            "data".into(),
+            response.data.into_json().unwrap_or(Value::Null),
+        );
+    }
+    if !response.errors.is_empty() {
+        body.insert(
+            "errors".into(),
+            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
+        );
+    }
+    if !response.extensions.is_empty() {
+        body.insert(
+            "extensions".into(),
+            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
+        );
+    }
+    let status = if request_error && media == MediaType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        Json(Value::Object(body)),
+    )
+        .into_response()
+}
+
+/// Answers a request that never reached GraphQL execution.
+fn reject(media: MediaType, request_id: &RequestId, rejection: Rejection) -> Response {
+    let body = serde_json::json!({
+        "errors": [{
+            "message": rejection.message,
+            "extensions": { "code": rejection.code, "requestId": request_id.0 },
+        }]
+    });
+    (
+        rejection.status,
+        [(header::CONTENT_TYPE, media.content_type())],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// The code of an error raised by the GraphQL engine itself rather than by Anju's resolvers,

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, request ids, body limits.
 
 mod graphql;
+pub mod protocol;
 
 use crate::startup::AppState;
 use axum::routing::get;

@@ -6,6 +6,7 @@
 mod api;
 mod cache;
 mod demo;
+mod http_protocol;
 mod import;
 mod indicators_domain;
 mod replicas;
