@@ -1,0 +1,375 @@
+//! `anju bench`: a reproducible measurement of the API under load.
+//!
+//! It generates the demo data set at a chosen size (deterministic for a seed), imports it into
+//! the configured database, starts the real server in this process on a free loopback port, and
+//! drives each query of a fixed mix (`queries`) with concurrent keep-alive connections for a fixed
+//! time. The server runs in-process so that its resident set and its SQL statement counter can be
+//! read directly; the load generator shares the process and the machine's cores with it, which
+//! is worth remembering when comparing with a server measured from another host.
+
+mod load;
+mod queries;
+mod report;
+
+use crate::config::{DatabaseConfig, ServeConfig};
+use crate::{db, demo, register, startup};
+use anyhow::{bail, ensure, Context};
+use clap::Args;
+use report::Row;
+use sea_orm::{EntityTrait, PaginatorTrait};
+use std::time::{Duration, Instant};
+
+/// How `anju bench` runs.
+#[derive(Debug, Clone, Args)]
+pub struct BenchOptions {
+    /// Households to generate (170,000 is about a province).
+    #[arg(long, default_value_t = 170_000)]
+    pub households: usize,
+    /// Random seed of the data set; the same seed and size always give the same data.
+    #[arg(long, default_value_t = demo::DemoOptions::default().seed)]
+    pub seed: u64,
+    /// Seconds each query is measured for (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Concurrent connections, each sending its next request as soon as it has an answer
+    /// (Q3 uses at most 16).
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Measure the database as it is, without generating or importing anything.
+    #[arg(long)]
+    pub skip_import: bool,
+    /// Run only these queries, comma-separated (`Q1` is `Q1a` and `Q1b`).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Print the query texts and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// Sent before each measured window and not counted.
+const WARMUP: Duration = Duration::from_secs(1);
+
+/// Runs the benchmark and prints its report to stdout (progress goes to stderr).
+pub async fn run(database: DatabaseConfig, opts: BenchOptions) -> anyhow::Result<()> {
+    if opts.list {
+        print!("{}", queries::listing());
+        return Ok(());
+    }
+    let selected = queries::select(&opts.only)?;
+    ensure!(opts.duration > 0, "--duration must be at least 1 second");
+    ensure!(opts.connections > 0, "--connections must be at least 1");
+    let backend = if database.url.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+
+    let data = prepare(&database, &opts).await?;
+    let after_import = report::memory();
+    let peak_was_reset = report::reset_peak();
+
+    let app = startup::Application::build(
+        database.clone(),
+        ServeConfig {
+            demo_if_empty: false,
+            ..ServeConfig::ephemeral()
+        },
+    )
+    .await
+    .context("cannot start the server")?;
+    let url = format!("http://127.0.0.1:{}/graphql", app.port());
+    let statements = app.state().statements.clone();
+    let server = tokio::spawn(app.run_until_stopped());
+    let at_start = report::memory();
+
+    let outcome = measure(&url, &statements, &selected, &opts).await;
+    server.abort();
+    let measured = outcome?;
+
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Anju bench: {backend}, {}; {} s per query after {} s warm-up\n\n",
+        data.describe(),
+        opts.duration,
+        WARMUP.as_secs()
+    ));
+    out.push_str(&format!("- generate: {}\n", data.generate));
+    out.push_str(&format!("- import: {}\n", data.import));
+    for cold in &measured.cold {
+        out.push_str(&format!("- cold {cold}\n"));
+    }
+    if let Some(m) = after_import {
+        out.push_str(&format!(
+            "- RSS before the server starts: {:.0} MB (peak so far {:.0} MB)\n",
+            m.rss_mb, m.peak_mb
+        ));
+    }
+    if let Some(m) = at_start {
+        out.push_str(&format!(
+            "- RSS with the server started: {:.0} MB\n",
+            m.rss_mb
+        ));
+    }
+    if let Some(m) = report::memory() {
+        let since = if peak_was_reset {
+            "since the server started"
+        } else {
+            "since the process started"
+        };
+        out.push_str(&format!(
+            "- peak RSS (VmHWM) {since}: {:.0} MB\n",
+            m.peak_mb
+        ));
+    }
+    out.push('\n');
+    out.push_str(&report::markdown_table(&measured.rows));
+    print!("{out}");
+    for (query, error) in &measured.first_errors {
+        eprintln!("{query}: first error: {error}");
+    }
+    Ok(())
+}
+
+/// How the data came to be in the database.
+struct Data {
+    households: u64,
+    seed: Option<u64>,
+    generate: String,
+    import: String,
+}
+
+impl Data {
+    fn describe(&self) -> String {
+        match self.seed {
+            Some(seed) => format!("{} households (seed {seed})", self.households),
+            None => format!("{} households (the database as it was)", self.households),
+        }
+    }
+}
+
+/// Generates and imports the data set, or checks that `--skip-import` has something to measure.
+async fn prepare(database: &DatabaseConfig, opts: &BenchOptions) -> anyhow::Result<Data> {
+    let (conn, _) = db::connect(database)
+        .await
+        .context("cannot connect to the database")?;
+    db::migrate(&conn)
+        .await
+        .context("cannot migrate the database")?;
+    let existing = entity::household::Entity::find().count(&conn).await?;
+    if opts.skip_import {
+        ensure!(
+            existing > 0,
+            "the database holds no households: run without --skip-import to generate and import \
+             the data set"
+        );
+        conn.close().await?;
+        return Ok(Data {
+            households: existing,
+            seed: None,
+            generate: "skipped (--skip-import)".into(),
+            import: "skipped (--skip-import)".into(),
+        });
+    }
+    if existing > 0 {
+        bail!(
+            "the database already holds {existing} households; the benchmark imports into an empty \
+             database only. Pass --skip-import to measure it as it is, or point --database-url at \
+             an empty database"
+        );
+    }
+
+    let dir = tempfile::tempdir().context("cannot create a temporary folder")?;
+    let demo_opts = demo::DemoOptions {
+        households: opts.households,
+        seed: opts.seed,
+    };
+    eprintln!("generating {} households…", opts.households);
+    let started = Instant::now();
+    let generated = demo::write_csv(&demo_opts, dir.path()).context("cannot write the data set")?;
+    let generate = started.elapsed();
+    eprintln!("importing…");
+    let started = Instant::now();
+    let imported = register::import_dir(&conn, dir.path())
+        .await
+        .context("the import failed")?;
+    let import = started.elapsed();
+    conn.close().await?;
+    Ok(Data {
+        households: generated.households as u64,
+        seed: Some(opts.seed),
+        generate: format!(
+            "{:.2} s ({} areas, {} sites, {} households, {} people)",
+            generate.as_secs_f64(),
+            generated.areas,
+            generated.sites,
+            generated.households,
+            generated.persons
+        ),
+        import: format!(
+            "{:.2} s ({} members, {} employments, {} homesteads)",
+            import.as_secs_f64(),
+            imported.members,
+            imported.employments,
+            imported.homesteads
+        ),
+    })
+}
+
+/// Everything measured against the running server.
+struct Measured {
+    cold: Vec<String>,
+    rows: Vec<Row>,
+    first_errors: Vec<(&'static str, String)>,
+}
+
+/// The areas scoped queries run against.
+struct Areas {
+    county: String,
+    province: String,
+}
+
+async fn measure(
+    url: &str,
+    statements: &db::StatementCounter,
+    selected: &[queries::BenchQuery],
+    opts: &BenchOptions,
+) -> anyhow::Result<Measured> {
+    let client = load::client()?;
+    let areas = discover(&client, url).await?;
+    let body_of = |q: &queries::BenchQuery| {
+        let area = match q.scope {
+            queries::Scope::None => None,
+            queries::Scope::County => Some(&areas.county),
+            queries::Scope::Province => Some(&areas.province),
+        };
+        let mut body = serde_json::json!({ "query": q.text });
+        if let Some(area) = area {
+            body["variables"] = serde_json::json!({ "area": area });
+        }
+        body.to_string()
+    };
+
+    // Cold: the first call of each, one at a time, before any load warms anything.
+    let mut cold = Vec::new();
+    for q in selected.iter().filter(|q| q.cold) {
+        let started = Instant::now();
+        let outcome = load::send(&client, url, &body_of(q)).await;
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let area = match q.scope {
+            queries::Scope::Province => &areas.province,
+            _ => &areas.county,
+        };
+        cold.push(match outcome {
+            Ok(_) => format!("{} ({area}): {} ms", q.id, report::format_ms(ms)),
+            Err(e) => format!(
+                "{} ({area}): failed after {} ms: {e}",
+                q.id,
+                report::format_ms(ms)
+            ),
+        });
+    }
+    drop(client);
+
+    let mut rows = Vec::new();
+    let mut first_errors = Vec::new();
+    for q in selected {
+        let connections = q
+            .max_connections
+            .map_or(opts.connections, |max| max.min(opts.connections));
+        eprintln!(
+            "{}: {connections} connections, {} s…",
+            q.id,
+            WARMUP.as_secs() + opts.duration
+        );
+        let spec = load::LoadSpec {
+            url: url.to_string(),
+            body: body_of(q),
+            connections,
+            warmup: WARMUP,
+            duration: Duration::from_secs(opts.duration),
+        };
+        let statements_before = statements.get();
+        let sampler = RssSampler::start();
+        let result = load::drive(&spec).await?;
+        let rss_mb = sampler.stop().await;
+        let statements_run = statements.get().saturating_sub(statements_before);
+        // Fewer answers than connections: most requests outlasted the window.
+        let (sample, whole_run) = result.representative(connections as u64);
+        let completed = result.completed();
+        rows.push(Row {
+            query: q.id.to_string(),
+            connections,
+            requests_per_sec: sample.rate(),
+            p50_ms: report::percentile_ms(&sample.latencies, 0.50),
+            p99_ms: report::percentile_ms(&sample.latencies, 0.99),
+            errors: result.errors,
+            statements_per_request: (completed > 0)
+                .then(|| statements_run as f64 / completed as f64),
+            rss_mb,
+            whole_run,
+        });
+        if let Some(e) = result.first_error {
+            first_errors.push((q.id, e));
+        }
+    }
+    Ok(Measured {
+        cold,
+        rows,
+        first_errors,
+    })
+}
+
+/// Finds the first county and the province of the data set.
+async fn discover(client: &reqwest::Client, url: &str) -> anyhow::Result<Areas> {
+    let body = serde_json::json!({ "query": queries::DISCOVER }).to_string();
+    let bytes = load::send(client, url, &body)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot find the areas to query: {e}"))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes.as_ref())?;
+    let code = |alias: &str| -> anyhow::Result<String> {
+        value["data"][alias]["nodes"][0]["code"]
+            .as_str()
+            .map(str::to_string)
+            .with_context(|| format!("the data set has no {alias}"))
+    };
+    Ok(Areas {
+        county: code("county")?,
+        province: code("province")?,
+    })
+}
+
+/// Samples this process's resident set while a query runs, keeping the largest value.
+struct RssSampler {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Option<f64>>,
+}
+
+impl RssSampler {
+    fn start() -> Self {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut largest: Option<f64> = None;
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                if let Some(m) = report::memory() {
+                    largest = Some(largest.map_or(m.rss_mb, |l| l.max(m.rss_mb)));
+                }
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = &mut stopped => break,
+                }
+            }
+            match report::memory() {
+                Some(m) => Some(largest.map_or(m.rss_mb, |l| l.max(m.rss_mb))),
+                None => largest,
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// The largest resident set seen, in MB (sampled once more now).
+    async fn stop(self) -> Option<f64> {
+        let _ = self.stop.send(());
+        self.task.await.ok().flatten()
+    }
+}

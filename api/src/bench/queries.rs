@@ -1,0 +1,208 @@
+//! The query mix: every GraphQL text the benchmark sends, in one place.
+//!
+//! Texts are constants and take the area they scope to as the variable `$area`, so the bytes on
+//! the wire are the same from run to run; dates are pinned so that the answers do not drift with
+//! the calendar.
+
+use anyhow::bail;
+
+/// The area a query is scoped to, found in the data set once the server is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No variables.
+    None,
+    /// The first county of the data set, by code.
+    County,
+    /// The root of the area tree (the province).
+    Province,
+}
+
+/// One row of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchQuery {
+    /// Short name: `Q0`, `Q1a`, …
+    pub id: &'static str,
+    /// What it stands for.
+    pub about: &'static str,
+    pub text: &'static str,
+    pub scope: Scope,
+    /// Most concurrent connections it is driven with (the `--connections` value when lower).
+    pub max_connections: Option<usize>,
+    /// Measured once, alone, on the fresh server before any load.
+    pub cold: bool,
+}
+
+/// The smallest request: what the HTTP and GraphQL layers cost without the database.
+pub const TYPENAME: &str = "{ __typename }";
+
+/// Every indicator of one area on a fixed date.
+pub const INDICATORS: &str = "query Indicators($area: String!) { \
+indicators(scope: { areaCode: $area }, asOf: \"2020-06-30\") { asOf \
+constructionCompletion { numerator denominator rate } worksCompletion { numerator denominator rate } \
+worksByCategory { category ratio { rate } } occupancy { numerator denominator rate } \
+occupancyPersons { numerator denominator rate } stablePovertyExit { numerator denominator rate } \
+employment { numerator denominator rate } householdEmployment { numerator denominator rate } \
+employmentByPath { path persons } demolition { numerator denominator rate } \
+reclamation { numerator denominator rate } reclaimedAreaMu } }";
+
+/// A page of sites, each with its own indicators and household count.
+pub const SITES: &str = "{ sites(first: 50) { nodes { code indicators { occupancy { rate } } \
+households { totalCount } } } }";
+
+/// A page of 100 households with everything a register screen shows about them.
+pub const HOUSEHOLDS: &str = "{ households(first: 100) { nodes { code site { name } \
+originVillage { name } members { nodes { name employments { nodes { path } } } } } } }";
+
+/// The month ends of three years (36 points) for one area.
+pub const SERIES: &str = "query Series($area: String!) { \
+indicatorSeries(scope: { areaCode: $area }, from: \"2018-01-01\", to: \"2020-12-31\") { asOf \
+constructionCompletion { rate } occupancy { rate } stablePovertyExit { rate } employment { rate } \
+reclamation { rate } } }";
+
+/// Finds the areas the scoped queries need: the first county and the root.
+pub const DISCOVER: &str =
+    "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
+province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
+
+/// Every query, in the order they run.
+pub const QUERIES: [BenchQuery; 6] = [
+    BenchQuery {
+        id: "Q0",
+        about: "__typename: the HTTP and GraphQL floor",
+        text: TYPENAME,
+        scope: Scope::None,
+        max_connections: None,
+        cold: false,
+    },
+    BenchQuery {
+        id: "Q1a",
+        about: "indicators of a county",
+        text: INDICATORS,
+        scope: Scope::County,
+        max_connections: None,
+        cold: true,
+    },
+    BenchQuery {
+        id: "Q1b",
+        about: "indicators of the province",
+        text: INDICATORS,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: true,
+    },
+    BenchQuery {
+        id: "Q2",
+        about: "50 sites with their occupancy and household count",
+        text: SITES,
+        scope: Scope::None,
+        max_connections: None,
+        cold: false,
+    },
+    BenchQuery {
+        id: "Q3",
+        about: "100 households with site, origin village, members and employments",
+        text: HOUSEHOLDS,
+        scope: Scope::None,
+        max_connections: Some(16),
+        cold: false,
+    },
+    BenchQuery {
+        id: "Q4",
+        about: "36 month ends of a county's indicators",
+        text: SERIES,
+        scope: Scope::County,
+        max_connections: None,
+        cold: false,
+    },
+];
+
+/// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
+/// case does not matter.
+pub fn select(only: &[String]) -> anyhow::Result<Vec<BenchQuery>> {
+    if only.is_empty() {
+        return Ok(QUERIES.to_vec());
+    }
+    let mut wanted = Vec::new();
+    for name in only.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
+        let matching: Vec<&BenchQuery> = QUERIES
+            .iter()
+            .filter(|q| {
+                q.id.eq_ignore_ascii_case(name)
+                    || (q.id.len() > name.len()
+                        && q.id[..name.len()].eq_ignore_ascii_case(name)
+                        && q.id[name.len()..].chars().all(|c| c.is_ascii_lowercase()))
+            })
+            .collect();
+        if matching.is_empty() {
+            let ids: Vec<&str> = QUERIES.iter().map(|q| q.id).collect();
+            bail!("unknown query `{name}`: the queries are {}", ids.join(", "));
+        }
+        wanted.extend(matching.into_iter().map(|q| q.id));
+    }
+    Ok(QUERIES
+        .iter()
+        .filter(|q| wanted.contains(&q.id))
+        .copied()
+        .collect())
+}
+
+/// The texts, for `--list`.
+pub fn listing() -> String {
+    let mut out = String::new();
+    for q in &QUERIES {
+        let scope = match q.scope {
+            Scope::None => "",
+            Scope::County => " ($area = the first county)",
+            Scope::Province => " ($area = the province)",
+        };
+        let conns = match q.max_connections {
+            Some(n) => format!(" [at most {n} connections]"),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "{}: {}{scope}{conns}\n  {}\n\n",
+            q.id, q.about, q.text
+        ));
+    }
+    out.push_str(&format!("Areas are found with:\n  {DISCOVER}\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(only: &[&str]) -> Vec<&'static str> {
+        let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+        select(&only)
+            .map(|qs| qs.iter().map(|q| q.id).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn only_selects_in_run_order_and_expands_q1() {
+        assert_eq!(ids(&[]), ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q4"]);
+        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3"]);
+        assert_eq!(ids(&["Q1B", " Q0 "]), ["Q0", "Q1b"]);
+    }
+
+    #[test]
+    fn only_rejects_unknown_names() {
+        let err = select(&["Q9".to_string()]).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("unknown query `Q9`"), "{err}");
+        // A prefix of a number is not a name: `Q` alone must not pick every query.
+        assert!(select(&["Q".to_string()]).is_err());
+    }
+
+    #[test]
+    fn scoped_texts_declare_the_area_variable() {
+        for q in QUERIES {
+            assert_eq!(
+                q.text.contains("$area: String!"),
+                q.scope != Scope::None,
+                "{}",
+                q.id
+            );
+        }
+    }
+}
