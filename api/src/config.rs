@@ -21,6 +21,10 @@ pub struct DatabaseConfig {
         global = true
     )]
     pub max_connections: u32,
+    /// Longest a statement may run (PostgreSQL cancels it); set by `serve` from its request
+    /// timeout, unset for commands such as `import`.
+    #[arg(skip)]
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 impl DatabaseConfig {
@@ -29,6 +33,7 @@ impl DatabaseConfig {
         Self {
             url: url.into(),
             max_connections: 16,
+            statement_timeout: None,
         }
     }
 }
@@ -101,12 +106,40 @@ pub struct ServeConfig {
     /// How long a DataLoader waits to gather the keys of one batch, in milliseconds.
     #[arg(long, env = "ANJU_LOADER_DELAY_MS", default_value_t = 1)]
     pub loader_delay_ms: u64,
+    /// Production mode: introspection, field suggestions and GraphiQL are off.
+    #[arg(long, env = "ANJU_PRODUCTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub production: bool,
+    /// Deepest selection nesting a document may have.
+    #[arg(long, env = "ANJU_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+    /// Highest cost a document may have (see the README's cost model).
+    #[arg(long, env = "ANJU_MAX_COST", default_value_t = 20_000)]
+    pub max_cost: usize,
+    /// Most aliased fields a document may have (`__typename` included).
+    #[arg(long, env = "ANJU_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+    /// Most directives one field may carry.
+    #[arg(long, env = "ANJU_MAX_DIRECTIVES", default_value_t = 10)]
+    pub max_directives: usize,
+    /// Longest a request may run, in milliseconds; on PostgreSQL its statements are cancelled too.
+    #[arg(long, env = "ANJU_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
     /// The cache (set from the global cache options).
     #[arg(skip)]
     pub cache: CacheConfig,
 }
 
 impl ServeConfig {
+    /// The protection limits this configuration sets.
+    pub fn limits(&self) -> crate::graphql::limits::Limits {
+        crate::graphql::limits::Limits {
+            max_depth: self.max_depth,
+            max_cost: self.max_cost,
+            max_aliases: self.max_aliases,
+            max_directives: self.max_directives,
+        }
+    }
+
     /// A server on a free loopback port, without demo data: what tests start.
     pub fn ephemeral() -> Self {
         Self {
@@ -114,6 +147,12 @@ impl ServeConfig {
             demo_if_empty: false,
             graphiql: true,
             loader_delay_ms: 1,
+            production: false,
+            max_depth: 12,
+            max_cost: 20_000,
+            max_aliases: 30,
+            max_directives: 10,
+            request_timeout_ms: 10_000,
             cache: CacheConfig::default(),
         }
     }

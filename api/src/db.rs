@@ -65,6 +65,9 @@ pub async fn connect(
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
         });
+    if let (Some(t), true) = (config.statement_timeout, config.url.starts_with("postgres")) {
+        opts.statement_timeout(t);
+    }
     if config.url.starts_with("sqlite:") {
         // One writer at a time is SQLite's rule; a small pool keeps readers concurrent under WAL.
         opts.max_connections(config.max_connections.clamp(1, 8));

@@ -15,6 +15,8 @@ pub struct AppState {
     pub statements: StatementCounter,
     pub cache: Cache,
     pub graphiql: bool,
+    /// Longest a request may run.
+    pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
 }
@@ -28,9 +30,12 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, loads the demo county if asked and the register is empty, and binds.
     pub async fn build(
-        db_config: DatabaseConfig,
+        mut db_config: DatabaseConfig,
         serve: ServeConfig,
     ) -> anyhow::Result<Application> {
+        // A request that times out must not leave its SQL running.
+        db_config.statement_timeout =
+            Some(std::time::Duration::from_millis(serve.request_timeout_ms));
         let (conn, statements) = db::connect(&db_config).await?;
         db::migrate(&conn).await?;
         if serve.demo_if_empty && entity::household::Entity::find().count(&conn).await? == 0 {
@@ -45,14 +50,20 @@ impl Application {
         let cache = Cache::new(conn.clone(), &serve.cache);
         cache.publish_generations().await?;
         cache.spawn_reconciler(std::time::Duration::from_secs(1));
-        let schema = graphql::build_schema(conn.clone(), cache.clone());
+        let schema = graphql::build_schema(
+            conn.clone(),
+            cache.clone(),
+            serve.limits(),
+            serve.production,
+        );
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
             schema,
             statements,
             cache,
-            graphiql: serve.graphiql,
+            graphiql: serve.graphiql && !serve.production,
+            request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
         };
         Ok(Application { listener, state })

@@ -73,6 +73,7 @@ impl Area {
             .collect())
     }
     /// The areas directly below this one, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn children(
         &self,
         ctx: &Context<'_>,
@@ -86,6 +87,7 @@ impl Area {
         list_areas(ctx, filter, first, after).await
     }
     /// Resettlement sites located in this area or below it, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn sites(
         &self,
         ctx: &Context<'_>,
@@ -99,6 +101,7 @@ impl Area {
         super::site::list_sites(ctx, filter, first, after).await
     }
     /// Households resettled at sites in this area or below it (the destination side), by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn households(
         &self,
         ctx: &Context<'_>,
@@ -111,6 +114,7 @@ impl Area {
         super::household::list_households(ctx, filter, first, after).await
     }
     /// Households that came from villages in this area or below it (the origin side), by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn origin_households(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +127,7 @@ impl Area {
         super::household::list_households(ctx, filter, first, after).await
     }
     /// Homesteads in villages of this area or below it.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn homesteads(
         &self,
         ctx: &Context<'_>,
@@ -135,6 +140,7 @@ impl Area {
         super::household::list_homesteads(ctx, filter, first, after).await
     }
     /// Every indicator for this area and everything below it (`asOf` defaults to today).
+    #[graphql(complexity = "10 + child_complexity")]
     async fn indicators(
         &self,
         ctx: &Context<'_>,
@@ -187,6 +193,7 @@ impl AreaQuery {
         Ok(loaders::one::<area::Entity>(ctx, &code).await?.map(Area))
     }
     /// Areas, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn areas(
         &self,
         ctx: &Context<'_>,

@@ -95,6 +95,7 @@ impl Household {
         self.0.updated_at
     }
     /// The household's members, by ID number.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -114,6 +115,7 @@ impl Household {
         Ok(connection(page, |m| m.id_number.clone(), Member))
     }
     /// The homesteads the household left, wherever they are.
+    #[graphql(complexity = "2 * child_complexity")]
     async fn homesteads(
         &self,
         ctx: &Context<'_>,
@@ -177,6 +179,7 @@ impl Member {
         self.0.version
     }
     /// The member's employments, oldest record first.
+    #[graphql(complexity = "2 * child_complexity")]
     async fn employments(
         &self,
         ctx: &Context<'_>,
@@ -441,6 +444,7 @@ impl HouseholdQuery {
             .map(Household))
     }
     /// Households, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn households(
         &self,
         ctx: &Context<'_>,
@@ -461,6 +465,7 @@ impl HouseholdQuery {
             .map(Member))
     }
     /// Members, by ID number.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -482,6 +487,7 @@ impl HouseholdQuery {
         Ok(connection(page, |m| m.id_number.clone(), Member))
     }
     /// Homesteads, by record order.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn homesteads(
         &self,
         ctx: &Context<'_>,

@@ -227,6 +227,7 @@ pub struct IndicatorQuery;
 
 #[Object]
 impl IndicatorQuery {
+    #[graphql(complexity = "10 + child_complexity")]
     /// Every indicator for a scope on a date (`asOf` defaults to today, China Standard Time).
     /// An unknown scope is a `NOT_FOUND` error.
     async fn indicators(
@@ -239,6 +240,9 @@ impl IndicatorQuery {
         indicator_set(ctx, scope.into(), as_of).await
     }
 
+    #[graphql(
+        complexity = "(((to.0 - from.0).num_days().max(0) as usize) / 28 + 1) * (10 + child_complexity)"
+    )]
     /// The indicators at every month end in `[from, to]`, oldest first (at most 240 points).
     async fn indicator_series(
         &self,

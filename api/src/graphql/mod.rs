@@ -24,6 +24,7 @@ pub mod area;
 pub mod enums;
 pub mod household;
 pub mod indicators;
+pub mod limits;
 pub mod loaders;
 pub mod pagination;
 pub mod scalars;
@@ -42,11 +43,28 @@ pub struct Query(
 pub type AnjuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 /// Builds the schema over `db`.
-pub fn build_schema(db: DatabaseConnection, cache: crate::cache::Cache) -> AnjuSchema {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+pub fn build_schema(
+    db: DatabaseConnection,
+    cache: crate::cache::Cache,
+    limits: limits::Limits,
+    production: bool,
+) -> AnjuSchema {
+    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .data(db)
         .data(cache)
-        .finish()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_cost)
+        .limit_directives(limits.max_directives)
+        .extension(limits::DocumentRules {
+            max_aliases: limits.max_aliases,
+            introspection: !production,
+        });
+    if production {
+        // Clients build against the committed schema.graphql; production does not describe
+        // itself to strangers, nor guess at misspelt fields.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

@@ -77,6 +77,7 @@ impl ResettlementSite {
         self.0.updated_at
     }
     /// The site's works, by code.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn works(
         &self,
         ctx: &Context<'_>,
@@ -94,6 +95,7 @@ impl ResettlementSite {
         Ok(connection(page, |w| w.code.clone(), SiteWork))
     }
     /// Households registered to this site, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn households(
         &self,
         ctx: &Context<'_>,
@@ -106,6 +108,7 @@ impl ResettlementSite {
         list_households(ctx, filter, first, after).await
     }
     /// Every indicator for this site (`asOf` defaults to today).
+    #[graphql(complexity = "10 + child_complexity")]
     async fn indicators(
         &self,
         ctx: &Context<'_>,
@@ -205,6 +208,7 @@ impl SiteQuery {
             .map(ResettlementSite))
     }
     /// Resettlement sites, by code.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
     async fn sites(
         &self,
         ctx: &Context<'_>,

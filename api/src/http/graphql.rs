@@ -80,7 +80,23 @@ pub async fn execute(
         &state.cache,
         state.loader_delay,
     );
-    let mut response = state.schema.execute(request).await;
+    let Ok(mut response) =
+        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await
+    else {
+        tracing::warn!(request_id = %request_id.0, timeout = ?state.request_timeout, "request timed out");
+        return reject(
+            media,
+            &request_id,
+            Rejection {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "TIMEOUT",
+                message: format!(
+                    "the request took longer than {:?} and was stopped",
+                    state.request_timeout
+                ),
+            },
+        );
+    };
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
@@ -157,6 +173,12 @@ fn classify_uncoded(message: &str, pathless: bool) -> Option<&'static str> {
     if pathless {
         Some(if message.contains("-->") {
             "GRAPHQL_PARSE_FAILED"
+        } else if message == "Query is nested too deep." {
+            "QUERY_TOO_DEEP"
+        } else if message == "Query is too complex." {
+            "QUERY_TOO_COSTLY"
+        } else if message.starts_with("The number of directives on the field") {
+            "TOO_MANY_DIRECTIVES"
         } else {
             "GRAPHQL_VALIDATION_FAILED"
         })

@@ -1,0 +1,173 @@
+//! Protection limits that refuse an abusive document before any resolver or SQL runs.
+//!
+//! Depth, cost and directives are checked by the engine's validation (`build_schema` sets them);
+//! the alias limit is this module's extension, run right after parsing. The cost model: every
+//! field costs 1; a list costs its page size (`first`, default 20) times what one of its nodes
+//! costs; lists bounded by one household or site cost their expected size instead (members 5,
+//! employments 2, homesteads 2, works 10); `indicators` costs 10 and `indicatorSeries` 10 per
+//! month end.
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The limits in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_cost: usize,
+    pub max_aliases: usize,
+    pub max_directives: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_cost: 20_000,
+            max_aliases: 30,
+            max_directives: 10,
+        }
+    }
+}
+
+/// Refuses documents with more aliased fields than allowed (`__typename` aliases included,
+/// fragments counted once per use) and, when introspection is off, documents that ask for
+/// `__schema` or `__type`.
+#[derive(Clone, Copy)]
+pub struct DocumentRules {
+    pub max_aliases: usize,
+    pub introspection: bool,
+}
+
+impl ExtensionFactory for DocumentRules {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+fn refusal(message: String, code: &str) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code);
+    err.extensions = Some(ext);
+    err
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for DocumentRules {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let count = count_aliases(&doc);
+        if count > self.max_aliases {
+            return Err(refusal(
+                format!(
+                    "the document has {count} aliases; at most {} are allowed",
+                    self.max_aliases
+                ),
+                "TOO_MANY_ALIASES",
+            ));
+        }
+        if !self.introspection && asks_for_schema(&doc) {
+            return Err(refusal(
+                "introspection is disabled".into(),
+                "INTROSPECTION_DISABLED",
+            ));
+        }
+        Ok(doc)
+    }
+}
+
+/// Whether any selection of the document is `__schema` or `__type`.
+fn asks_for_schema(doc: &ExecutableDocument) -> bool {
+    fn in_set(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => {
+                matches!(f.node.name.node.as_str(), "__schema" | "__type")
+                    || in_set(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(f) => in_set(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| in_set(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| in_set(&f.node.selection_set.node))
+}
+
+/// Aliased fields in every operation, with fragment spreads expanded.
+pub fn count_aliases(doc: &ExecutableDocument) -> usize {
+    let mut memo = HashMap::new();
+    doc.operations
+        .iter()
+        .map(|(_, op)| in_set(doc, &op.node.selection_set.node, &mut memo, 0))
+        .sum()
+}
+
+fn in_set(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    memo: &mut HashMap<String, usize>,
+    depth: usize,
+) -> usize {
+    // Fragment cycles are a validation error found later; stop counting well before they matter.
+    if depth > 64 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some())
+                    + in_set(doc, &f.node.selection_set.node, memo, depth + 1)
+            }
+            Selection::InlineFragment(f) => {
+                in_set(doc, &f.node.selection_set.node, memo, depth + 1)
+            }
+            Selection::FragmentSpread(s) => {
+                let name = s.node.fragment_name.node.to_string();
+                if let Some(n) = memo.get(&name) {
+                    return *n;
+                }
+                let n = doc
+                    .fragments
+                    .get(&s.node.fragment_name.node)
+                    .map(|f| in_set(doc, &f.node.selection_set.node, memo, depth + 1))
+                    .unwrap_or(0);
+                memo.insert(name, n);
+                n
+            }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(q: &str) -> usize {
+        count_aliases(&async_graphql::parser::parse_query(q).unwrap())
+    }
+
+    #[test]
+    fn aliases_are_counted_through_fragments() {
+        assert_eq!(count("{ a: __typename b: __typename c }"), 2);
+        assert_eq!(
+            count("{ ...F ...F } fragment F on Query { x: __typename y: __typename }"),
+            4
+        );
+        assert_eq!(count("{ area(code: \"1\") { p: parent { q: code } } }"), 2);
+    }
+}
