@@ -4,7 +4,7 @@ use super::enums::AreaLevel;
 use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
 use super::indicators::{indicator_set, IndicatorSet};
 use super::loaders;
-use super::pagination::{connection, page_request, Conn};
+use super::pagination::{fetch_connection, Conn};
 use super::scalars::Date;
 use super::site::{ResettlementSite, SiteFilterInput};
 use crate::domain::indicators::Scope;
@@ -172,10 +172,15 @@ pub(super) async fn list_areas(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Area>> {
-    let req = page_request(first, after)?;
-    let db = ctx.data::<DatabaseConnection>()?;
-    let page = reg::areas(db, &filter, &req).await.gql()?;
-    Ok(connection(page, |a| a.code.clone(), Area))
+    fetch_connection(
+        ctx,
+        first,
+        after,
+        |db, req| async move { reg::areas(&db, &filter, &req).await },
+        |a| a.code.clone(),
+        Area,
+    )
+    .await
 }
 
 /// Area queries.

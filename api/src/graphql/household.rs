@@ -6,7 +6,7 @@ use super::enums::{
 };
 use super::indicators::today;
 use super::loaders::{self, role};
-use super::pagination::{connection, page_request, Conn};
+use super::pagination::{connection, fetch_connection, page_request, Conn};
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
 use crate::domain::pagination::memory_page;
@@ -14,11 +14,9 @@ use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
     HouseholdFilter, MemberFilter,
 };
-use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};
-use sea_orm::DatabaseConnection;
 
 /// A relocated household (搬迁户).
 pub struct Household(pub household::Model);
@@ -409,10 +407,15 @@ pub(super) async fn list_households(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Household>> {
-    let req = page_request(first, after)?;
-    let db = ctx.data::<DatabaseConnection>()?;
-    let page = reg::households(db, &filter, &req).await.gql()?;
-    Ok(connection(page, |h| h.code.clone(), Household))
+    fetch_connection(
+        ctx,
+        first,
+        after,
+        |db, req| async move { reg::households(&db, &filter, &req).await },
+        |h| h.code.clone(),
+        Household,
+    )
+    .await
 }
 
 pub(super) async fn list_homesteads(
@@ -421,10 +424,15 @@ pub(super) async fn list_homesteads(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Homestead>> {
-    let req = page_request(first, after)?;
-    let db = ctx.data::<DatabaseConnection>()?;
-    let page = reg::homesteads(db, &filter, &req).await.gql()?;
-    Ok(connection(page, |h| h.id.to_string(), Homestead))
+    fetch_connection(
+        ctx,
+        first,
+        after,
+        |db, req| async move { reg::homesteads(&db, &filter, &req).await },
+        |h| h.id.to_string(),
+        Homestead,
+    )
+    .await
 }
 
 /// Household, member and homestead queries.
@@ -473,7 +481,6 @@ impl HouseholdQuery {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Member>> {
-        let req = page_request(first, after)?;
         let f = filter.unwrap_or_default();
         let filter = MemberFilter {
             area_code: f.area_code,
@@ -482,9 +489,15 @@ impl HouseholdQuery {
                 .labor_capacity
                 .map(|v| v.into_iter().map(Into::into).collect()),
         };
-        let db = ctx.data::<DatabaseConnection>()?;
-        let page = reg::members(db, &filter, &req).await.gql()?;
-        Ok(connection(page, |m| m.id_number.clone(), Member))
+        fetch_connection(
+            ctx,
+            first,
+            after,
+            |db, req| async move { reg::members(&db, &filter, &req).await },
+            |m| m.id_number.clone(),
+            Member,
+        )
+        .await
     }
     /// Homesteads, by record order.
     #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]

@@ -155,6 +155,26 @@ impl<T: OutputType> Edge<T> {
     }
 }
 
+/// Validates the page arguments, fetches one page with `fetch`, and builds its connection.
+pub async fn fetch_connection<T, N, F, Fut>(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    fetch: F,
+    key: impl Fn(&T) -> String,
+    node: impl Fn(T) -> N,
+) -> Result<Conn<N>>
+where
+    N: OutputType,
+    F: FnOnce(DatabaseConnection, PageRequest) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<Page<T>, sea_orm::DbErr>>,
+{
+    let req = page_request(first, after)?;
+    let db = ctx.data::<DatabaseConnection>()?.clone();
+    let page = fetch(db, req).await.gql()?;
+    Ok(connection(page, key, node))
+}
+
 /// Builds a connection from a page; `key` gives each item's cursor key.
 pub fn connection<T, N>(page: Page<T>, key: impl Fn(&T) -> String, node: impl Fn(T) -> N) -> Conn<N>
 where

@@ -5,16 +5,14 @@ use super::enums::{Placement, SiteSetting, WorkCategory};
 use super::household::{list_households, Household, HouseholdFilterInput};
 use super::indicators::{indicator_set, IndicatorSet};
 use super::loaders::{self, role};
-use super::pagination::{connection, page_request, Conn};
+use super::pagination::{connection, fetch_connection, page_request, Conn};
 use super::scalars::{date, Date};
 use crate::domain::indicators::Scope;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{self as reg, SiteFilter};
-use crate::error::GqlResult;
 use async_graphql::{Context, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{area, site, site_work};
-use sea_orm::DatabaseConnection;
 
 /// A resettlement site (安置点).
 pub struct ResettlementSite(pub site::Model);
@@ -185,10 +183,15 @@ pub(super) async fn list_sites(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<ResettlementSite>> {
-    let req = page_request(first, after)?;
-    let db = ctx.data::<DatabaseConnection>()?;
-    let page = reg::sites(db, &filter, &req).await.gql()?;
-    Ok(connection(page, |s| s.code.clone(), ResettlementSite))
+    fetch_connection(
+        ctx,
+        first,
+        after,
+        |db, req| async move { reg::sites(&db, &filter, &req).await },
+        |s| s.code.clone(),
+        ResettlementSite,
+    )
+    .await
 }
 
 /// Site queries.
