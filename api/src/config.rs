@@ -124,6 +124,10 @@ pub struct ServeConfig {
     /// Longest a request may run, in milliseconds; on PostgreSQL its statements are cancelled too.
     #[arg(long, env = "ANJU_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
+    /// Allow-list mode: only the documents in this JSON file (an array of documents, or an
+    /// object of `sha256: document`) may run.
+    #[arg(long, env = "ANJU_PERSISTED_QUERIES")]
+    pub persisted_queries: Option<std::path::PathBuf>,
     /// The cache (set from the global cache options).
     #[arg(skip)]
     pub cache: CacheConfig,
@@ -153,6 +157,7 @@ impl ServeConfig {
             max_aliases: 30,
             max_directives: 10,
             request_timeout_ms: 10_000,
+            persisted_queries: None,
             cache: CacheConfig::default(),
         }
     }

@@ -15,6 +15,8 @@ pub struct AppState {
     pub statements: StatementCounter,
     pub cache: Cache,
     pub graphiql: bool,
+    /// The documents allowed to run, when the deployment restricts them.
+    pub allow_list: crate::http::persisted::AllowList,
     /// Longest a request may run.
     pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
@@ -63,6 +65,10 @@ impl Application {
             statements,
             cache,
             graphiql: serve.graphiql && !serve.production,
+            allow_list: match &serve.persisted_queries {
+                Some(path) => crate::http::persisted::AllowList::from_file(path)?,
+                None => crate::http::persisted::AllowList::open(),
+            },
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
         };

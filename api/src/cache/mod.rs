@@ -29,6 +29,8 @@ use std::time::Duration;
 
 /// How long a shared entry lives (entries are never stale, this only bounds memory).
 const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// How long a registered persisted query is kept after its last registration.
+const PERSISTED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a cross-process compute lock is held at most: a dead holder blocks nobody longer.
 const LOCK_TTL: Duration = Duration::from_secs(3);
 /// How often a waiter looks for the value another process is computing.
@@ -106,6 +108,28 @@ impl Cache {
         while !redis.healthy().await && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// A persisted query's text by hash: from this process, else from Redis.
+    pub async fn persisted_get(&self, hash: &str) -> Option<String> {
+        let key = format!("{}:apq:{hash}", self.inner.prefix);
+        if let Some(bytes) = self.inner.local.get(&key).await {
+            return String::from_utf8(bytes.to_vec()).ok();
+        }
+        let redis = self.inner.redis.as_ref()?;
+        let bytes = redis.get_bytes(&key).await.ok()??;
+        self.inner.local.insert(key, Arc::new(bytes.clone())).await;
+        String::from_utf8(bytes).ok()
+    }
+
+    /// Registers a persisted query (its hash already checked) for every replica.
+    pub async fn persisted_put(&self, hash: &str, text: &str) {
+        let key = format!("{}:apq:{hash}", self.inner.prefix);
+        let bytes = text.as_bytes().to_vec();
+        if let Some(redis) = &self.inner.redis {
+            let _ = redis.set_bytes(&key, &bytes, PERSISTED_TTL).await;
+        }
+        self.inner.local.insert(key, Arc::new(bytes)).await;
     }
 
     /// Whether a shared backend is configured.

@@ -1,5 +1,6 @@
 //! The GraphQL endpoint and its neighbours.
 
+use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
 use crate::graphql::{loaders, RequestId};
 use crate::startup::AppState;
@@ -40,10 +41,13 @@ pub async fn execute(
     } else {
         protocol::from_body(&headers, &body)
     };
-    let params = match params {
+    let mut params = match params {
         Ok(p) => p,
         Err(rejection) => return reject(media, &request_id, rejection),
     };
+    if let Err(rejection) = persisted::resolve(&mut params, &state.cache, &state.allow_list).await {
+        return reject(media, &request_id, rejection);
+    }
     if method == Method::GET && protocol::selects_mutation(&params) {
         let mut response = reject(
             media,

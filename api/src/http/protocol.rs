@@ -105,8 +105,14 @@ fn object_or_null(
 }
 
 fn params_from_object(mut body: Map<String, Value>) -> Result<Params, Rejection> {
+    let persisted = body
+        .get("extensions")
+        .and_then(|e| e.get("persistedQuery"))
+        .is_some();
     let query = match body.remove("query") {
         Some(Value::String(q)) => q,
+        // A persisted query may come as its hash alone.
+        None | Some(Value::Null) if persisted => String::new(),
         None | Some(Value::Null) => {
             return Err(Rejection::bad_request("the request has no `query`"))
         }
