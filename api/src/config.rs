@@ -128,6 +128,10 @@ pub struct ServeConfig {
     /// object of `sha256: document`) may run.
     #[arg(long, env = "ANJU_PERSISTED_QUERIES")]
     pub persisted_queries: Option<std::path::PathBuf>,
+    /// After SIGTERM, how long readiness reports 503 while requests are still served, in
+    /// milliseconds (give the load balancer time to notice).
+    #[arg(long, env = "ANJU_SHUTDOWN_GRACE_MS", default_value_t = 0)]
+    pub shutdown_grace_ms: u64,
     /// The cache (set from the global cache options).
     #[arg(skip)]
     pub cache: CacheConfig,
@@ -158,7 +162,69 @@ impl ServeConfig {
             max_directives: 10,
             request_timeout_ms: 10_000,
             persisted_queries: None,
+            shutdown_grace_ms: 0,
             cache: CacheConfig::default(),
         }
     }
+}
+
+/// The settings a configuration file may give, by their environment variable names.
+pub const SETTINGS: &[&str] = &[
+    "DATABASE_URL",
+    "ANJU_DATABASE_MAX_CONNECTIONS",
+    "REDIS_URL",
+    "ANJU_REDIS_TIMEOUT_MS",
+    "ANJU_CACHE_BREAKER_OPEN_MS",
+    "ANJU_CACHE_PREFIX",
+    "ANJU_CACHE_LOCAL_MB",
+    "ANJU_LISTEN",
+    "ANJU_DEMO_IF_EMPTY",
+    "ANJU_GRAPHIQL",
+    "ANJU_LOADER_DELAY_MS",
+    "ANJU_PRODUCTION",
+    "ANJU_MAX_DEPTH",
+    "ANJU_MAX_COST",
+    "ANJU_MAX_ALIASES",
+    "ANJU_MAX_DIRECTIVES",
+    "ANJU_REQUEST_TIMEOUT_MS",
+    "ANJU_PERSISTED_QUERIES",
+    "ANJU_SHUTDOWN_GRACE_MS",
+    "ANJU_LOG_FORMAT",
+    "RUST_LOG",
+];
+
+/// Reads an optional TOML configuration file whose keys are the environment variable names of
+/// [`SETTINGS`] (`DATABASE_URL = "postgres://…"`, `ANJU_MAX_COST = 20000`, …) and returns the
+/// pairs the environment does not already set: the file sits between the defaults and the
+/// environment, and flags override everything.
+pub fn file_settings(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read configuration file {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("configuration file {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (key, value) in table {
+        if !SETTINGS.contains(&key.as_str()) {
+            anyhow::bail!(
+                "configuration file {}: unknown setting `{key}` (known: {})",
+                path.display(),
+                SETTINGS.join(", ")
+            );
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => anyhow::bail!(
+                "configuration file {}: `{key}` must be a string, number or boolean, not {other}",
+                path.display()
+            ),
+        };
+        if std::env::var_os(&key).is_none() {
+            out.push((key, value));
+        }
+    }
+    Ok(out)
 }

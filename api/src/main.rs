@@ -18,6 +18,10 @@ struct Cli {
     database: DatabaseConfig,
     #[command(flatten)]
     cache: CacheConfig,
+    /// A TOML file of settings, keyed by their environment variable names; the environment and
+    /// flags override it (also `ANJU_CONFIG`).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -50,17 +54,51 @@ enum Command {
     Bench(anju::bench::BenchOptions),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // The configuration file fills in the environment before anything reads it, and before any
+    // thread exists that could read the environment concurrently.
+    if let Err(e) = load_config_file() {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     telemetry::init();
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--config FILE` (or `ANJU_CONFIG`): a TOML file of settings by environment variable name.
+fn load_config_file() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("ANJU_CONFIG").ok()) else {
+        return Ok(());
+    };
+    for (key, value) in anju::config::file_settings(std::path::Path::new(&path))? {
+        std::env::set_var(key, value);
+    }
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

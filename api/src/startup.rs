@@ -15,6 +15,10 @@ pub struct AppState {
     pub statements: StatementCounter,
     pub cache: Cache,
     pub graphiql: bool,
+    /// Request metrics for `/metrics`.
+    pub metrics: std::sync::Arc<crate::http::metrics::RequestMetrics>,
+    /// Set once shutdown has begun: readiness then fails while in-flight requests finish.
+    pub shutting_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The documents allowed to run, when the deployment restricts them.
     pub allow_list: crate::http::persisted::AllowList,
     /// Longest a request may run.
@@ -27,6 +31,7 @@ pub struct AppState {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Application {
@@ -65,6 +70,8 @@ impl Application {
             statements,
             cache,
             graphiql: serve.graphiql && !serve.production,
+            metrics: std::sync::Arc::new(crate::http::metrics::RequestMetrics::new()?),
+            shutting_down: Default::default(),
             allow_list: match &serve.persisted_queries {
                 Some(path) => crate::http::persisted::AllowList::from_file(path)?,
                 None => crate::http::persisted::AllowList::open(),
@@ -72,7 +79,11 @@ impl Application {
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
         };
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            shutdown_grace: std::time::Duration::from_millis(serve.shutdown_grace_ms),
+        })
     }
 
     /// The port the server listens on (useful when it was asked for port 0).
@@ -85,12 +96,33 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM, letting in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM (see [`run_until`](Self::run_until)).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes; then readiness turns 503, the server keeps serving for
+    /// the shutdown grace period (so load balancers stop sending), stops accepting, and lets
+    /// in-flight requests finish.
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "Anju is listening; GraphiQL at http://{addr}/");
+        let flag = self.state.shutting_down.clone();
+        let grace = self.shutdown_grace;
+        let drained = async move {
+            stop.await;
+            flag.store(true, std::sync::atomic::Ordering::Release);
+            tracing::info!(
+                ?grace,
+                "shutting down: readiness is off; finishing in-flight requests"
+            );
+            tokio::time::sleep(grace).await;
+        };
         axum::serve(self.listener, http::router(self.state))
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(drained)
             .await
     }
 }
@@ -109,5 +141,4 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }

@@ -45,3 +45,34 @@ fn a_bad_data_set_fails_with_its_breaches_and_a_nonzero_exit() {
         "the missing file is named: {stderr}"
     );
 }
+
+#[test]
+fn a_configuration_file_supplies_settings_the_environment_does_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("from-file.db");
+    let config = dir.path().join("anju.toml");
+    std::fs::write(
+        &config,
+        format!("DATABASE_URL = \"sqlite://{}?mode=rwc\"\n", db.display()),
+    )
+    .expect("write config");
+    let out = anju()
+        .env_remove("DATABASE_URL")
+        .args(["--config", config.to_str().expect("utf-8 path"), "migrate"])
+        .output()
+        .expect("run anju migrate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists(), "the database named in the file was created");
+
+    std::fs::write(&config, "DATABASE_ULR = \"sqlite://x.db\"\n").expect("write config");
+    let out = anju()
+        .args(["--config", config.to_str().expect("utf-8 path"), "migrate"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown setting `DATABASE_ULR`"));
+}

@@ -27,6 +27,7 @@ pub async fn execute(
     let request_id = RequestId::new();
     let Some(media) = protocol::negotiate(&headers) else {
         return reject(
+            &state,
             MediaType::Json,
             &request_id,
             Rejection {
@@ -43,13 +44,14 @@ pub async fn execute(
     };
     let mut params = match params {
         Ok(p) => p,
-        Err(rejection) => return reject(media, &request_id, rejection),
+        Err(rejection) => return reject(&state, media, &request_id, rejection),
     };
     if let Err(rejection) = persisted::resolve(&mut params, &state.cache, &state.allow_list).await {
-        return reject(media, &request_id, rejection);
+        return reject(&state, media, &request_id, rejection);
     }
     if method == Method::GET && protocol::selects_mutation(&params) {
         let mut response = reject(
+            &state,
             media,
             &request_id,
             Rejection {
@@ -64,7 +66,20 @@ pub async fn execute(
         return response;
     }
 
+    let started = std::time::Instant::now();
     let mut request = async_graphql::Request::new(params.query);
+    // Parsed once here (the engine reuses it) to name the operation in the metrics.
+    let named = match (&params.operation_name, request.parsed_query()) {
+        (Some(name), _) => Some(name.clone()),
+        (None, Ok(doc)) => match &doc.operations {
+            async_graphql::parser::types::DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+                ops.keys().next().map(|n| n.to_string())
+            }
+            _ => None,
+        },
+        (None, Err(_)) => None,
+    };
+    let operation = state.metrics.operation_label(named.as_deref());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -89,6 +104,7 @@ pub async fn execute(
     else {
         tracing::warn!(request_id = %request_id.0, timeout = ?state.request_timeout, "request timed out");
         return reject(
+            &state,
             media,
             &request_id,
             Rejection {
@@ -115,6 +131,18 @@ pub async fn execute(
         }
         ext.set("requestId", request_id.0.clone());
     }
+    let codes: Vec<&str> = response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref()?.get("code"))
+        .filter_map(|v| match v {
+            async_graphql::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        })
+        .collect();
+    state
+        .metrics
+        .executed(&operation, started.elapsed().as_secs_f64(), &codes);
     // A request error (the document did not parse or validate) happened before execution: the
     // response then has no `data`, and the specification's media type gets a 400.
     let request_error = !response.errors.is_empty()
@@ -153,7 +181,13 @@ pub async fn execute(
 }
 
 /// Answers a request that never reached GraphQL execution.
-fn reject(media: MediaType, request_id: &RequestId, rejection: Rejection) -> Response {
+fn reject(
+    state: &AppState,
+    media: MediaType,
+    request_id: &RequestId,
+    rejection: Rejection,
+) -> Response {
+    state.metrics.rejected(rejection.code);
     let body = serde_json::json!({
         "errors": [{
             "message": rejection.message,
@@ -209,24 +243,27 @@ pub async fn graphiql(State(state): State<AppState>) -> Response {
     .into_response()
 }
 
-/// Ready when the database answers; the cache may be degraded (requests then go to the
-/// database), which the body says.
+/// Ready when the database answers and shutdown has not begun; the cache may be degraded
+/// (requests then go to the database), which the body says.
 pub async fn ready(State(state): State<AppState>) -> Response {
     let (backend, healthy) = state.cache.status().await;
     let cache = if healthy { "ok" } else { "degraded" };
+    if state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        let body = serde_json::json!({ "status": "shutting down", "cache": cache, "cacheBackend": backend });
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    }
     match state.db.execute_unprepared("SELECT 1").await {
-        Ok(_) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ready", "database": "ok", "cache": cache, "cacheBackend": backend })),
-        )
-            .into_response(),
+        Ok(_) => {
+            let body = serde_json::json!({ "status": "ready", "database": "ok", "cache": cache, "cacheBackend": backend });
+            (StatusCode::OK, Json(body)).into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({ "status": "unavailable", "database": "unavailable", "cache": cache })),
-            )
-                .into_response()
+            let body = serde_json::json!({ "status": "unavailable", "database": "unavailable", "cache": cache });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
         }
     }
 }
@@ -240,6 +277,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.statements.get()
     );
     body.push_str(&state.cache.metrics_text().await);
+    body.push_str(&state.metrics.render());
+    body.push_str(&pool_text(&state.db));
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -248,4 +287,27 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Connection-pool figures.
+fn pool_text(db: &sea_orm::DatabaseConnection) -> String {
+    let (size, idle) = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => return String::new(),
+    };
+    let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+    format!(
+        "# HELP anju_db_pool_connections Database connections in the pool, by state.\n\
+         # TYPE anju_db_pool_connections gauge\n\
+         anju_db_pool_connections{{state=\"idle\"}} {idle}\n\
+         anju_db_pool_connections{{state=\"in_use\"}} {}\n",
+        size.saturating_sub(idle)
+    )
 }

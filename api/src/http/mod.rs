@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, request ids, body limits.
 
 mod graphql;
+pub mod metrics;
 pub mod persisted;
 pub mod protocol;
 
