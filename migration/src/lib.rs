@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_register;
 mod m20261129_000002_cache_generations;
+mod m20261129_000003_indicator_rollups;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261129_000001_register::Migration),
             Box::new(m20261129_000002_cache_generations::Migration),
+            Box::new(m20261129_000003_indicator_rollups::Migration),
         ]
     }
 }

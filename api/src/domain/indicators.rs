@@ -1,16 +1,22 @@
 //! The contract's indicators (§2), computed by aggregate SQL over a scope.
 //!
-//! [`compute`] runs one statement: an aggregate subquery per group of indicators (works,
-//! construction, households, employment, homesteads), each returning a single row, cross-joined
-//! into one row. One statement means one snapshot, so an import committing halfway through never
-//! yields a set mixing old and new data.
+//! [`compute`] reads the rollups of [`rollup`] (dated changes per scope, rebuilt by every import
+//! in its transaction): one statement summing a few rows per indicator. One statement means one
+//! snapshot, so an import committing halfway through never yields a set mixing old and new data.
+//!
+//! [`compute_direct`] computes the same values straight from the register: an aggregate subquery
+//! per group of indicators (works, construction, households, employment, homesteads), each
+//! returning a single row, cross-joined into one row. It is the definition the rollups are
+//! checked against.
 
 mod calendar;
 mod query;
+pub mod rollup;
 
 use chrono::NaiveDate;
 use entity::enums::{EmploymentPath, WorkCategory};
 use sea_orm::{ConnectionTrait, DbErr};
+use std::collections::HashMap;
 
 pub use calendar::month_ends;
 
@@ -80,11 +86,39 @@ pub async fn scope_exists<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<b
     Ok(found.is_some())
 }
 
-/// Computes every indicator for `scope` on `as_of` with aggregate SQL (one statement).
+/// Computes every indicator for `scope` on `as_of` from the rollups (one statement).
 ///
 /// A scope naming no area or site yields all zeros; callers that must tell the two apart check
 /// [`scope_exists`] first.
 pub async fn compute<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    as_of: NaiveDate,
+) -> Result<IndicatorValues, DbErr> {
+    let rows = db
+        .query_all_raw(crate::db::tag_aggregate(rollup::read(
+            db.get_database_backend(),
+            scope,
+            as_of,
+        )))
+        .await?;
+    let mut sums = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let metric: String = row.try_get("", "metric")?;
+        let count = row.try_get::<Option<i64>>("", "n")?.unwrap_or(0);
+        let amount = row.try_get::<Option<f64>>("", "amount")?.unwrap_or(0.0);
+        sums.insert(metric, (count, amount));
+    }
+    assemble(
+        as_of,
+        |metric| Ok(sums.get(metric).map_or(0, |&(count, _)| count)),
+        sums.get("reclaimed").map_or(0.0, |&(_, amount)| amount),
+    )
+}
+
+/// Computes every indicator for `scope` on `as_of` straight from the register, with one
+/// aggregate statement and no rollups. Slower than [`compute`] on large scopes; the two agree.
+pub async fn compute_direct<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     as_of: NaiveDate,
@@ -97,9 +131,23 @@ pub async fn compute<C: ConnectionTrait>(
         )))
         .await?
         .ok_or_else(|| DbErr::Custom("the indicator aggregate returned no row".into()))?;
-    let count = |column: &str| -> Result<i64, DbErr> {
-        Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0))
-    };
+    let reclaimed_area_mu = row
+        .try_get::<Option<f64>>("", "reclaimed_area_mu")?
+        .unwrap_or(0.0);
+    assemble(
+        as_of,
+        |column| Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0)),
+        reclaimed_area_mu,
+    )
+}
+
+/// Builds the indicator set from `count`, which gives each metric's value by its name (the
+/// column names of [`query::indicators`], which are also the rollups' metric names).
+fn assemble(
+    as_of: NaiveDate,
+    count: impl Fn(&str) -> Result<i64, DbErr>,
+    reclaimed_area_mu: f64,
+) -> Result<IndicatorValues, DbErr> {
     let ratio = |numerator: &str, denominator: &str| -> Result<Ratio, DbErr> {
         Ok(Ratio::new(count(numerator)?, count(denominator)?))
     };
@@ -129,8 +177,6 @@ pub async fn compute<C: ConnectionTrait>(
         employment_by_path,
         demolition: ratio("demolished", "homesteads")?,
         reclamation: ratio("reclaimed", "homesteads")?,
-        reclaimed_area_mu: row
-            .try_get::<Option<f64>>("", "reclaimed_area_mu")?
-            .unwrap_or(0.0),
+        reclaimed_area_mu,
     })
 }

@@ -121,6 +121,7 @@ pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSum
     }
     let summary = write::write(&txn, &set, &stale).await?;
     // An import may touch anything: every cached aggregate becomes unreachable with this commit.
+    crate::domain::indicators::rollup::rebuild(&txn).await?;
     crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
     txn.commit().await?;
     Ok(summary)
