@@ -11,6 +11,7 @@
 //! falls back to the database. Concurrent lookups of one cold key compute it once per process
 //! (the local layer coalesces them) and, with Redis, once across processes (a short lock).
 
+mod batch;
 mod breaker;
 pub mod generation;
 mod metrics;
@@ -62,6 +63,36 @@ struct Inner {
     redis: Option<Arc<RedisBackend>>,
     prefix: String,
     metrics: Arc<Metrics>,
+    reader: batch::GenerationReader,
+}
+
+/// The Redis key of a generation counter.
+fn gen_key(prefix: &str, scope: &str) -> String {
+    format!("{prefix}:gen:{scope}")
+}
+
+/// Reads generation counters: from Redis when it answers and knows them all, otherwise from
+/// the database (and then mirrors them into Redis).
+async fn read_generations(
+    db: &DatabaseConnection,
+    redis: Option<&RedisBackend>,
+    prefix: &str,
+    scopes: &[GenScope],
+) -> Result<Vec<i64>, DbErr> {
+    if let Some(redis) = redis {
+        let keys: Vec<String> = scopes.iter().map(|s| gen_key(prefix, &s.name())).collect();
+        if let Ok(values) = redis.get_many(&keys).await {
+            if let Some(all) = values.into_iter().collect::<Option<Vec<i64>>>() {
+                return Ok(all);
+            }
+            let from_db = generation::read(db, scopes).await?;
+            for (key, value) in keys.iter().zip(&from_db) {
+                let _ = redis.raise(key, *value).await;
+            }
+            return Ok(from_db);
+        }
+    }
+    generation::read(db, scopes).await
 }
 
 impl Cache {
@@ -88,6 +119,8 @@ impl Cache {
             })
             .time_to_idle(Duration::from_secs(3600))
             .build();
+        let reader =
+            batch::GenerationReader::start(db.clone(), redis.clone(), config.prefix.clone());
         Cache {
             inner: Arc::new(Inner {
                 db,
@@ -95,6 +128,7 @@ impl Cache {
                 redis,
                 prefix: config.prefix.clone(),
                 metrics,
+                reader,
             }),
         }
     }
@@ -152,26 +186,17 @@ impl Cache {
     }
 
     fn gen_key(&self, scope: &str) -> String {
-        format!("{}:gen:{scope}", self.inner.prefix)
+        gen_key(&self.inner.prefix, scope)
     }
 
     /// The current generations of `scopes`: from Redis when it answers and knows them all,
     /// otherwise from the database (and then mirrored into Redis).
+    ///
+    /// Concurrent callers share reads: each read serves every caller that was waiting when it
+    /// started, so it reflects every write committed before any of them asked (see
+    /// [`batch::GenerationReader`]).
     pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
-        if let Some(redis) = &self.inner.redis {
-            let keys: Vec<String> = scopes.iter().map(|s| self.gen_key(&s.name())).collect();
-            if let Ok(values) = redis.get_many(&keys).await {
-                if let Some(all) = values.into_iter().collect::<Option<Vec<i64>>>() {
-                    return Ok(all);
-                }
-                let from_db = generation::read(&self.inner.db, scopes).await?;
-                for (key, value) in keys.iter().zip(&from_db) {
-                    let _ = redis.raise(key, *value).await;
-                }
-                return Ok(from_db);
-            }
-        }
-        generation::read(&self.inner.db, scopes).await
+        self.inner.reader.read(scopes).await
     }
 
     /// Mirrors every generation counter from the database into Redis. Run after each committed
