@@ -147,7 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {summary:?} to {}", out.display());
         }
         Command::Schema => print!("{}", anju::graphql::sdl()),
-        Command::Bench(opts) => anju::bench::run(cli.database, opts).await?,
+        Command::Bench(opts) => anju::bench::run(cli.database, cli.cache.clone(), opts).await?,
     }
     Ok(())
 }

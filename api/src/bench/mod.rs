@@ -11,7 +11,7 @@ mod load;
 mod queries;
 mod report;
 
-use crate::config::{DatabaseConfig, ServeConfig};
+use crate::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use crate::{db, demo, register, startup};
 use anyhow::{bail, ensure, Context};
 use clap::Args;
@@ -50,7 +50,11 @@ pub struct BenchOptions {
 const WARMUP: Duration = Duration::from_secs(1);
 
 /// Runs the benchmark and prints its report to stdout (progress goes to stderr).
-pub async fn run(database: DatabaseConfig, opts: BenchOptions) -> anyhow::Result<()> {
+pub async fn run(
+    database: DatabaseConfig,
+    cache: CacheConfig,
+    opts: BenchOptions,
+) -> anyhow::Result<()> {
     if opts.list {
         print!("{}", queries::listing());
         return Ok(());
@@ -72,6 +76,7 @@ pub async fn run(database: DatabaseConfig, opts: BenchOptions) -> anyhow::Result
         database.clone(),
         ServeConfig {
             demo_if_empty: false,
+            cache: cache.clone(),
             ..ServeConfig::ephemeral()
         },
     )
