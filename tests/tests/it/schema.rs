@@ -90,3 +90,29 @@ fn contract_names_are_present() {
         assert!(sdl.contains(needle), "schema.graphql lacks `{needle}`");
     }
 }
+
+/// `graphql-schema-linter` with the Relay rules (configuration in tests/schema-lint) passes.
+/// Alphabetical-order rules are left out: the contract lists enum values in a meaningful order.
+#[test]
+fn the_schema_passes_the_linter() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema-lint");
+    if !dir.join("node_modules/.bin/graphql-schema-linter").exists() {
+        let status = std::process::Command::new("npm")
+            .arg("install")
+            .current_dir(&dir)
+            .status()
+            .expect("npm (Node.js) is needed to lint the schema");
+        assert!(status.success(), "npm install failed in {}", dir.display());
+    }
+    let out = std::process::Command::new(dir.join("node_modules/.bin/graphql-schema-linter"))
+        .arg("../../schema.graphql")
+        .current_dir(&dir)
+        .output()
+        .expect("run graphql-schema-linter");
+    assert!(
+        out.status.success(),
+        "schema.graphql has lint errors:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
