@@ -88,9 +88,24 @@ pub async fn connect(
     Ok((db, counter))
 }
 
-/// Applies every pending migration.
+/// The migration that adds the indicator rollups, which a register imported before it must fill.
+const ROLLUP_MIGRATION: &str = "m20261129_000003_indicator_rollups";
+
+/// Applies every pending migration. When that adds the indicator rollups to a register that
+/// already holds data, they are computed at once (in one transaction, which also retires every
+/// cached aggregate), so no indicator is ever read from empty rollups.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    let pending = Migrator::get_pending_migrations(db).await?;
+    let adds_rollups = pending.iter().any(|m| m.name() == ROLLUP_MIGRATION);
+    Migrator::up(db, None).await?;
+    if adds_rollups {
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        crate::domain::indicators::rollup::rebuild(&txn).await?;
+        crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
+        txn.commit().await?;
+    }
+    Ok(())
 }
 
 /// Builds a statement for `db`'s backend from SQL written with `$1, $2, …` placeholders, numbered

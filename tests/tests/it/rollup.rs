@@ -218,3 +218,29 @@ async fn rollups_equal_the_direct_aggregates() {
     assert!(late.construction_completion.numerator > 0);
     assert!(compared > 200, "{compared} comparisons");
 }
+
+/// A register imported before the rollups existed gets them when the migration adds them.
+#[tokio::test]
+async fn migrating_a_filled_register_computes_its_rollups() {
+    use migration::MigratorTrait;
+    let db = TestDb::new().await;
+    anju::register::import_dir(&db.db, &crate::support::fixture("indicators"))
+        .await
+        .expect("import fixture");
+    let scope = Scope::Area("522732".into());
+    let on_t = NaiveDate::from_ymd_opt(2020, 6, 30).expect("date");
+    let expected = compute_direct(&db.db, &scope, on_t).await.expect("direct");
+    // Back to before the rollups, as a register of an older release would be.
+    migration::Migrator::down(&db.db, Some(1))
+        .await
+        .expect("roll back one migration");
+    anju::db::migrate(&db.db).await.expect("migrate");
+    assert_eq!(
+        compute(&db.db, &scope, on_t).await.expect("rollup"),
+        expected
+    );
+    assert_eq!(
+        expected.occupancy.numerator, 6,
+        "the hand count of EXPECTED.md"
+    );
+}
