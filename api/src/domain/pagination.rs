@@ -18,6 +18,8 @@ pub const DEFAULT_PAGE_SIZE: u64 = 20;
 pub struct PageRequest {
     pub after: Option<String>,
     pub first: u64,
+    /// Only the total is wanted: the page's records are not fetched.
+    pub count_only: bool,
 }
 
 /// How a record's total is obtained: already known, or by a count statement run only when a
@@ -83,6 +85,14 @@ where
         .from_subquery(select.as_query().to_owned(), "t")
         .to_owned();
     let total = Total::Query(backend.build(&count));
+    if req.count_only {
+        return Ok(Page {
+            items: vec![],
+            has_next: false,
+            has_previous: req.after.is_some(),
+            total,
+        });
+    }
     let mut query = select;
     if let Some(after) = &req.after {
         match kind.value(after) {

@@ -51,7 +51,11 @@ pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageReq
                 .gql()?,
         ),
     };
-    Ok(PageRequest { after, first })
+    Ok(PageRequest {
+        after,
+        first,
+        count_only: false,
+    })
 }
 
 /// One page of a list in the Relay connection form (`XConnection` in the schema).
@@ -169,7 +173,12 @@ where
     F: FnOnce(DatabaseConnection, PageRequest) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<Page<T>, sea_orm::DbErr>>,
 {
-    let req = page_request(first, after)?;
+    let mut req = page_request(first, after)?;
+    // `{ totalCount }` alone (a per-site household count, say) costs no page fetch.
+    let selection = ctx.look_ahead();
+    req.count_only = !["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|f| selection.field(f).exists());
     let db = ctx.data::<DatabaseConnection>()?.clone();
     let page = fetch(db, req).await.gql()?;
     Ok(connection(page, key, node))

@@ -57,3 +57,26 @@ async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
     // homesteads, the homesteads' villages, and the members' employments.
     assert_eq!(large, 8, "a page of 100 households took {large} statements");
 }
+
+#[tokio::test]
+async fn counting_a_list_fetches_none_of_its_records() {
+    let app = TestApp::with_fixture("indicators").await;
+    let q = "{ sites(first: 50) { nodes { code households { totalCount } } } }";
+    let first = app.data(q, json!({})).await;
+    let counts: Vec<i64> = first["sites"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["households"]["totalCount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counts, [3, 2, 3]);
+    let before = app.statements.get();
+    assert_eq!(app.data(q, json!({})).await, first);
+    // The sites page, and (without Redis) one read of the cache generations: the counts are
+    // cached and no site's households are fetched.
+    let spent = app.statements.get() - before;
+    assert!(
+        spent <= 2,
+        "counting households of 3 sites took {spent} statements"
+    );
+}
