@@ -40,7 +40,7 @@ const LOCK_POLL: Duration = Duration::from_millis(10);
 /// A cached value's key: what it is, which generations it depends on, and its value type.
 pub trait CacheKey {
     /// The cached value.
-    type Value: Serialize + DeserializeOwned + Send + Sync;
+    type Value: Serialize + DeserializeOwned + Clone + Send + Sync + 'static;
     /// The kind of value, part of the key.
     const KIND: &'static str;
     /// The value's shape version: raise it when `Value` changes, so no deploy reads old entries.
@@ -59,11 +59,32 @@ pub struct Cache {
 
 struct Inner {
     db: DatabaseConnection,
-    local: moka::future::Cache<String, Arc<Vec<u8>>>,
+    local: moka::future::Cache<String, Local>,
     redis: Option<Arc<RedisBackend>>,
     prefix: String,
     metrics: Arc<Metrics>,
     reader: batch::GenerationReader,
+}
+
+/// An entry of the process-local layer: the decoded value, so a hit costs no decoding, and the
+/// size of its encoding, which bounds the layer's memory.
+#[derive(Clone)]
+struct Local {
+    value: Arc<dyn std::any::Any + Send + Sync>,
+    weight: u32,
+}
+
+impl Local {
+    fn new<T: Send + Sync + 'static>(value: T, encoded_len: usize) -> Self {
+        Local {
+            value: Arc::new(value),
+            weight: u32::try_from(encoded_len).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn get<T: Clone + 'static>(&self) -> Option<T> {
+        self.value.downcast_ref::<T>().cloned()
+    }
 }
 
 /// The Redis key of a generation counter.
@@ -114,8 +135,10 @@ impl Cache {
             });
         let local = moka::future::Cache::builder()
             .max_capacity(config.local_capacity_mb.saturating_mul(1024 * 1024))
-            .weigher(|k: &String, v: &Arc<Vec<u8>>| {
-                (k.len() + v.len()).try_into().unwrap_or(u32::MAX)
+            .weigher(|k: &String, v: &Local| {
+                u32::try_from(k.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(v.weight)
             })
             .time_to_idle(Duration::from_secs(3600))
             .build();
@@ -147,23 +170,34 @@ impl Cache {
     /// A persisted query's text by hash: from this process, else from Redis.
     pub async fn persisted_get(&self, hash: &str) -> Option<String> {
         let key = format!("{}:apq:{hash}", self.inner.prefix);
-        if let Some(bytes) = self.inner.local.get(&key).await {
-            return String::from_utf8(bytes.to_vec()).ok();
+        if let Some(text) = self
+            .inner
+            .local
+            .get(&key)
+            .await
+            .and_then(|l| l.get::<String>())
+        {
+            return Some(text);
         }
         let redis = self.inner.redis.as_ref()?;
-        let bytes = redis.get_bytes(&key).await.ok()??;
-        self.inner.local.insert(key, Arc::new(bytes.clone())).await;
-        String::from_utf8(bytes).ok()
+        let text = String::from_utf8(redis.get_bytes(&key).await.ok()??).ok()?;
+        self.inner
+            .local
+            .insert(key, Local::new(text.clone(), text.len()))
+            .await;
+        Some(text)
     }
 
     /// Registers a persisted query (its hash already checked) for every replica.
     pub async fn persisted_put(&self, hash: &str, text: &str) {
         let key = format!("{}:apq:{hash}", self.inner.prefix);
-        let bytes = text.as_bytes().to_vec();
         if let Some(redis) = &self.inner.redis {
-            let _ = redis.set_bytes(&key, &bytes, PERSISTED_TTL).await;
+            let _ = redis.set_bytes(&key, text.as_bytes(), PERSISTED_TTL).await;
         }
-        self.inner.local.insert(key, Arc::new(bytes)).await;
+        self.inner
+            .local
+            .insert(key, Local::new(text.to_owned(), text.len()))
+            .await;
     }
 
     /// Whether a shared backend is configured.
@@ -264,22 +298,24 @@ impl Cache {
             gens.join(".")
         );
         let mut computed_here = false;
-        let bytes = self
+        let entry = self
             .inner
             .local
             .try_get_with(full.clone(), async {
                 computed_here = true;
-                self.shared_or_compute::<K, _, _>(&full, compute)
-                    .await
-                    .map(Arc::new)
+                let bytes = self.shared_or_compute::<K, _, _>(&full, compute).await?;
+                let value: K::Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| DbErr::Custom(format!("cached value unreadable: {e}")))?;
+                Ok::<_, DbErr>(Local::new(value, bytes.len()))
             })
             .await
             .map_err(|e| DbErr::Custom(format!("cache fill failed: {e}")))?;
         if !computed_here {
             self.inner.metrics.local_hit();
         }
-        serde_json::from_slice(&bytes)
-            .map_err(|e| DbErr::Custom(format!("cached value unreadable: {e}")))
+        entry
+            .get::<K::Value>()
+            .ok_or_else(|| DbErr::Custom(format!("cache entry `{full}` holds another type")))
     }
 
     async fn shared_or_compute<K, F, Fut>(&self, full: &str, compute: F) -> Result<Vec<u8>, DbErr>
