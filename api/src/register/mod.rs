@@ -44,7 +44,7 @@ pub(crate) mod table;
 mod validate;
 mod write;
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use std::path::Path;
 
 /// How many records of each kind an import wrote (inserted or updated).
@@ -124,6 +124,11 @@ pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSum
     crate::domain::indicators::rollup::rebuild(&txn).await?;
     crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
     txn.commit().await?;
+    // Fresh planner statistics after a bulk load, so the first queries use the indexes (a
+    // server that analyzes on its own would catch up only later). Best-effort: the data is in.
+    if let Err(e) = db.execute_unprepared("ANALYZE").await {
+        tracing::warn!(error = %e, "ANALYZE after import failed");
+    }
     Ok(summary)
 }
 
