@@ -200,11 +200,6 @@ impl Cache {
             .await;
     }
 
-    /// Whether a shared backend is configured.
-    pub fn is_shared(&self) -> bool {
-        self.inner.redis.is_some()
-    }
-
     /// `"memory"` or `"redis"`, and whether it is fully usable.
     pub async fn status(&self) -> (&'static str, bool) {
         match &self.inner.redis {
@@ -264,20 +259,10 @@ impl Cache {
         });
     }
 
-    /// The value of `key`, computed by `compute` on a miss.
-    pub async fn get_or_compute<K, F, Fut>(&self, key: &K, compute: F) -> Result<K::Value, DbErr>
-    where
-        K: CacheKey,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<K::Value, DbErr>>,
-    {
-        let gens = self.generations(&key.depends_on()).await?;
-        self.get_or_compute_at(key, &gens, compute).await
-    }
-
-    /// Like [`get_or_compute`](Self::get_or_compute), with the generations of
-    /// `key.depends_on()` already read (a request reads them for all its keys in one batch).
-    pub async fn get_or_compute_at<K, F, Fut>(
+    /// The value of `key`, computed by `compute` on a miss. `gens` are the current generations
+    /// of `key.depends_on()`, in order ([`generations`](Self::generations) reads them; a request
+    /// reads them for all its keys in one batch).
+    pub async fn get_or_compute<K, F, Fut>(
         &self,
         key: &K,
         gens: &[i64],

@@ -39,18 +39,6 @@ pub struct Page<T> {
     pub total: Total,
 }
 
-impl<T> Page<T> {
-    /// Converts every item, keeping the page's shape.
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            has_next: self.has_next,
-            has_previous: self.has_previous,
-            total: self.total,
-        }
-    }
-}
-
 /// The kind of a table's key, to read a cursor back into a bound value.
 #[derive(Debug, Clone, Copy)]
 pub enum KeyKind {

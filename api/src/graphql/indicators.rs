@@ -191,7 +191,7 @@ async fn cached_set(ctx: &Context<'_>, scope: &Scope, as_of: NaiveDate) -> Resul
     let key = IndicatorKey { scope, as_of };
     let gens = super::loaders::generations(ctx, &key.depends_on()).await?;
     let values = cache
-        .get_or_compute_at(&key, &gens, || async move {
+        .get_or_compute(&key, &gens, || async move {
             if !dom::scope_exists(db, scope).await? {
                 return Ok(None);
             }

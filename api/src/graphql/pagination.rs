@@ -115,7 +115,7 @@ impl<T: OutputType> Conn<T> {
                 let key = CountKey(stmt);
                 let gens = super::loaders::generations(ctx, &key.depends_on()).await?;
                 cache
-                    .get_or_compute_at(&key, &gens, || async {
+                    .get_or_compute(&key, &gens, || async {
                         run_count(db, stmt.clone()).await.map(|n| n as i64)
                     })
                     .await

@@ -5,6 +5,7 @@ use super::protocol::{self, MediaType, Rejection};
 use crate::graphql::{loaders, RequestId};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -49,7 +50,19 @@ pub async fn execute(
     if let Err(rejection) = persisted::resolve(&mut params, &state.cache, &state.allow_list).await {
         return reject(&state, media, &request_id, rejection);
     }
-    if method == Method::GET && protocol::selects_mutation(&params) {
+    let started = std::time::Instant::now();
+    let mut request = async_graphql::Request::new(params.query);
+    // Parsed once here (the engine reuses the parsed document) to refuse mutations over GET and
+    // to name the operation in the metrics.
+    let selected = request
+        .parsed_query()
+        .ok()
+        .and_then(|doc| protocol::selected_operation(doc, params.operation_name.as_deref()));
+    if method == Method::GET
+        && selected
+            .as_ref()
+            .is_some_and(|(_, ty)| *ty == OperationType::Mutation)
+    {
         let mut response = reject(
             &state,
             media,
@@ -65,20 +78,10 @@ pub async fn execute(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-
-    let started = std::time::Instant::now();
-    let mut request = async_graphql::Request::new(params.query);
-    // Parsed once here (the engine reuses it) to name the operation in the metrics.
-    let named = match (&params.operation_name, request.parsed_query()) {
-        (Some(name), _) => Some(name.clone()),
-        (None, Ok(doc)) => match &doc.operations {
-            async_graphql::parser::types::DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-                ops.keys().next().map(|n| n.to_string())
-            }
-            _ => None,
-        },
-        (None, Err(_)) => None,
-    };
+    let named = params
+        .operation_name
+        .clone()
+        .or(selected.and_then(|(name, _)| name));
     let operation = state.metrics.operation_label(named.as_deref());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);

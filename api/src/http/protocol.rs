@@ -1,7 +1,7 @@
 //! The GraphQL-over-HTTP protocol: reading a request from GET parameters or a JSON body, choosing
 //! the response media type from `Accept`, and the status codes the specification asks for.
 
-use async_graphql::parser::types::OperationType;
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -197,25 +197,24 @@ pub fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, Rejection> 
     }
 }
 
-/// Whether the operation the request selects is a mutation (refused over GET). A document that
-/// does not parse is left to the executor, which reports it properly.
-pub fn selects_mutation(params: &Params) -> bool {
-    let Ok(doc) = async_graphql::parser::parse_query(&params.query) else {
-        return false;
-    };
-    let op = match (&doc.operations, &params.operation_name) {
-        (async_graphql::parser::types::DocumentOperations::Single(op), _) => Some(&op.node),
-        (async_graphql::parser::types::DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| &op.node)
+/// The operation a document runs, given the request's `operationName`: its name (when it has
+/// one) and its type. `None` when the name selects nothing or a nameless choice is ambiguous;
+/// the executor then reports that properly.
+pub fn selected_operation(
+    doc: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<(Option<String>, OperationType)> {
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some((None, op.node.ty)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name).map(|op| (Some(name.to_owned()), op.node.ty))
         }
-        (async_graphql::parser::types::DocumentOperations::Multiple(ops), None)
-            if ops.len() == 1 =>
-        {
-            ops.values().next().map(|op| &op.node)
-        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops
+            .iter()
+            .next()
+            .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
         _ => None,
-    };
-    op.is_some_and(|op| op.ty == OperationType::Mutation)
+    }
 }
 
 #[cfg(test)]
@@ -264,21 +263,29 @@ mod tests {
     }
 
     #[test]
-    fn mutations_are_recognised() {
-        let params = |q: &str, op: Option<&str>| Params {
-            query: q.into(),
-            operation_name: op.map(Into::into),
-            ..Default::default()
+    fn the_selected_operation_is_found() {
+        let select = |q: &str, op: Option<&str>| {
+            let doc = async_graphql::parser::parse_query(q).unwrap();
+            selected_operation(&doc, op)
         };
-        assert!(selects_mutation(&params("mutation { a }", None)));
-        assert!(!selects_mutation(&params("{ a }", None)));
-        assert!(selects_mutation(&params(
-            "query Q { a } mutation M { b }",
-            Some("M")
-        )));
-        assert!(!selects_mutation(&params(
-            "query Q { a } mutation M { b }",
-            Some("Q")
-        )));
+        assert_eq!(
+            select("mutation { a }", None),
+            Some((None, OperationType::Mutation))
+        );
+        assert_eq!(select("{ a }", None), Some((None, OperationType::Query)));
+        assert_eq!(
+            select("query Q { a } mutation M { b }", Some("M")),
+            Some((Some("M".into()), OperationType::Mutation))
+        );
+        assert_eq!(
+            select("query Q { a } mutation M { b }", Some("Q")),
+            Some((Some("Q".into()), OperationType::Query))
+        );
+        assert_eq!(
+            select("query Q { a }", None),
+            Some((Some("Q".into()), OperationType::Query))
+        );
+        assert_eq!(select("query Q { a } query R { b }", None), None);
+        assert_eq!(select("query Q { a }", Some("X")), None);
     }
 }
