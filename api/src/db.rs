@@ -101,8 +101,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     if adds_rollups {
         use sea_orm::TransactionTrait;
         let txn = db.begin().await?;
-        crate::domain::indicators::rollup::rebuild(&txn).await?;
-        crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
+        crate::domain::indicators::rollup::refresh_all(&txn).await?;
         txn.commit().await?;
     }
     Ok(())

@@ -120,9 +120,8 @@ pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSum
         return Err(ImportError::Invalid(breaches.into_sorted()));
     }
     let summary = write::write(&txn, &set, &stale).await?;
-    // An import may touch anything: every cached aggregate becomes unreachable with this commit.
-    crate::domain::indicators::rollup::rebuild(&txn).await?;
-    crate::cache::generation::bump(&txn, &[crate::cache::GenScope::Global]).await?;
+    // An import may touch anything.
+    crate::domain::indicators::rollup::refresh_all(&txn).await?;
     txn.commit().await?;
     // Fresh planner statistics after a bulk load, so the first queries use the indexes (a
     // server that analyzes on its own would catch up only later). Best-effort: the data is in.

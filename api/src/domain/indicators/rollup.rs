@@ -71,6 +71,14 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// After a write that may have touched anything (an import, a migration that adds the
+/// rollups): rebuilds the rollups and raises the global cache generation, in the caller's
+/// transaction, so every cached aggregate becomes unreachable when it commits.
+pub async fn refresh_all<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    rebuild(db).await?;
+    crate::cache::generation::bump(db, &[crate::cache::GenScope::Global]).await
+}
+
 /// The day after the date `expr`.
 fn next_day(backend: DbBackend, expr: &str) -> String {
     match backend {
