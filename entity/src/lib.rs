@@ -5,6 +5,7 @@
 
 pub mod area;
 pub mod area_closure;
+pub mod audit_log;
 pub mod employment;
 pub mod enums;
 pub mod homestead;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_register;
 mod m20261129_000002_cache_generations;
 mod m20261129_000003_indicator_rollups;
+mod m20261129_000004_access;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_register::Migration),
             Box::new(m20261129_000002_cache_generations::Migration),
             Box::new(m20261129_000003_indicator_rollups::Migration),
+            Box::new(m20261129_000004_access::Migration),
         ]
     }
 }
