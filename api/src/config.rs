@@ -91,6 +91,88 @@ impl Default for CacheConfig {
     }
 }
 
+/// Who may ask: token keys, public reads and which roles see personal data.
+#[derive(Debug, Clone, Args)]
+pub struct AuthConfig {
+    /// HMAC secret (HS256, at least 32 bytes) that people's bearer tokens are signed with.
+    #[arg(
+        long = "jwt-secret",
+        env = "ANJU_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// PEM file of the public key (RS256 or EdDSA) that people's tokens are signed with; wins
+    /// over the HMAC secret.
+    #[arg(long = "jwt-public-key", env = "ANJU_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<std::path::PathBuf>,
+    /// The public key's algorithm: `RS256` or `EdDSA`.
+    #[arg(
+        long = "jwt-algorithm",
+        env = "ANJU_JWT_ALGORITHM",
+        default_value = "RS256",
+        global = true
+    )]
+    pub jwt_algorithm: String,
+    /// The `iss` a token must carry.
+    #[arg(
+        long = "jwt-issuer",
+        env = "ANJU_JWT_ISSUER",
+        default_value = "anju",
+        global = true
+    )]
+    pub jwt_issuer: String,
+    /// The `aud` a token must carry.
+    #[arg(
+        long = "jwt-audience",
+        env = "ANJU_JWT_AUDIENCE",
+        default_value = "anju",
+        global = true
+    )]
+    pub jwt_audience: String,
+    /// Serve indicators and area and site names to callers without credentials.
+    #[arg(long = "public-reads", env = "ANJU_PUBLIC_READS", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub public_reads: bool,
+    /// Roles that see personal data unmasked (comma-separated); each such read is audited.
+    #[arg(
+        long = "pii-roles",
+        env = "ANJU_PII_ROLES",
+        default_value = "admin,officer",
+        global = true
+    )]
+    pub pii_roles: String,
+}
+
+impl AuthConfig {
+    /// The roles granted personal data.
+    pub fn pii_roles(&self) -> anyhow::Result<Vec<crate::auth::Role>> {
+        self.pii_roles
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: String| anyhow::anyhow!("ANJU_PII_ROLES: {e}"))
+            })
+            .collect()
+    }
+}
+
+impl Default for AuthConfig {
+    /// The development default: tokens signed with the database's development secret.
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_public_key: None,
+            jwt_algorithm: "RS256".into(),
+            jwt_issuer: "anju".into(),
+            jwt_audience: "anju".into(),
+            public_reads: true,
+            pii_roles: "admin,officer".into(),
+        }
+    }
+}
+
 /// How `anju serve` runs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
@@ -135,6 +217,9 @@ pub struct ServeConfig {
     /// The cache (set from the global cache options).
     #[arg(skip)]
     pub cache: CacheConfig,
+    /// Authentication (set from the global auth options).
+    #[arg(skip)]
+    pub auth: AuthConfig,
 }
 
 impl ServeConfig {
@@ -164,6 +249,7 @@ impl ServeConfig {
             persisted_queries: None,
             shutdown_grace_ms: 0,
             cache: CacheConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -189,6 +275,13 @@ pub const SETTINGS: &[&str] = &[
     "ANJU_REQUEST_TIMEOUT_MS",
     "ANJU_PERSISTED_QUERIES",
     "ANJU_SHUTDOWN_GRACE_MS",
+    "ANJU_JWT_SECRET",
+    "ANJU_JWT_PUBLIC_KEY",
+    "ANJU_JWT_ALGORITHM",
+    "ANJU_JWT_ISSUER",
+    "ANJU_JWT_AUDIENCE",
+    "ANJU_PUBLIC_READS",
+    "ANJU_PII_ROLES",
     "ANJU_LOG_FORMAT",
     "RUST_LOG",
 ];

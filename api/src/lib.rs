@@ -4,6 +4,7 @@
 //! Dependencies point one way: `http → graphql → domain → entity`. The `register` module reads
 //! and writes the CSV interchange format; `demo` generates data sets shaped like a real county.
 
+pub mod auth;
 pub mod bench;
 pub mod cache;
 pub mod config;

@@ -1,7 +1,8 @@
 //! `anju`: serve the register over GraphQL, and manage it from the command line.
 
+use anju::auth::{apikey, jwt, Role};
 use anju::cache::Cache;
-use anju::config::{CacheConfig, DatabaseConfig, ServeConfig};
+use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
 use anju::{db, demo, register, startup, telemetry};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ struct Cli {
     database: DatabaseConfig,
     #[command(flatten)]
     cache: CacheConfig,
+    #[command(flatten)]
+    auth: AuthConfig,
     /// A TOML file of settings, keyed by their environment variable names; the environment and
     /// flags override it (also `ANJU_CONFIG`).
     #[arg(long, global = true, value_name = "FILE")]
@@ -29,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the GraphQL API (the default when no command is given).
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Apply pending database migrations.
     Migrate,
     /// Import a CSV data set (one folder of seven files) in one transaction.
@@ -52,6 +55,53 @@ enum Command {
     Schema,
     /// Load a generated data set, serve it in-process and measure a fixed query mix under load.
     Bench(anju::bench::BenchOptions),
+    /// Mint a bearer token for development (signed with ANJU_JWT_SECRET, or with the
+    /// database's development secret when none is configured).
+    Token {
+        /// The role: admin, officer, site_manager, viewer or integration.
+        #[arg(long)]
+        role: Role,
+        /// The area code whose subtree the token sees.
+        #[arg(long)]
+        area: String,
+        /// The site, for a site manager.
+        #[arg(long)]
+        site: Option<String>,
+        /// Who the token is for (`sub`).
+        #[arg(long, default_value = "developer")]
+        subject: String,
+        /// Hours the token is valid.
+        #[arg(long, default_value_t = 8)]
+        hours: u64,
+    },
+    /// Manage API keys for machines.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApikeyCommand {
+    /// Create a key and print it (it is shown only this once).
+    Create {
+        /// What the key is for, e.g. `provincial big-data system`.
+        #[arg(long)]
+        name: String,
+        /// The role (usually `integration`).
+        #[arg(long, default_value = "integration")]
+        role: Role,
+        /// The area code whose subtree the key sees.
+        #[arg(long)]
+        area: String,
+        /// The site, for a site manager.
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Revoke a key by id; it stops working at once.
+    Revoke { id: String },
+    /// List keys (never their secrets).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -104,11 +154,12 @@ fn load_config_file() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command
-        .unwrap_or_else(|| Command::Serve(ServeConfig::parse_default()));
+        .unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::parse_default())));
     match command {
         Command::Serve(mut serve) => {
             serve.cache = cli.cache.clone();
-            let app = startup::Application::build(cli.database, serve).await?;
+            serve.auth = cli.auth.clone();
+            let app = startup::Application::build(cli.database, *serve).await?;
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
@@ -147,7 +198,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {summary:?} to {}", out.display());
         }
         Command::Schema => print!("{}", anju::graphql::sdl()),
-        Command::Bench(opts) => anju::bench::run(cli.database, cli.cache.clone(), opts).await?,
+        Command::Bench(opts) => {
+            anju::bench::run(cli.database, cli.cache.clone(), cli.auth.clone(), opts).await?
+        }
+        Command::Token {
+            role,
+            area,
+            site,
+            subject,
+            hours,
+        } => {
+            let (conn, _) = db::connect(&cli.database).await?;
+            db::migrate(&conn).await?;
+            let verifier = jwt::Verifier::from_config(&conn, &cli.auth, false)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no token key is configured"))?;
+            let ttl = std::time::Duration::from_secs(hours.saturating_mul(3600));
+            println!(
+                "{}",
+                verifier.mint(&subject, role, &area, site.as_deref(), ttl)?
+            );
+        }
+        Command::Apikey { command } => {
+            let (conn, _) = db::connect(&cli.database).await?;
+            db::migrate(&conn).await?;
+            match command {
+                ApikeyCommand::Create {
+                    name,
+                    role,
+                    area,
+                    site,
+                } => {
+                    if role == Role::SiteManager && site.is_none() {
+                        anyhow::bail!("a site manager's key needs --site");
+                    }
+                    let (key, secret) =
+                        apikey::create(&conn, &name, role, &area, site.as_deref()).await?;
+                    eprintln!(
+                        "created API key {} ({}, {} of {}); store it now, it is not shown again:",
+                        key.id, key.name, key.role, key.area_code
+                    );
+                    println!("{secret}");
+                }
+                ApikeyCommand::Revoke { id } => {
+                    if !apikey::revoke(&conn, &id).await? {
+                        anyhow::bail!("no live API key `{id}`");
+                    }
+                    println!("revoked {id}");
+                }
+                ApikeyCommand::List => {
+                    println!("id\tname\trole\tarea\tsite\tcreated\trevoked");
+                    for k in apikey::list(&conn).await? {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                            k.id,
+                            k.name,
+                            k.role,
+                            k.area_code,
+                            k.site_code.unwrap_or_default(),
+                            k.created_at.to_rfc3339(),
+                            k.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }

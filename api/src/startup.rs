@@ -14,6 +14,8 @@ pub struct AppState {
     pub schema: graphql::AnjuSchema,
     pub statements: StatementCounter,
     pub cache: Cache,
+    /// Resolves each request's caller.
+    pub auth: crate::auth::Authenticator,
     pub graphiql: bool,
     /// Request metrics for `/metrics`.
     pub metrics: std::sync::Arc<crate::http::metrics::RequestMetrics>,
@@ -63,12 +65,15 @@ impl Application {
             serve.limits(),
             serve.production,
         );
+        let auth =
+            crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
             schema,
             statements,
             cache,
+            auth,
             graphiql: serve.graphiql && !serve.production,
             metrics: std::sync::Arc::new(crate::http::metrics::RequestMetrics::new()?),
             shutting_down: Default::default(),

@@ -53,6 +53,7 @@ const WARMUP: Duration = Duration::from_secs(1);
 pub async fn run(
     database: DatabaseConfig,
     cache: CacheConfig,
+    auth: crate::config::AuthConfig,
     opts: BenchOptions,
 ) -> anyhow::Result<()> {
     if opts.list {
@@ -77,6 +78,7 @@ pub async fn run(
         ServeConfig {
             demo_if_empty: false,
             cache: cache.clone(),
+            auth,
             ..ServeConfig::ephemeral()
         },
     )

@@ -27,6 +27,81 @@ fn sites_in(ancestor: &str) -> SelectStatement {
         .to_owned()
 }
 
+/// The codes of `descendant`'s ancestors (itself excluded).
+fn ancestors_of(descendant: &str) -> SelectStatement {
+    Query::select()
+        .column(area_closure::Column::AncestorCode)
+        .from(area_closure::Entity)
+        .and_where(Expr::col(area_closure::Column::DescendantCode).eq(descendant))
+        .and_where(Expr::col(area_closure::Column::Depth).gt(0))
+        .to_owned()
+}
+
+/// What a restricted caller may see (CONTRACT §4): an area's subtree (and the names of its
+/// ancestors), and for a site manager only one site. Every list takes one, so no path can
+/// forget it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Within {
+    pub area: String,
+    /// A site manager's site.
+    pub site: Option<String>,
+}
+
+impl Within {
+    /// Areas in the subtree, and the area's ancestors.
+    fn areas(&self) -> Condition {
+        Condition::any()
+            .add(area::Column::Code.in_subquery(subtree(&self.area)))
+            .add(area::Column::Code.in_subquery(ancestors_of(&self.area)))
+    }
+
+    /// Sites located in the subtree (the one site, for a site manager).
+    fn sites(&self) -> Condition {
+        let mut c =
+            Condition::all().add(site::Column::TownshipCode.in_subquery(subtree(&self.area)));
+        if let Some(s) = &self.site {
+            c = c.add(site::Column::Code.eq(s.clone()));
+        }
+        c
+    }
+
+    /// Households whose site or origin village lies in the subtree (for a site manager, the
+    /// households of the site).
+    fn households(&self) -> Condition {
+        use household::Column as H;
+        match &self.site {
+            Some(s) => Condition::all()
+                .add(H::SiteCode.eq(s.clone()))
+                .add(H::SiteCode.in_subquery(sites_in(&self.area))),
+            None => Condition::any()
+                .add(H::SiteCode.in_subquery(sites_in(&self.area)))
+                .add(H::OriginVillageCode.in_subquery(subtree(&self.area))),
+        }
+    }
+
+    /// The codes of the visible households.
+    fn household_codes(&self) -> SelectStatement {
+        Query::select()
+            .column(household::Column::Code)
+            .from(household::Entity)
+            .cond_where(self.households())
+            .to_owned()
+    }
+
+    /// Homesteads in the subtree's villages, or of a visible household (for a site manager, the
+    /// homesteads of the site's households).
+    fn homesteads(&self) -> Condition {
+        use homestead::Column as S;
+        let of_visible = S::HouseholdCode.in_subquery(self.household_codes());
+        match &self.site {
+            Some(_) => Condition::all().add(of_visible),
+            None => Condition::any()
+                .add(S::VillageCode.in_subquery(subtree(&self.area)))
+                .add(of_visible),
+        }
+    }
+}
+
 /// An area by code.
 pub async fn area(db: &DatabaseConnection, code: &str) -> Result<Option<area::Model>, DbErr> {
     area::Entity::find_by_id(code.to_owned()).one(db).await
@@ -59,6 +134,8 @@ pub struct AreaFilter {
     pub level: Option<AreaLevel>,
     pub poverty_village: Option<bool>,
     pub whole_village_relocation: Option<bool>,
+    /// The caller's restriction.
+    pub visible: Option<Within>,
 }
 
 /// Areas matching `filter`, by code.
@@ -83,6 +160,9 @@ pub async fn areas(
     if let Some(b) = filter.whole_village_relocation {
         q = q.filter(area::Column::WholeVillageRelocation.eq(b));
     }
+    if let Some(v) = &filter.visible {
+        q = q.filter(v.areas());
+    }
     keyset_page(db, q, area::Column::Code, KeyKind::Text, req).await
 }
 
@@ -98,6 +178,8 @@ pub struct SiteFilter {
     pub area_codes: Vec<String>,
     pub placement: Option<Placement>,
     pub setting: Option<SiteSetting>,
+    /// The caller's restriction.
+    pub visible: Option<Within>,
 }
 
 /// Sites matching `filter`, by code.
@@ -115,6 +197,9 @@ pub async fn sites(
     }
     if let Some(s) = filter.setting {
         q = q.filter(site::Column::Setting.eq(s));
+    }
+    if let Some(v) = &filter.visible {
+        q = q.filter(v.sites());
     }
     keyset_page(db, q, site::Column::Code, KeyKind::Text, req).await
 }
@@ -140,6 +225,8 @@ pub struct HouseholdFilter {
     pub registered_poor: Option<bool>,
     /// The date `moved_in` is judged on.
     pub as_of: NaiveDate,
+    /// The caller's restriction.
+    pub visible: Option<Within>,
 }
 
 /// Households matching `filter`, by code.
@@ -168,6 +255,9 @@ pub async fn households(
     if let Some(p) = filter.registered_poor {
         q = q.filter(H::RegisteredPoor.eq(p));
     }
+    if let Some(v) = &filter.visible {
+        q = q.filter(v.households());
+    }
     keyset_page(db, q, H::Code, KeyKind::Text, req).await
 }
 
@@ -188,6 +278,8 @@ pub struct MemberFilter {
     pub area_code: Option<String>,
     pub site_code: Option<String>,
     pub labor_capacities: Option<Vec<LaborCapacity>>,
+    /// The caller's restriction.
+    pub visible: Option<Within>,
 }
 
 /// Members matching `filter`, by ID number.
@@ -216,6 +308,9 @@ pub async fn members(
     }
     if let Some(caps) = &filter.labor_capacities {
         q = q.filter(M::LaborCapacity.is_in(caps.iter().copied()));
+    }
+    if let Some(v) = &filter.visible {
+        q = q.filter(M::HouseholdCode.in_subquery(v.household_codes()));
     }
     keyset_page(db, q, M::IdNumber, KeyKind::Text, req).await
 }
@@ -272,6 +367,8 @@ pub struct HomesteadFilter {
     pub area_codes: Vec<String>,
     pub household_code: Option<String>,
     pub status: Option<HomesteadStatus>,
+    /// The caller's restriction.
+    pub visible: Option<Within>,
 }
 
 /// Homesteads matching `filter`, by id.
@@ -290,6 +387,9 @@ pub async fn homesteads(
     }
     if let Some(s) = filter.status {
         q = q.filter(s.condition());
+    }
+    if let Some(v) = &filter.visible {
+        q = q.filter(v.homesteads());
     }
     keyset_page(db, q, S::Id, KeyKind::Integer, req).await
 }

@@ -168,10 +168,11 @@ pub struct AreaFilterInput {
 
 pub(super) async fn list_areas(
     ctx: &Context<'_>,
-    filter: AreaFilter,
+    mut filter: AreaFilter,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Area>> {
+    filter.visible = super::access::restriction(ctx).await?;
     fetch_connection(
         ctx,
         first,
@@ -195,6 +196,13 @@ impl AreaQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Administrative division code.")] code: String,
     ) -> Result<Option<Area>> {
+        if !super::access::access(ctx)?
+            .area_visible(&code)
+            .await
+            .gql()?
+        {
+            return Ok(None);
+        }
         Ok(loaders::one::<area::Entity>(ctx, &code).await?.map(Area))
     }
     /// Areas, by code.
@@ -213,6 +221,7 @@ impl AreaQuery {
             level: f.level.map(Into::into),
             poverty_village: f.poverty_village,
             whole_village_relocation: f.whole_village_relocation,
+            visible: None,
         };
         list_areas(ctx, filter, first, after).await
     }

@@ -1,5 +1,8 @@
 //! Households, their members and those members' employments, and the homesteads they left.
 
+use super::access::{
+    access, household_visible, restriction, reveal, sees_personal, site_visible, Personal,
+};
 use super::area::Area;
 use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
@@ -14,9 +17,15 @@ use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
     HouseholdFilter, MemberFilter,
 };
+use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};
+
+/// Record kinds as the audit log names them.
+const HOUSEHOLD: &str = "household";
+const MEMBER: &str = "member";
+const EMPLOYMENT: &str = "employment";
 
 /// A relocated household (搬迁户).
 pub struct Household(pub household::Model);
@@ -28,41 +37,62 @@ impl Household {
     async fn code(&self) -> &str {
         &self.0.code
     }
-    /// Name of the household head.
-    async fn head_name(&self) -> &str {
-        &self.0.head_name
+    /// Name of the household head (masked to the surname, `王**`, without the `pii` grant).
+    async fn head_name(&self, ctx: &Context<'_>) -> String {
+        reveal(
+            ctx,
+            HOUSEHOLD,
+            &self.0.code,
+            &self.0.head_name,
+            Personal::Name,
+        )
     }
-    /// Resident ID number of the household head (18 characters).
-    async fn head_id_number(&self) -> &str {
-        &self.0.head_id_number
+    /// Resident ID number of the household head (18 characters; `1407**********123X` without
+    /// the `pii` grant).
+    async fn head_id_number(&self, ctx: &Context<'_>) -> String {
+        reveal(
+            ctx,
+            HOUSEHOLD,
+            &self.0.code,
+            &self.0.head_id_number,
+            Personal::IdNumber,
+        )
     }
-    /// Contact phone number.
-    async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+    /// Contact phone number (`138****5678` without the `pii` grant).
+    async fn phone(&self, ctx: &Context<'_>) -> Option<String> {
+        let phone = self.0.phone.as_deref()?;
+        Some(reveal(ctx, HOUSEHOLD, &self.0.code, phone, Personal::Phone))
     }
     /// Code of the village the household moved out of.
     async fn origin_village_code(&self) -> &str {
         &self.0.origin_village_code
     }
-    /// The village the household moved out of.
-    async fn origin_village(&self, ctx: &Context<'_>) -> Result<Area> {
+    /// The village the household moved out of; null when it lies outside what you may see.
+    async fn origin_village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        if !access(ctx)?
+            .area_visible(&self.0.origin_village_code)
+            .await
+            .gql()?
+        {
+            return Ok(None);
+        }
         loaders::required::<area::Entity, { role::ORIGIN_VILLAGE }>(
             ctx,
             "area",
             &self.0.origin_village_code,
         )
         .await
-        .map(Area)
+        .map(|a| Some(Area(a)))
     }
     /// Code of the site the household is registered to.
     async fn site_code(&self) -> &str {
         &self.0.site_code
     }
-    /// The site the household is registered to.
-    async fn site(&self, ctx: &Context<'_>) -> Result<ResettlementSite> {
-        loaders::required::<site::Entity, 0>(ctx, "site", &self.0.site_code)
-            .await
-            .map(ResettlementSite)
+    /// The site the household is registered to; null when it lies outside what you may see
+    /// (a household seen from its origin township).
+    async fn site(&self, ctx: &Context<'_>) -> Result<Option<ResettlementSite>> {
+        let s = loaders::required::<site::Entity, 0>(ctx, "site", &self.0.site_code).await?;
+        Ok(site_visible(ctx, &s).await?.then_some(ResettlementSite(s)))
     }
     /// Number of people in the household.
     async fn persons(&self) -> i32 {
@@ -138,13 +168,20 @@ pub struct Member(pub member::Model);
 /// A member of a household.
 #[Object]
 impl Member {
-    /// Resident ID number (18 characters, GB 11643).
-    async fn id_number(&self) -> &str {
-        &self.0.id_number
+    /// Resident ID number (18 characters, GB 11643; `1407**********123X` without the `pii`
+    /// grant).
+    async fn id_number(&self, ctx: &Context<'_>) -> String {
+        reveal(
+            ctx,
+            MEMBER,
+            &self.0.id_number,
+            &self.0.id_number,
+            Personal::IdNumber,
+        )
     }
-    /// The member's name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    /// The member's name (the surname only, `王**`, without the `pii` grant).
+    async fn name(&self, ctx: &Context<'_>) -> String {
+        reveal(ctx, MEMBER, &self.0.id_number, &self.0.name, Personal::Name)
     }
     /// Relation to the household head.
     async fn relation(&self) -> Relation {
@@ -203,9 +240,10 @@ pub struct Employment(pub employment::Model);
 /// One job held by a member.
 #[Object]
 impl Employment {
-    /// ID number of the employed member.
-    async fn member_id_number(&self) -> &str {
-        &self.0.member_id_number
+    /// ID number of the employed member (masked without the `pii` grant).
+    async fn member_id_number(&self, ctx: &Context<'_>) -> String {
+        let id = &self.0.member_id_number;
+        reveal(ctx, MEMBER, id, id, Personal::IdNumber)
     }
     /// The employed member.
     async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
@@ -233,9 +271,10 @@ impl Employment {
     async fn ended_on(&self) -> Option<Date> {
         date(self.0.ended_on)
     }
-    /// Monthly income in yuan.
-    async fn monthly_income_yuan(&self) -> Option<i32> {
-        self.0.monthly_income_yuan
+    /// Monthly income in yuan; null without the `pii` grant.
+    async fn monthly_income_yuan(&self, ctx: &Context<'_>) -> Option<i32> {
+        let income = self.0.monthly_income_yuan?;
+        sees_personal(ctx, EMPLOYMENT, &self.0.id.to_string()).then_some(income)
     }
     /// Revision of this record, raised by every change.
     async fn version(&self) -> i32 {
@@ -288,25 +327,32 @@ impl Homestead {
     async fn household_code(&self) -> &str {
         &self.0.household_code
     }
-    /// The household that owned it.
-    async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
-        loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
-            .await
-            .map(Household)
+    /// The household that owned it; null when it lies outside what you may see.
+    async fn household(&self, ctx: &Context<'_>) -> Result<Option<Household>> {
+        let h = loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
+            .await?;
+        Ok(household_visible(ctx, &h).await?.then_some(Household(h)))
     }
     /// Code of the village it stands in.
     async fn village_code(&self) -> &str {
         &self.0.village_code
     }
-    /// The village it stands in.
-    async fn village(&self, ctx: &Context<'_>) -> Result<Area> {
+    /// The village it stands in; null when it lies outside what you may see.
+    async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
+        if !access(ctx)?
+            .area_visible(&self.0.village_code)
+            .await
+            .gql()?
+        {
+            return Ok(None);
+        }
         loaders::required::<area::Entity, { role::HOMESTEAD_VILLAGE }>(
             ctx,
             "area",
             &self.0.village_code,
         )
         .await
-        .map(Area)
+        .map(|a| Some(Area(a)))
     }
     /// Area in mu (亩).
     async fn area_mu(&self) -> f64 {
@@ -365,6 +411,7 @@ impl HouseholdFilterInput {
             moved_in: self.moved_in,
             registered_poor: self.registered_poor,
             as_of: self.as_of.map(|d| d.0).unwrap_or_else(today),
+            visible: None,
         }
     }
 }
@@ -397,16 +444,18 @@ impl HomesteadFilterInput {
             area_codes: self.area_code.into_iter().collect(),
             household_code: self.household_code,
             status: self.status.map(Into::into),
+            visible: None,
         }
     }
 }
 
 pub(super) async fn list_households(
     ctx: &Context<'_>,
-    filter: HouseholdFilter,
+    mut filter: HouseholdFilter,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Household>> {
+    filter.visible = restriction(ctx).await?;
     fetch_connection(
         ctx,
         first,
@@ -420,10 +469,11 @@ pub(super) async fn list_households(
 
 pub(super) async fn list_homesteads(
     ctx: &Context<'_>,
-    filter: HomesteadFilter,
+    mut filter: HomesteadFilter,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Homestead>> {
+    filter.visible = restriction(ctx).await?;
     fetch_connection(
         ctx,
         first,
@@ -447,9 +497,10 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "建档立卡户编号: the household's register number.")] code: String,
     ) -> Result<Option<Household>> {
-        Ok(loaders::one::<household::Entity>(ctx, &code)
-            .await?
-            .map(Household))
+        match loaders::one::<household::Entity>(ctx, &code).await? {
+            Some(h) if household_visible(ctx, &h).await? => Ok(Some(Household(h))),
+            _ => Ok(None),
+        }
     }
     /// Households, by code.
     #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
@@ -468,9 +519,13 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
     ) -> Result<Option<Member>> {
-        Ok(loaders::one::<member::Entity>(ctx, &id_number)
-            .await?
-            .map(Member))
+        let Some(m) = loaders::one::<member::Entity>(ctx, &id_number).await? else {
+            return Ok(None);
+        };
+        match loaders::one::<household::Entity>(ctx, &m.household_code).await? {
+            Some(h) if household_visible(ctx, &h).await? => Ok(Some(Member(m))),
+            _ => Ok(None),
+        }
     }
     /// Members, by ID number.
     #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
@@ -488,6 +543,7 @@ impl HouseholdQuery {
             labor_capacities: f
                 .labor_capacity
                 .map(|v| v.into_iter().map(Into::into).collect()),
+            visible: restriction(ctx).await?,
         };
         fetch_connection(
             ctx,

@@ -218,7 +218,20 @@ pub async fn indicator_set(
     as_of: Option<Date>,
 ) -> Result<IndicatorSet> {
     let as_of = as_of.map(|d| d.0).unwrap_or_else(today);
+    ensure_allowed(ctx, &scope).await?;
     cached_set(ctx, &scope, as_of).await
+}
+
+/// `NOT_FOUND` for a scope outside what the caller may see, exactly as for an unknown one.
+async fn ensure_allowed(ctx: &Context<'_>, scope: &Scope) -> Result<()> {
+    if super::access::scope_allowed(ctx, scope).await? {
+        return Ok(());
+    }
+    let (what, key) = match scope {
+        Scope::Area(c) => ("area", c),
+        Scope::Site(c) => ("site", c),
+    };
+    Err(Error::not_found(what, key.clone())).gql()
 }
 
 /// Indicator queries.
@@ -270,6 +283,7 @@ impl IndicatorQuery {
             .gql();
         }
         let scope: Scope = scope.into();
+        ensure_allowed(ctx, &scope).await?;
         let mut out = Vec::with_capacity(ends.len());
         for as_of in ends {
             out.push(cached_set(ctx, &scope, as_of).await?);

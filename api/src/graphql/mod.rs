@@ -20,6 +20,7 @@ impl Default for RequestId {
     }
 }
 
+pub mod access;
 pub mod area;
 pub mod enums;
 pub mod household;
@@ -55,6 +56,7 @@ pub fn build_schema(
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_cost)
         .limit_directives(limits.max_directives)
+        .extension(access::AccessGate)
         .extension(limits::DocumentRules {
             max_aliases: limits.max_aliases,
             introspection: !production,

@@ -173,16 +173,18 @@ impl SiteFilterInput {
             area_codes: self.area_code.into_iter().chain(within).collect(),
             placement: self.placement.map(Into::into),
             setting: self.setting.map(Into::into),
+            visible: None,
         }
     }
 }
 
 pub(super) async fn list_sites(
     ctx: &Context<'_>,
-    filter: SiteFilter,
+    mut filter: SiteFilter,
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<ResettlementSite>> {
+    filter.visible = super::access::restriction(ctx).await?;
     fetch_connection(
         ctx,
         first,
@@ -206,9 +208,10 @@ impl SiteQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The site's code.")] code: String,
     ) -> Result<Option<ResettlementSite>> {
-        Ok(loaders::one::<site::Entity>(ctx, &code)
-            .await?
-            .map(ResettlementSite))
+        match loaders::one::<site::Entity>(ctx, &code).await? {
+            Some(s) if super::access::site_visible(ctx, &s).await? => Ok(Some(ResettlementSite(s))),
+            _ => Ok(None),
+        }
     }
     /// Resettlement sites, by code.
     #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]

@@ -2,6 +2,9 @@
 
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
+use crate::auth::audit::{self, ReadAudit};
+use crate::auth::scope::Access;
+use crate::auth::AuthError;
 use crate::graphql::{loaders, RequestId};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
@@ -38,6 +41,35 @@ pub async fn execute(
             },
         );
     };
+    let caller = match state.auth.authenticate(&headers).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            tracing::info!(request_id = %request_id.0, reason = %e, "credentials refused");
+            let mut response = reject(
+                &state,
+                media,
+                &request_id,
+                Rejection {
+                    status: StatusCode::UNAUTHORIZED,
+                    code: "UNAUTHENTICATED",
+                    message: match e {
+                        AuthError::Required => "credentials are required".into(),
+                        AuthError::Unavailable => "the credentials could not be checked".into(),
+                        _ => "the credentials are invalid, expired or revoked".into(),
+                    },
+                },
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"anju\""),
+            );
+            return response;
+        }
+    };
+    let purpose = headers
+        .get("anju-purpose")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect::<String>());
     let params = if method == Method::GET {
         protocol::from_query_string(query)
     } else {
@@ -96,8 +128,16 @@ pub async fn execute(
             }
         }
     }
+    let read_audit = std::sync::Arc::new(ReadAudit::default());
     let request = loaders::attach(
-        request.data(request_id.clone()),
+        request
+            .data(request_id.clone())
+            .data(Access::new(
+                state.db.clone(),
+                caller.clone(),
+                state.loader_delay,
+            ))
+            .data(read_audit.clone()),
         &state.db,
         &state.cache,
         state.loader_delay,
@@ -120,6 +160,27 @@ pub async fn execute(
             },
         );
     };
+    if let Some(who) = caller.principal() {
+        let read = read_audit.take();
+        if !read.is_empty() {
+            if let Err(e) =
+                audit::record_reads(&state.db, who, &request_id.0, purpose.as_deref(), &read).await
+            {
+                // Personal data leaves only on record.
+                tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
+                return reject(
+                    &state,
+                    media,
+                    &request_id,
+                    Rejection {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        code: "INTERNAL",
+                        message: "internal error".into(),
+                    },
+                );
+            }
+        }
+    }
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {

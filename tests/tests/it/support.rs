@@ -2,9 +2,13 @@
 
 #![allow(dead_code)]
 
-use anju::config::{CacheConfig, DatabaseConfig, ServeConfig};
+use anju::auth::{jwt, Role};
+use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
 use anju::db::StatementCounter;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder,
+};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -125,6 +129,9 @@ pub struct TestApp {
     pub cache: anju::cache::Cache,
     pub client: reqwest::Client,
     pub db: TestDb,
+    /// How the server checks credentials.
+    pub auth: AuthConfig,
+    pub production: bool,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -157,6 +164,15 @@ impl TestApp {
         {
             config.cache = Self::test_cache();
         }
+        if config.production && config.auth.jwt_secret.is_none() {
+            // Production has no development key: give it a configured one.
+            config.auth.jwt_secret = Some(format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ));
+        }
+        let (auth, production) = (config.auth.clone(), config.production);
         let app = anju::startup::Application::build(db.config.clone(), config)
             .await
             .expect("build application");
@@ -172,6 +188,8 @@ impl TestApp {
             cache,
             client: reqwest::Client::new(),
             db,
+            auth,
+            production,
             _server: server,
         }
     }
@@ -185,16 +203,54 @@ impl TestApp {
         Self::spawn_on(db).await
     }
 
-    /// POSTs a GraphQL request and returns the whole JSON response.
+    /// POSTs a GraphQL request as an admin of the whole tree and returns the whole JSON
+    /// response.
     pub async fn query(&self, query: &str, variables: Value) -> Value {
-        let resp = self
+        let token = self.admin_token().await;
+        self.query_as(Some(&token), query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token` as bearer credentials (none: anonymous).
+    pub async fn query_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self
             .client
             .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("send request");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("send request");
         resp.json().await.expect("JSON response")
+    }
+
+    /// A token for `role` over `area` (and `site`), signed as `anju token` signs it.
+    pub async fn token(&self, role: Role, area: &str, site: Option<&str>) -> String {
+        let verifier = jwt::Verifier::from_config(&self.db.db, &self.auth, self.production)
+            .await
+            .expect("token verifier")
+            .expect("development key");
+        verifier
+            .mint(
+                &format!("test-{role}"),
+                role,
+                area,
+                site,
+                std::time::Duration::from_secs(3600),
+            )
+            .expect("mint token")
+    }
+
+    /// A token for an admin of the tree's root (the first root, by code).
+    pub async fn admin_token(&self) -> String {
+        let root = entity::area::Entity::find()
+            .filter(entity::area::Column::ParentCode.is_null())
+            .order_by_asc(entity::area::Column::Code)
+            .one(&self.db.db)
+            .await
+            .expect("read root area")
+            .map(|a| a.code)
+            .unwrap_or_else(|| "000000".into());
+        self.token(Role::Admin, &root, None).await
     }
 
     /// Like [`query`](Self::query), but fails the test on any GraphQL error and returns `data`.

@@ -1,0 +1,249 @@
+//! The access rules as resolvers use them: which record may be shown, how lists are narrowed,
+//! and when personal data is shown whole (and audited) or masked.
+//!
+//! The rules themselves live in [`crate::auth::scope`]; this module joins them to the request's
+//! loaders. Every resolver that returns a record reached by key or by reference asks here first.
+
+use crate::auth::audit::ReadAudit;
+use crate::auth::scope::Access;
+use crate::auth::{Principal, Role};
+use crate::domain::indicators::Scope;
+use crate::domain::register::Within;
+use crate::error::{Error, GqlResult};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
+};
+use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
+use entity::{homestead, household, site};
+use std::sync::Arc;
+
+/// The request's access.
+pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Access> {
+    ctx.data::<Access>()
+}
+
+/// How lists must be narrowed for the caller.
+pub async fn restriction(ctx: &Context<'_>) -> async_graphql::Result<Option<Within>> {
+    access(ctx)?.restriction().await.gql()
+}
+
+/// `FORBIDDEN` unless the caller holds one of `roles`.
+pub fn require_role<'a>(
+    ctx: &Context<'a>,
+    roles: &[Role],
+    what: &str,
+) -> async_graphql::Result<&'a Principal> {
+    match access(ctx)?.principal() {
+        Some(p) if roles.contains(&p.role) => Ok(p),
+        Some(p) => Err(forbidden(format!("the role `{}` may not {what}", p.role))),
+        None => Err(unauthenticated(format!(
+            "credentials are required to {what}"
+        ))),
+    }
+}
+
+/// An error with code `FORBIDDEN`.
+pub fn forbidden(message: String) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "FORBIDDEN"))
+}
+
+/// An error with code `UNAUTHENTICATED`.
+pub fn unauthenticated(message: String) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+}
+
+/// Whether a site may be shown.
+pub async fn site_visible(ctx: &Context<'_>, s: &site::Model) -> async_graphql::Result<bool> {
+    access(ctx)?
+        .site_visible(&s.code, &s.township_code)
+        .await
+        .gql()
+}
+
+/// Whether a household may be shown: its site or its origin village is in scope (for a site
+/// manager: it belongs to the site).
+pub async fn household_visible(
+    ctx: &Context<'_>,
+    h: &household::Model,
+) -> async_graphql::Result<bool> {
+    let acc = access(ctx)?;
+    if let Some(only) = acc.site_only() {
+        if only != h.site_code {
+            return Ok(false);
+        }
+    } else if acc.area_within(&h.origin_village_code).await.gql()? {
+        return Ok(true);
+    }
+    match super::loaders::one::<site::Entity>(ctx, &h.site_code).await? {
+        Some(s) => site_visible(ctx, &s).await,
+        None => Ok(false),
+    }
+}
+
+/// Whether a homestead may be shown: its village is in scope, or its household is visible.
+pub async fn homestead_visible(
+    ctx: &Context<'_>,
+    h: &homestead::Model,
+) -> async_graphql::Result<bool> {
+    let acc = access(ctx)?;
+    if acc.site_only().is_none() && acc.area_within(&h.village_code).await.gql()? {
+        return Ok(true);
+    }
+    match super::loaders::one::<household::Entity>(ctx, &h.household_code).await? {
+        Some(hh) => household_visible(ctx, &hh).await,
+        None => Ok(false),
+    }
+}
+
+/// Whether the caller may see the indicators of `scope`: an area in its subtree, or a site it
+/// sees (a site manager: its own site only). Anyone may, with public reads on and no
+/// credentials.
+pub async fn scope_allowed(ctx: &Context<'_>, scope: &Scope) -> async_graphql::Result<bool> {
+    let acc = access(ctx)?;
+    if acc.principal().is_none() {
+        return Ok(true);
+    }
+    match scope {
+        Scope::Area(code) => Ok(acc.site_only().is_none() && acc.area_within(code).await.gql()?),
+        Scope::Site(code) => match super::loaders::one::<site::Entity>(ctx, code).await? {
+            Some(s) => site_visible(ctx, &s).await,
+            None => Ok(false),
+        },
+    }
+}
+
+/// `NOT_FOUND`, as for a record that does not exist.
+pub fn not_found(what: &'static str, key: &str) -> async_graphql::Error {
+    Error::not_found(what, key).extend()
+}
+
+/// How one personal value is masked.
+#[derive(Debug, Clone, Copy)]
+pub enum Personal {
+    IdNumber,
+    Phone,
+    Name,
+}
+
+/// A personal value of record `entity` `key`: whole (and the read audited) for a principal
+/// granted personal data, masked for everyone else.
+pub fn reveal(
+    ctx: &Context<'_>,
+    entity: &'static str,
+    key: &str,
+    raw: &str,
+    kind: Personal,
+) -> String {
+    if sees_personal(ctx, entity, key) {
+        return raw.to_owned();
+    }
+    use crate::auth::mask;
+    match kind {
+        Personal::IdNumber => mask::id_number(raw),
+        Personal::Phone => mask::phone(raw),
+        Personal::Name => mask::name(raw),
+    }
+}
+
+/// Whether the caller sees record `entity` `key` unmasked; if so, the read is noted for the
+/// audit log.
+pub fn sees_personal(ctx: &Context<'_>, entity: &'static str, key: &str) -> bool {
+    let pii = ctx
+        .data_opt::<Access>()
+        .and_then(Access::principal)
+        .is_some_and(|p| p.pii);
+    if pii {
+        match ctx.data_opt::<Arc<ReadAudit>>() {
+            Some(audit) => audit.note(entity, key),
+            // Without an audit trail to write to, nothing is shown unmasked.
+            None => return false,
+        }
+    }
+    pii
+}
+
+/// Refuses, before the resolver runs, every field an anonymous caller may not read: without
+/// credentials only indicators and the names and codes of areas and sites are served.
+pub struct AccessGate;
+
+impl ExtensionFactory for AccessGate {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AccessGate)
+    }
+}
+
+/// The fields served without credentials, by parent type.
+fn public_field(parent: &str, field: &str) -> bool {
+    if parent.starts_with("__") || field.starts_with("__") {
+        return true;
+    }
+    match parent {
+        "Query" => matches!(
+            field,
+            "indicators" | "indicatorSeries" | "area" | "areas" | "site" | "sites"
+        ),
+        "Area" => matches!(
+            field,
+            "code"
+                | "name"
+                | "level"
+                | "parentCode"
+                | "parent"
+                | "ancestors"
+                | "children"
+                | "sites"
+                | "indicators"
+        ),
+        "ResettlementSite" => matches!(
+            field,
+            "code" | "name" | "townshipCode" | "township" | "indicators"
+        ),
+        "IndicatorSet"
+        | "Ratio"
+        | "CategoryRatio"
+        | "PathCount"
+        | "PageInfo"
+        | "AreaConnection"
+        | "AreaEdge"
+        | "ResettlementSiteConnection"
+        | "ResettlementSiteEdge" => true,
+        _ => false,
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for AccessGate {
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let anonymous = ctx
+            .data_opt::<Access>()
+            .is_none_or(|a| a.principal().is_none());
+        if anonymous && !public_field(info.parent_type, info.name) {
+            let mut err = async_graphql::ServerError::new(
+                format!(
+                    "credentials are required to read `{}.{}`",
+                    info.parent_type, info.name
+                ),
+                None,
+            );
+            let mut ext = async_graphql::ErrorExtensionValues::default();
+            ext.set("code", "UNAUTHENTICATED");
+            err.extensions = Some(ext);
+            let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
+                .chain(info.path_node.parents())
+                .map(|node| match node.segment {
+                    QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+                    QueryPathSegment::Index(i) => PathSegment::Index(i),
+                })
+                .collect();
+            path.reverse();
+            err.path = path;
+            return Err(err);
+        }
+        next.run(ctx, info).await
+    }
+}
