@@ -64,6 +64,7 @@ impl Application {
             cache.clone(),
             serve.limits(),
             serve.production,
+            crate::auth::opaque::Sealer::load(&conn).await?,
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;

@@ -8,6 +8,7 @@ pub mod apikey;
 pub mod audit;
 pub mod jwt;
 pub mod mask;
+pub mod opaque;
 pub mod scope;
 pub mod secrets;
 

@@ -174,7 +174,8 @@ impl ExtensionFactory for AccessGate {
 
 /// The fields served without credentials, by parent type.
 fn public_field(parent: &str, field: &str) -> bool {
-    if parent.starts_with("__") || field.starts_with("__") {
+    // A list's items are checked field by field; the list itself is its parent field's.
+    if parent.starts_with("__") || field.starts_with("__") || parent.starts_with('[') {
         return true;
     }
     match parent {

@@ -9,9 +9,12 @@ use super::enums::{
 };
 use super::indicators::today;
 use super::loaders::{self, role};
-use super::pagination::{connection, fetch_connection, page_request, Conn};
+use super::pagination::{
+    connection, fetch_connection, page_request, sealed_key, unseal_after, Conn,
+};
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
+use crate::auth::opaque::Sealer;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
@@ -132,7 +135,7 @@ impl Household {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Member>> {
-        let req = page_request(first, after)?;
+        let req = page_request(first, unseal_after(ctx, after)?)?;
         let mut members = loaders::children::<member::Entity>(ctx, &self.0.code).await?;
         if let Some(caps) = labor_capacity {
             let caps: Vec<entity::enums::LaborCapacity> =
@@ -140,7 +143,12 @@ impl Household {
             members.retain(|m| caps.contains(&m.labor_capacity));
         }
         let page = memory_page(members, |m| m.id_number.clone(), &req);
-        Ok(connection(page, |m| m.id_number.clone(), Member))
+        let sealer = ctx.data::<Sealer>()?;
+        Ok(connection(
+            page,
+            |m| sealed_key(sealer, &m.id_number),
+            Member,
+        ))
     }
     /// The homesteads the household left, wherever they are.
     #[graphql(complexity = "2 * child_complexity")]
@@ -545,12 +553,14 @@ impl HouseholdQuery {
                 .map(|v| v.into_iter().map(Into::into).collect()),
             visible: restriction(ctx).await?,
         };
+        let after = unseal_after(ctx, after)?;
+        let sealer = ctx.data::<Sealer>()?;
         fetch_connection(
             ctx,
             first,
             after,
             |db, req| async move { reg::members(&db, &filter, &req).await },
-            |m| m.id_number.clone(),
+            |m| sealed_key(sealer, &m.id_number),
             Member,
         )
         .await

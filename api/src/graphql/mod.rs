@@ -49,10 +49,12 @@ pub fn build_schema(
     cache: crate::cache::Cache,
     limits: limits::Limits,
     production: bool,
+    sealer: crate::auth::opaque::Sealer,
 ) -> AnjuSchema {
     let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .data(db)
         .data(cache)
+        .data(sealer)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_cost)
         .limit_directives(limits.max_directives)

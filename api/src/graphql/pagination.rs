@@ -29,6 +29,32 @@ fn decode_cursor(cursor: &str) -> Option<String> {
     text.strip_prefix(CURSOR_TAG).map(str::to_owned)
 }
 
+/// Marks a cursor key that was sealed because it is personal data.
+const SEALED_TAG: &str = "s:";
+
+/// The cursor key for a record whose key is personal data (a member's ID number): sealed, so
+/// that the cursor reveals nothing (see [`crate::auth::opaque`]).
+pub fn sealed_key(sealer: &crate::auth::opaque::Sealer, key: &str) -> String {
+    format!("{SEALED_TAG}{}", sealer.seal(key))
+}
+
+/// Turns an `after` cursor over sealed keys back into a plain one for the page query.
+pub fn unseal_after(ctx: &Context<'_>, after: Option<String>) -> Result<Option<String>> {
+    let Some(cursor) = after else {
+        return Ok(None);
+    };
+    let sealer = ctx.data::<crate::auth::opaque::Sealer>()?;
+    let plain = decode_cursor(&cursor)
+        .and_then(|k| k.strip_prefix(SEALED_TAG).and_then(|s| sealer.open(s)))
+        .ok_or_else(|| {
+            Error::BadInput(format!(
+                "`after` is not a cursor this API issued: `{cursor}`"
+            ))
+        })
+        .gql()?;
+    Ok(Some(encode_cursor(&plain)))
+}
+
 /// Validates `first` (1–100; 20 when omitted) and decodes `after`.
 pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest> {
     let first = match first {

@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
 mod api;
+mod auth;
 mod cache;
 mod demo;
 mod http_protocol;
