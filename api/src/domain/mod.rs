@@ -6,3 +6,4 @@ pub mod indicators;
 pub mod pagination;
 pub mod register;
 pub mod rules;
+pub mod write;
