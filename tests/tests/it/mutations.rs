@@ -602,7 +602,7 @@ async fn a_mutation_failing_midway_leaves_nothing_behind() {
         "SELECT (SELECT COUNT(*) FROM households) + (SELECT COUNT(*) FROM members) * 1000 \
                   + (SELECT COUNT(*) FROM audit_log) * 1000000 \
                   + (SELECT COUNT(*) FROM idempotency_keys) * 1000000000";
-    let generations = "SELECT COALESCE(SUM(generation), 0) FROM cache_generations";
+    let generations = "SELECT CAST(COALESCE(SUM(generation), 0) AS BIGINT) FROM cache_generations";
     let deltas = "SELECT COUNT(*) FROM indicator_deltas";
     let before = (
         scalar(&app, counts).await,
