@@ -480,26 +480,6 @@ fn breaches(prefix: &[&str], found: Vec<crate::domain::rules::Breach>) -> Vec<Us
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_become_input_fields() {
-        assert_eq!(field_of("poverty_exit_on"), "povertyExitOn");
-        assert_eq!(field_of("persons"), "persons");
-    }
-
-    #[test]
-    fn equal_inputs_hash_equally_whatever_their_key_order() {
-        let a = serde_json::json!({ "b": 1, "a": { "y": [1, 2], "x": null } });
-        let b = serde_json::json!({ "a": { "x": null, "y": [1, 2] }, "b": 1 });
-        assert_eq!(input_sha256(&a).ok(), input_sha256(&b).ok());
-        let c = serde_json::json!({ "a": { "x": null, "y": [2, 1] }, "b": 1 });
-        assert_ne!(input_sha256(&a).ok(), input_sha256(&c).ok());
-    }
-}
-
 /// Writes `model` (every column) over the stored record matched by `key`, only if it is still
 /// at `version`; `false` when it is not (a concurrent write won).
 async fn update_versioned<A>(
@@ -559,4 +539,24 @@ async fn area_ref(
             Err(reason) => Err(UserError::bad_input(field, reason)),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_become_input_fields() {
+        assert_eq!(field_of("poverty_exit_on"), "povertyExitOn");
+        assert_eq!(field_of("persons"), "persons");
+    }
+
+    #[test]
+    fn equal_inputs_hash_equally_whatever_their_key_order() {
+        let a = serde_json::json!({ "b": 1, "a": { "y": [1, 2], "x": null } });
+        let b = serde_json::json!({ "a": { "x": null, "y": [1, 2] }, "b": 1 });
+        assert_eq!(input_sha256(&a).ok(), input_sha256(&b).ok());
+        let c = serde_json::json!({ "a": { "x": null, "y": [2, 1] }, "b": 1 });
+        assert_ne!(input_sha256(&a).ok(), input_sha256(&c).ok());
+    }
 }
