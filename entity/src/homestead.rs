@@ -5,7 +5,7 @@
 use super::enums::ReclaimedUse;
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "homesteads")]
 pub struct Model {
     #[sea_orm(primary_key)]

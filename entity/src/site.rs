@@ -3,7 +3,7 @@
 use super::enums::{Placement, SiteSetting};
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "sites")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

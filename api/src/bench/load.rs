@@ -19,11 +19,48 @@ pub struct LoadSpec {
     pub url: String,
     /// The JSON request body.
     pub body: String,
+    /// `Authorization` header value sent with every request.
+    pub authorization: String,
+    /// Writes mixed into the reads (Q5), if any.
+    pub writes: Option<Writes>,
     pub connections: usize,
     /// Sent but not counted, so that connections are open and caches are what they will be.
     pub warmup: Duration,
     /// Counted.
     pub duration: Duration,
+}
+
+/// Writes mixed into a read load: one request in `every` of a connection (connections staggered)
+/// toggles the completion date of the work that connection owns (works are shared out one per connection; a connection
+/// without one only reads), with a fresh idempotency key and the version its last write returned.
+#[derive(Debug, Clone)]
+pub struct Writes {
+    pub every: u64,
+    /// Code and current version of each work the writers may toggle.
+    pub works: Vec<(String, i64)>,
+}
+
+/// The body of one `recordWorkCompletion` toggle.
+fn toggle_body(code: &str, version: i64, complete: bool) -> String {
+    serde_json::json!({
+        "query": super::queries::WORK_COMPLETION,
+        "variables": { "input": {
+            "idempotencyKey": uuid::Uuid::new_v4().simple().to_string(),
+            "code": code,
+            "version": version,
+            "completedOn": if complete { serde_json::json!("2020-06-30") } else { serde_json::Value::Null },
+        } },
+    })
+    .to_string()
+}
+
+/// The version a `recordWorkCompletion` answer carries, or why there is none.
+fn written_version(body: &[u8]) -> Result<i64, String> {
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let payload = &v["data"]["recordWorkCompletion"];
+    payload["work"]["version"]
+        .as_i64()
+        .ok_or_else(|| format!("write refused: {}", payload["userErrors"]))
 }
 
 /// Latencies (µs) of a set of requests, and the time they were spread over.
@@ -98,11 +135,13 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
 pub async fn send(
     client: &reqwest::Client,
     url: &str,
+    authorization: &str,
     body: &str,
 ) -> Result<impl AsRef<[u8]>, String> {
     let response = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(reqwest::header::AUTHORIZATION, authorization)
         .body(body.to_owned())
         .send()
         .await
@@ -158,10 +197,20 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
     let measure_from = start + spec.warmup;
     let measure_until = measure_from + spec.duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..spec.connections.max(1) {
+    for connection in 0..spec.connections.max(1) {
         let client = client()?;
         let url = spec.url.clone();
         let body = spec.body.clone();
+        let authorization = spec.authorization.clone();
+        let every = spec.writes.as_ref().map_or(0, |w| w.every);
+        let mut work = spec
+            .writes
+            .as_ref()
+            .and_then(|w| w.works.get(connection).cloned());
+        // Connections start their write cycles at different points, so that writes are spread
+        // over the run at one in `every` requests however short it is.
+        let mut sent_count: u64 = every.saturating_sub(1 + connection as u64 % every.max(1));
+        let mut toggles: u64 = 0;
         let mut tally = Tally {
             window: histogram()?,
             whole_run: histogram()?,
@@ -171,8 +220,27 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
         };
         tasks.spawn(async move {
             while Instant::now() < measure_until {
+                sent_count += 1;
+                let write = match &work {
+                    Some((code, version)) if every > 0 && sent_count.is_multiple_of(every) => {
+                        toggles += 1;
+                        Some(toggle_body(code, *version, toggles % 2 == 1))
+                    }
+                    _ => None,
+                };
                 let sent = Instant::now();
-                let outcome = send(&client, &url, &body).await;
+                let outcome = match &write {
+                    Some(w) => send(&client, &url, &authorization, w)
+                        .await
+                        .and_then(|bytes| {
+                            let version = written_version(bytes.as_ref())?;
+                            if let Some((_, v)) = work.as_mut() {
+                                *v = version;
+                            }
+                            Ok(bytes)
+                        }),
+                    None => send(&client, &url, &authorization, &body).await,
+                };
                 let done = Instant::now();
                 let micros = u64::try_from(done.duration_since(sent).as_micros())
                     .unwrap_or(MAX_LATENCY_US)

@@ -78,18 +78,19 @@ pub async fn run(
         ServeConfig {
             demo_if_empty: false,
             cache: cache.clone(),
-            auth,
+            auth: auth.clone(),
             ..ServeConfig::ephemeral()
         },
     )
     .await
     .context("cannot start the server")?;
+    let authorization = format!("Bearer {}", admin_token(&app.state().db, &auth).await?);
     let url = format!("http://127.0.0.1:{}/graphql", app.port());
     let statements = app.state().statements.clone();
     let server = tokio::spawn(app.run_until_stopped());
     let at_start = report::memory();
 
-    let outcome = measure(&url, &statements, &selected, &opts).await;
+    let outcome = measure(&url, &authorization, &statements, &selected, &opts).await;
     server.abort();
     let measured = outcome?;
 
@@ -237,12 +238,13 @@ struct Areas {
 
 async fn measure(
     url: &str,
+    authorization: &str,
     statements: &db::StatementCounter,
     selected: &[queries::BenchQuery],
     opts: &BenchOptions,
 ) -> anyhow::Result<Measured> {
     let client = load::client()?;
-    let areas = discover(&client, url).await?;
+    let areas = discover(&client, url, authorization).await?;
     let body_of = |q: &queries::BenchQuery| {
         let area = match q.scope {
             queries::Scope::None => None,
@@ -260,7 +262,7 @@ async fn measure(
     let mut cold = Vec::new();
     for q in selected.iter().filter(|q| q.cold) {
         let started = Instant::now();
-        let outcome = load::send(&client, url, &body_of(q)).await;
+        let outcome = load::send(&client, url, authorization, &body_of(q)).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let area = match q.scope {
             queries::Scope::Province => &areas.province,
@@ -275,6 +277,11 @@ async fn measure(
             ),
         });
     }
+    let works = if selected.iter().any(|q| q.writes) {
+        works(&client, url, authorization).await?
+    } else {
+        Vec::new()
+    };
     drop(client);
 
     let mut rows = Vec::new();
@@ -291,6 +298,11 @@ async fn measure(
         let spec = load::LoadSpec {
             url: url.to_string(),
             body: body_of(q),
+            authorization: authorization.to_string(),
+            writes: q.writes.then(|| load::Writes {
+                every: queries::WRITE_EVERY,
+                works: works.clone(),
+            }),
             connections,
             warmup: WARMUP,
             duration: Duration::from_secs(opts.duration),
@@ -326,10 +338,65 @@ async fn measure(
     })
 }
 
+/// A token for an admin of the root area, signed as `anju token` signs it (every request sends
+/// it: households are read only with credentials).
+async fn admin_token(
+    db: &sea_orm::DatabaseConnection,
+    auth: &crate::config::AuthConfig,
+) -> anyhow::Result<String> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let verifier = crate::auth::jwt::Verifier::from_config(db, auth, false)
+        .await?
+        .context("no token key: the benchmark signs its own admin token")?;
+    let root = entity::area::Entity::find()
+        .filter(entity::area::Column::ParentCode.is_null())
+        .order_by_asc(entity::area::Column::Code)
+        .one(db)
+        .await?
+        .context("the register has no root area")?;
+    verifier.mint(
+        "bench",
+        crate::auth::Role::Admin,
+        &root.code,
+        None,
+        Duration::from_secs(24 * 3600),
+    )
+}
+
+/// The works Q5 toggles, with their current versions.
+async fn works(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+) -> anyhow::Result<Vec<(String, i64)>> {
+    let body = serde_json::json!({ "query": queries::WORKS }).to_string();
+    let bytes = load::send(client, url, authorization, &body)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot list the works to write: {e}"))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes.as_ref())?;
+    let mut works = Vec::new();
+    for site in value["data"]["sites"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for work in site["works"]["nodes"].as_array().into_iter().flatten() {
+            if let (Some(code), Some(version)) = (work["code"].as_str(), work["version"].as_i64()) {
+                works.push((code.to_owned(), version));
+            }
+        }
+    }
+    Ok(works)
+}
+
 /// Finds the first county and the province of the data set.
-async fn discover(client: &reqwest::Client, url: &str) -> anyhow::Result<Areas> {
+async fn discover(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+) -> anyhow::Result<Areas> {
     let body = serde_json::json!({ "query": queries::DISCOVER }).to_string();
-    let bytes = load::send(client, url, &body)
+    let bytes = load::send(client, url, authorization, &body)
         .await
         .map_err(|e| anyhow::anyhow!("cannot find the areas to query: {e}"))?;
     let value: serde_json::Value = serde_json::from_slice(bytes.as_ref())?;

@@ -30,6 +30,8 @@ pub struct BenchQuery {
     pub max_connections: Option<usize>,
     /// Measured once, alone, on the fresh server before any load.
     pub cold: bool,
+    /// Mixes writes into the load (see [`WRITE_EVERY`]).
+    pub writes: bool,
 }
 
 /// The smallest request: what the HTTP and GraphQL layers cost without the database.
@@ -59,13 +61,25 @@ indicatorSeries(scope: { areaCode: $area }, from: \"2018-01-01\", to: \"2020-12-
 constructionCompletion { rate } occupancy { rate } stablePovertyExit { rate } employment { rate } \
 reclamation { rate } } }";
 
+/// Q5's write: toggles a work's completion date (1 request in [`WRITE_EVERY`]).
+pub const WORK_COMPLETION: &str = "mutation Toggle($input: RecordWorkCompletionInput!) { \
+recordWorkCompletion(input: $input) { work { version } userErrors { code message } } }";
+
+/// Q5 mixes one write into every this many requests of a connection; the other 99 read the
+/// county's indicators (Q1a's text), whose cache entries each write retires.
+pub const WRITE_EVERY: u64 = 100;
+
+/// The works Q5's writers toggle, with their versions.
+pub const WORKS: &str =
+    "{ sites(first: 100) { nodes { works(first: 100) { nodes { code version } } } } }";
+
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
     "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 6] = [
+pub const QUERIES: [BenchQuery; 7] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -73,6 +87,7 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::None,
         max_connections: None,
         cold: false,
+        writes: false,
     },
     BenchQuery {
         id: "Q1a",
@@ -81,6 +96,7 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::County,
         max_connections: None,
         cold: true,
+        writes: false,
     },
     BenchQuery {
         id: "Q1b",
@@ -89,6 +105,7 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::Province,
         max_connections: None,
         cold: true,
+        writes: false,
     },
     BenchQuery {
         id: "Q2",
@@ -97,6 +114,7 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::None,
         max_connections: None,
         cold: false,
+        writes: false,
     },
     BenchQuery {
         id: "Q3",
@@ -105,6 +123,7 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::None,
         max_connections: Some(16),
         cold: false,
+        writes: false,
     },
     BenchQuery {
         id: "Q4",
@@ -113,6 +132,16 @@ pub const QUERIES: [BenchQuery; 6] = [
         scope: Scope::County,
         max_connections: None,
         cold: false,
+        writes: false,
+    },
+    BenchQuery {
+        id: "Q5",
+        about: "mixed: 99 reads of a county's indicators, 1 recordWorkCompletion toggle in 100",
+        text: INDICATORS,
+        scope: Scope::County,
+        max_connections: None,
+        cold: false,
+        writes: true,
     },
 ];
 
@@ -163,8 +192,14 @@ pub fn listing() -> String {
             "{}: {}{scope}{conns}\n  {}\n\n",
             q.id, q.about, q.text
         ));
+        if q.writes {
+            out.push_str(&format!(
+                "  and every {WRITE_EVERY}th request of a connection:\n  {WORK_COMPLETION}\n\n"
+            ));
+        }
     }
     out.push_str(&format!("Areas are found with:\n  {DISCOVER}\n"));
+    out.push_str(&format!("Q5's works are found with:\n  {WORKS}\n"));
     out
 }
 
@@ -181,7 +216,7 @@ mod tests {
 
     #[test]
     fn only_selects_in_run_order_and_expands_q1() {
-        assert_eq!(ids(&[]), ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q4"]);
+        assert_eq!(ids(&[]), ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q4", "Q5"]);
         assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3"]);
         assert_eq!(ids(&["Q1B", " Q0 "]), ["Q0", "Q1b"]);
     }

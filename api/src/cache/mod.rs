@@ -354,3 +354,28 @@ impl Cache {
         result
     }
 }
+
+impl Cache {
+    /// Mirrors the counters of `scopes` from the database into Redis, right after the write that
+    /// raised them commits. Best effort, like every Redis call: the reconciler repairs a mirror
+    /// a fault interrupted.
+    pub async fn publish(&self, scopes: &[GenScope]) {
+        let Some(redis) = &self.inner.redis else {
+            return;
+        };
+        match generation::read(&self.inner.db, scopes).await {
+            Ok(values) => {
+                for (scope, value) in scopes.iter().zip(values) {
+                    if redis
+                        .raise(&self.gen_key(&scope.name()), value)
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "generation publish skipped"),
+        }
+    }
+}

@@ -1,6 +1,9 @@
 //! Business rules and queries, one module per capability. Knows sea-orm; never async-graphql or
 //! axum.
 
+pub mod id_number;
 pub mod indicators;
 pub mod pagination;
 pub mod register;
+pub mod rules;
+pub mod write;

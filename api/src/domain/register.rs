@@ -49,14 +49,14 @@ pub struct Within {
 
 impl Within {
     /// Areas in the subtree, and the area's ancestors.
-    fn areas(&self) -> Condition {
+    pub fn areas(&self) -> Condition {
         Condition::any()
             .add(area::Column::Code.in_subquery(subtree(&self.area)))
             .add(area::Column::Code.in_subquery(ancestors_of(&self.area)))
     }
 
     /// Sites located in the subtree (the one site, for a site manager).
-    fn sites(&self) -> Condition {
+    pub fn sites(&self) -> Condition {
         let mut c =
             Condition::all().add(site::Column::TownshipCode.in_subquery(subtree(&self.area)));
         if let Some(s) = &self.site {
@@ -67,7 +67,7 @@ impl Within {
 
     /// Households whose site or origin village lies in the subtree (for a site manager, the
     /// households of the site).
-    fn households(&self) -> Condition {
+    pub fn households(&self) -> Condition {
         use household::Column as H;
         match &self.site {
             Some(s) => Condition::all()
@@ -79,8 +79,31 @@ impl Within {
         }
     }
 
+    /// Areas in the subtree (not the ancestors, whose names alone are visible).
+    pub fn areas_below(&self) -> Condition {
+        Condition::all().add(area::Column::Code.in_subquery(subtree(&self.area)))
+    }
+
+    /// The codes of the visible sites.
+    pub fn site_codes(&self) -> SelectStatement {
+        Query::select()
+            .column(site::Column::Code)
+            .from(site::Entity)
+            .cond_where(self.sites())
+            .to_owned()
+    }
+
+    /// The codes of the visible members (those of visible households).
+    pub fn member_ids(&self) -> SelectStatement {
+        Query::select()
+            .column(member::Column::IdNumber)
+            .from(member::Entity)
+            .and_where(Expr::col(member::Column::HouseholdCode).in_subquery(self.household_codes()))
+            .to_owned()
+    }
+
     /// The codes of the visible households.
-    fn household_codes(&self) -> SelectStatement {
+    pub fn household_codes(&self) -> SelectStatement {
         Query::select()
             .column(household::Column::Code)
             .from(household::Entity)
@@ -90,7 +113,7 @@ impl Within {
 
     /// Homesteads in the subtree's villages, or of a visible household (for a site manager, the
     /// homesteads of the site's households).
-    fn homesteads(&self) -> Condition {
+    pub fn homesteads(&self) -> Condition {
         use homestead::Column as S;
         let of_visible = S::HouseholdCode.in_subquery(self.household_codes());
         match &self.site {
@@ -420,4 +443,46 @@ pub fn employment_page(
 ) -> Page<employment::Model> {
     let kept = all.into_iter().filter(|e| filter.matches(e)).collect();
     memory_page(kept, |e| e.id, req)
+}
+
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries of principals whose area lies in this area's subtree (the reader's own).
+    pub within: String,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity: Option<String>,
+    pub entity_key: Option<String>,
+    /// Only entries at or after this time.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only entries before this time.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Audit entries matching `filter`, oldest first (by id, the order they were written in).
+pub async fn audit_entries(
+    db: &DatabaseConnection,
+    filter: &AuditFilter,
+    req: &PageRequest,
+) -> Result<Page<entity::audit_log::Model>, DbErr> {
+    use entity::audit_log::{Column as A, Entity};
+    let mut q = Entity::find().filter(A::AreaCode.in_subquery(subtree(&filter.within)));
+    for (column, value) in [
+        (A::Actor, &filter.actor),
+        (A::Action, &filter.action),
+        (A::Entity, &filter.entity),
+        (A::EntityKey, &filter.entity_key),
+    ] {
+        if let Some(v) = value {
+            q = q.filter(column.eq(v.clone()));
+        }
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(A::At.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(A::At.lt(to));
+    }
+    keyset_page(db, q, A::Id, KeyKind::Integer, req).await
 }

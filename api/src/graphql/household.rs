@@ -248,6 +248,10 @@ pub struct Employment(pub employment::Model);
 /// One job held by a member.
 #[Object]
 impl Employment {
+    /// The employment's record number, as `endEmployment` takes it.
+    async fn id(&self) -> async_graphql::ID {
+        self.0.id.into()
+    }
     /// ID number of the employed member (masked without the `pii` grant).
     async fn member_id_number(&self, ctx: &Context<'_>) -> String {
         let id = &self.0.member_id_number;
@@ -331,6 +335,10 @@ pub struct Homestead(pub homestead::Model);
 /// An old house (宅基地) a household left behind.
 #[Object]
 impl Homestead {
+    /// The homestead's record number, as `recordDemolition` and its kin take it.
+    async fn id(&self) -> async_graphql::ID {
+        self.0.id.into()
+    }
     /// Code of the household that owned it.
     async fn household_code(&self) -> &str {
         &self.0.household_code

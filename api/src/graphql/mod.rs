@@ -1,6 +1,6 @@
 //! The GraphQL schema: thin resolvers over the domain.
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 /// Identifies one HTTP request in logs and in error extensions.
@@ -22,11 +22,13 @@ impl Default for RequestId {
 
 pub mod access;
 pub mod area;
+pub mod audit;
 pub mod enums;
 pub mod household;
 pub mod indicators;
 pub mod limits;
 pub mod loaders;
+pub mod mutation;
 pub mod pagination;
 pub mod scalars;
 pub mod site;
@@ -38,10 +40,11 @@ pub struct Query(
     area::AreaQuery,
     site::SiteQuery,
     household::HouseholdQuery,
+    audit::AuditQuery,
 );
 
 /// Anju's executable schema.
-pub type AnjuSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type AnjuSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
 
 /// Builds the schema over `db`.
 pub fn build_schema(
@@ -51,7 +54,7 @@ pub fn build_schema(
     production: bool,
     sealer: crate::auth::opaque::Sealer,
 ) -> AnjuSchema {
-    let mut builder = Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    let mut builder = Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
         .data(db)
         .data(cache)
         .data(sealer)
@@ -73,7 +76,7 @@ pub fn build_schema(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
         .finish()
         .sdl()
 }

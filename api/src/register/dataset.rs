@@ -5,13 +5,13 @@
 //! other rule looks at), so that later rules still run on the rest; nothing is written while
 //! any breach stands, so those placeholders never reach the database.
 
-use super::id_number;
 use super::parse::{
     boolean, code_digits, coded, date, division_code, latitude, longitude, positive_decimal, whole,
 };
 use super::reader::{self, Row};
 use super::report::Breaches;
 use super::{table, ImportError};
+use crate::domain::rules;
 use chrono::NaiveDate;
 use entity::enums::{
     AreaLevel, EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse,
@@ -241,32 +241,13 @@ fn work(row: &mut Row<'_>) -> WorkRow {
 fn household(row: &mut Row<'_>) -> HouseholdRow {
     let head_id_number = row.text("head_id_number");
     if !head_id_number.is_empty() {
-        check(row, "head_id_number", id_number::parse(&head_id_number));
+        check(row, "head_id_number", rules::id_number(&head_id_number));
     }
     let registered_poor = row.value("registered_poor", boolean);
     let exit = row.optional("poverty_exit_on", date);
     let relapse = row.optional("relapsed_on", date);
-    if registered_poor == Some(false) {
-        if let Some(Some(_)) = exit {
-            row.breach(
-                "poverty_exit_on",
-                "must be empty when registered_poor is false",
-            );
-        }
-        if let Some(Some(_)) = relapse {
-            row.breach("relapsed_on", "must be empty when registered_poor is false");
-        }
-    } else if let Some(Some(relapsed)) = relapse {
-        match exit {
-            Some(Some(exited)) if relapsed <= exited => {
-                row.breach(
-                    "relapsed_on",
-                    format!("{relapsed} is not after poverty_exit_on {exited}"),
-                );
-            }
-            Some(None) => row.breach("relapsed_on", "a relapse needs a poverty_exit_on"),
-            _ => {}
-        }
+    for (column, reason) in rules::poverty_dates(registered_poor, exit, relapse) {
+        row.breach(column, reason);
     }
     HouseholdRow {
         line: row.line(),
@@ -290,19 +271,11 @@ fn member(row: &mut Row<'_>) -> MemberRow {
     let id = if id_number.is_empty() {
         None
     } else {
-        ok(row, "id_number", id_number::parse(&id_number))
+        ok(row, "id_number", rules::id_number(&id_number))
     };
     let birth_date = row.value("birth_date", date);
     if let (Some(id), Some(born)) = (id, birth_date) {
-        if id.birth_date != born {
-            row.breach(
-                "birth_date",
-                format!(
-                    "{born} differs from the birth date in the ID number ({})",
-                    id.birth_date
-                ),
-            );
-        }
+        check(row, "birth_date", rules::birth_date(&id, born));
     }
     MemberRow {
         line: row.line(),
@@ -319,13 +292,8 @@ fn member(row: &mut Row<'_>) -> MemberRow {
 fn employment(row: &mut Row<'_>) -> EmploymentRow {
     let started_on = row.value("started_on", date);
     let ended_on = row.optional("ended_on", date).flatten();
-    if let (Some(started), Some(ended)) = (started_on, ended_on) {
-        if ended < started {
-            row.breach(
-                "ended_on",
-                format!("{ended} is before started_on {started}"),
-            );
-        }
+    if let Some(started) = started_on {
+        check(row, "ended_on", rules::employment_dates(started, ended_on));
     }
     EmploymentRow {
         line: row.line(),
@@ -346,36 +314,8 @@ fn homestead(row: &mut Row<'_>, seqs: &mut HashMap<(String, String), i32>) -> Ho
     let demolished = row.optional("demolished_on", date);
     let reclaimed = row.optional("reclaimed_on", date);
     let reclaimed_use = row.optional("reclaimed_use", coded::<ReclaimedUse>);
-    if exempt == Some(true) {
-        if let Some(Some(_)) = demolished {
-            row.breach(
-                "demolished_on",
-                "an exempt homestead is kept: it has no demolition date",
-            );
-        }
-        if let Some(Some(_)) = reclaimed {
-            row.breach(
-                "reclaimed_on",
-                "an exempt homestead is kept: it has no reclamation date",
-            );
-        }
-    } else if let Some(Some(reclaimed_on)) = reclaimed {
-        match demolished {
-            Some(Some(demolished_on)) if reclaimed_on < demolished_on => {
-                row.breach(
-                    "reclaimed_on",
-                    format!("{reclaimed_on} is before demolished_on {demolished_on}"),
-                );
-            }
-            Some(None) => row.breach(
-                "reclaimed_on",
-                "a reclaimed homestead needs a demolished_on",
-            ),
-            _ => {}
-        }
-    }
-    if let (Some(Some(_)), Some(None)) = (reclaimed_use, reclaimed) {
-        row.breach("reclaimed_use", "must be empty unless reclaimed_on is set");
+    for (column, reason) in rules::homestead_state(exempt, demolished, reclaimed, reclaimed_use) {
+        row.breach(column, reason);
     }
     let seq = seqs
         .entry((household_code.clone(), village_code.clone()))

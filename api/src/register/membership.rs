@@ -5,6 +5,7 @@ use super::dataset::{DataSet, MemberRow};
 use super::lookup::{StoredHousehold, StoredMember};
 use super::report::Breaches;
 use super::table::{HOUSEHOLDS, MEMBERS};
+use crate::domain::rules::{self, MembershipBreach};
 use entity::enums::Relation;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -27,42 +28,38 @@ pub(crate) fn check_listed(set: &DataSet, breaches: &mut Breaches) {
             .get(h.code.as_str())
             .map(Vec::as_slice)
             .unwrap_or_default();
-        if let Some(persons) = h.persons {
-            if usize::try_from(persons).ok() != Some(rows.len()) {
-                let reason = format!(
-                    "persons is {persons}, but members.csv has {} row(s) for this household",
-                    rows.len()
-                );
-                breaches.add(HOUSEHOLDS.file, h.line, "persons", reason);
-            }
-        }
-        let heads: Vec<&&MemberRow> = rows
+        let relations: Vec<(&str, Option<Relation>)> = rows
             .iter()
-            .filter(|m| m.relation == Some(Relation::Head))
+            .map(|m| (m.id_number.as_str(), m.relation))
             .collect();
-        match heads.as_slice() {
-            [] => breaches.add(
-                HOUSEHOLDS.file,
-                h.line,
-                "head_id_number",
-                "no member of this household has relation head",
-            ),
-            [head] => {
-                if head.id_number != h.head_id_number && !h.head_id_number.is_empty() {
+        for breach in rules::membership(h.persons, &h.head_id_number, &relations) {
+            match breach {
+                MembershipBreach::Persons { persons, members } => {
+                    let reason = format!(
+                        "persons is {persons}, but members.csv has {members} row(s) for this household"
+                    );
+                    breaches.add(HOUSEHOLDS.file, h.line, "persons", reason);
+                }
+                MembershipBreach::NoHead => breaches.add(
+                    HOUSEHOLDS.file,
+                    h.line,
+                    "head_id_number",
+                    "no member of this household has relation head",
+                ),
+                MembershipBreach::HeadIdNumber { head } => {
+                    let head = rows[head];
                     let reason = format!(
                         "\"{}\" is not the ID number of the household's head (\"{}\", members.csv line {})",
                         h.head_id_number, head.id_number, head.line
                     );
                     breaches.add(HOUSEHOLDS.file, h.line, "head_id_number", reason);
                 }
-            }
-            [first, more @ ..] => {
-                for extra in more {
+                MembershipBreach::ExtraHead { first, extra } => {
                     let reason = format!(
                         "household \"{}\" already has a head on line {}",
-                        h.code, first.line
+                        h.code, rows[first].line
                     );
-                    breaches.add(MEMBERS.file, extra.line, "relation", reason);
+                    breaches.add(MEMBERS.file, rows[extra].line, "relation", reason);
                 }
             }
         }
@@ -111,29 +108,37 @@ pub(crate) fn check_touched(
                 format!("household \"{code}\" (in the register) {reason}"),
             )
         };
-        if usize::try_from(household.persons).ok() != Some(members.len()) {
-            report(format!(
-                "would have {} member(s), but its persons is {}",
-                members.len(),
-                household.persons
-            ));
-        }
-        let heads: Vec<&str> = members
+        let found = rules::membership(Some(household.persons), &household.head_id_number, members);
+        let heads = members
             .iter()
             .filter(|(_, r)| *r == Some(Relation::Head))
-            .map(|(id, _)| *id)
-            .collect();
-        match heads.as_slice() {
-            [] => report("would have no member with relation head".to_owned()),
-            [head] if *head != household.head_id_number => report(format!(
-                "would have head \"{head}\", but its head_id_number is \"{}\"",
-                household.head_id_number
-            )),
-            [_] => {}
-            more => report(format!(
-                "would have {} members with relation head",
-                more.len()
-            )),
+            .count();
+        for breach in found {
+            match breach {
+                MembershipBreach::Persons { persons, members } => report(format!(
+                    "would have {members} member(s), but its persons is {persons}"
+                )),
+                MembershipBreach::NoHead => {
+                    report("would have no member with relation head".to_owned())
+                }
+                MembershipBreach::HeadIdNumber { head } => report(format!(
+                    "would have head \"{}\", but its head_id_number is \"{}\"",
+                    members[head].0, household.head_id_number
+                )),
+                // Reported once for the household, however many heads it would have.
+                MembershipBreach::ExtraHead { extra, .. } if extra == heads_last(members) => {
+                    report(format!("would have {heads} members with relation head"))
+                }
+                MembershipBreach::ExtraHead { .. } => {}
+            }
         }
     }
+}
+
+/// Index of the last member with relation head.
+fn heads_last(members: &[(&str, Option<Relation>)]) -> usize {
+    members
+        .iter()
+        .rposition(|(_, r)| *r == Some(Relation::Head))
+        .unwrap_or(usize::MAX)
 }

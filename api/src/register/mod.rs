@@ -34,7 +34,7 @@
 
 mod dataset;
 mod export;
-pub mod id_number;
+pub use crate::domain::id_number;
 mod lookup;
 mod membership;
 mod parse;

@@ -1,6 +1,7 @@
 //! Cell parsers. Each returns the value or the reason the cell breaks the contract, worded for
 //! the clerk who has to fix the file.
 
+use crate::domain::rules;
 use chrono::NaiveDate;
 use entity::enums::{
     AreaLevel, EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse,
@@ -45,10 +46,10 @@ pub(crate) fn whole(min: i32) -> impl Fn(&str) -> Parsed<i32> {
     move |s| {
         s.bytes()
             .all(|c| c.is_ascii_digit())
-            .then(|| s.parse::<i32>().ok())
+            .then(|| s.parse::<i64>().ok())
             .flatten()
-            .filter(|n| *n >= min)
-            .ok_or_else(|| format!("\"{s}\" is not a whole number ≥ {min}"))
+            .and_then(|n| rules::whole(n, min).ok())
+            .ok_or_else(|| rules::not_whole(s, min))
     }
 }
 
@@ -60,22 +61,22 @@ fn decimal(s: &str) -> Option<f64> {
 /// A decimal greater than zero.
 pub(crate) fn positive_decimal(s: &str) -> Parsed<f64> {
     decimal(s)
-        .filter(|x| *x > 0.0)
-        .ok_or_else(|| format!("\"{s}\" is not a decimal > 0"))
+        .and_then(|x| rules::positive_decimal(x).ok())
+        .ok_or_else(|| rules::not_positive_decimal(s))
 }
 
 /// Decimal degrees of latitude.
 pub(crate) fn latitude(s: &str) -> Parsed<f64> {
     decimal(s)
-        .filter(|x| (-90.0..=90.0).contains(x))
-        .ok_or_else(|| format!("\"{s}\" is not a latitude (decimal degrees from -90 to 90)"))
+        .and_then(|x| rules::latitude(x).ok())
+        .ok_or_else(|| rules::not_latitude(s))
 }
 
 /// Decimal degrees of longitude.
 pub(crate) fn longitude(s: &str) -> Parsed<f64> {
     decimal(s)
-        .filter(|x| (-180.0..=180.0).contains(x))
-        .ok_or_else(|| format!("\"{s}\" is not a longitude (decimal degrees from -180 to 180)"))
+        .and_then(|x| rules::longitude(x).ok())
+        .ok_or_else(|| rules::not_longitude(s))
 }
 
 /// An administrative division code: 6, 9 or 12 digits.

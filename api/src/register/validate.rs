@@ -8,6 +8,7 @@ use super::membership;
 use super::parse::level_rank;
 use super::report::Breaches;
 use super::table::{AREAS, EMPLOYMENTS, HOMESTEADS, HOUSEHOLDS, MEMBERS, SITES, SITE_WORKS};
+use crate::domain::rules;
 use entity::enums::AreaLevel;
 use entity::{area, employment, homestead, household, member};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -221,13 +222,12 @@ pub(crate) async fn check<C: ConnectionTrait>(
                     column,
                     format!("no area \"{code}\" in areas.csv or the register"),
                 ),
-                AreaRef::Level(level) if level != want => b.add(
-                    file,
-                    line,
-                    column,
-                    format!("area \"{code}\" is a {level}, not a {want}"),
-                ),
-                _ => {}
+                AreaRef::Level(level) => {
+                    if let Err(reason) = rules::area_level(code, level, want) {
+                        b.add(file, line, column, reason);
+                    }
+                }
+                AreaRef::Unknown => {}
             }
         };
 

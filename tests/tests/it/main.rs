@@ -12,6 +12,7 @@ mod http_protocol;
 mod import;
 mod indicators_domain;
 mod limits;
+mod mutations;
 mod ops;
 mod persisted;
 mod replicas;

@@ -1,0 +1,129 @@
+//! The audit log, for admins: every write and every unmasked read in their subtree.
+
+use super::access::require_role;
+use super::pagination::{connection, page_request, Conn};
+use crate::auth::Role;
+use crate::domain::pagination::{run_count, Total};
+use crate::domain::register::{self as reg, AuditFilter};
+use crate::error::GqlResult;
+use async_graphql::{Context, InputObject, Object, Result, ID};
+use chrono::{DateTime, Utc};
+use entity::audit_log;
+use sea_orm::DatabaseConnection;
+
+/// One entry of the audit log: a write (with the record before and after) or a read of
+/// unmasked personal data (with its stated purpose). Entries are never changed or removed.
+pub struct AuditEntry(pub audit_log::Model);
+
+/// One entry of the audit log: a write (with the record before and after) or a read of
+/// unmasked personal data (with its stated purpose). Entries are never changed or removed.
+#[Object]
+impl AuditEntry {
+    /// The entry's number; later entries have larger ones.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// When it happened.
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+    /// Who: `user:<subject>` for a token, `key:<id>` for an API key.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    /// The role the actor held.
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    /// The area the actor's credentials are for.
+    async fn area_code(&self) -> &str {
+        &self.0.area_code
+    }
+    /// The request it happened in (as in the server log and error extensions).
+    async fn request_id(&self) -> &str {
+        &self.0.request_id
+    }
+    /// The mutation's name (`recordMoveIn`, …), or `read_unmasked`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// The kind of record (`household`, `member`, `site`, …).
+    async fn entity(&self) -> &str {
+        &self.0.entity
+    }
+    /// The record's key.
+    async fn entity_key(&self) -> &str {
+        &self.0.entity_key
+    }
+    /// The record before a write, as JSON text; null for a creation or a read.
+    async fn before(&self) -> Option<&str> {
+        self.0.before.as_deref()
+    }
+    /// The record after a write, as JSON text; null for a read.
+    async fn after(&self) -> Option<&str> {
+        self.0.after.as_deref()
+    }
+    /// Why personal data was read unmasked (the `Anju-Purpose` header); null for a write.
+    async fn purpose(&self) -> Option<&str> {
+        self.0.purpose.as_deref()
+    }
+}
+
+/// Narrows the audit log.
+#[derive(InputObject, Default)]
+pub struct AuditLogFilter {
+    /// Only entries of this actor.
+    pub actor: Option<String>,
+    /// Only entries of this action (a mutation's name, or `read_unmasked`).
+    pub action: Option<String>,
+    /// Only entries about this kind of record.
+    pub entity: Option<String>,
+    /// Only entries about the record with this key (use with `entity`).
+    pub entity_key: Option<String>,
+    /// Only entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// The audit log query.
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit log (admins only), oldest entry first: the entries of principals whose area
+    /// lies in your subtree.
+    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list.")] filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+    ) -> Result<Conn<AuditEntry>> {
+        let who = require_role(ctx, &[Role::Admin], "read the audit log")?;
+        let f = filter.unwrap_or_default();
+        let filter = AuditFilter {
+            within: who.area_code.clone(),
+            actor: f.actor,
+            action: f.action,
+            entity: f.entity,
+            entity_key: f.entity_key,
+            from: f.from,
+            to: f.to,
+        };
+        let req = page_request(first, after)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let mut page = reg::audit_entries(db, &filter, &req).await.gql()?;
+        // The log grows with every request: its total is counted now, never cached.
+        if let Total::Query(stmt) = &page.total {
+            if ctx.look_ahead().field("totalCount").exists() {
+                page.total = Total::Known(run_count(db, stmt.clone()).await.gql()?);
+            } else {
+                page.total = Total::Known(0);
+            }
+        }
+        Ok(connection(page, |e| e.id.to_string(), AuditEntry))
+    }
+}
