@@ -6,7 +6,8 @@ use super::enums::{
 };
 use super::indicators::today;
 use super::loaders::{self, role};
-use super::pagination::{connection, fetch_connection, page_request, Conn};
+use super::mark_personal;
+use super::pagination::{connection, fetch_connection, page_request, selects_records, Conn};
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
 use crate::domain::pagination::memory_page;
@@ -102,6 +103,7 @@ impl Household {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Member>> {
+        mark_personal(ctx);
         let req = page_request(first, after)?;
         let mut members = loaders::children::<member::Entity>(ctx, &self.0.code).await?;
         if let Some(caps) = labor_capacity {
@@ -121,6 +123,7 @@ impl Household {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Homestead>> {
+        mark_personal(ctx);
         let req = page_request(first, after)?;
         let mut homesteads = loaders::children::<homestead::Entity>(ctx, &self.0.code).await?;
         if let Some(s) = status {
@@ -168,6 +171,7 @@ impl Member {
     }
     /// The member's household.
     async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
+        mark_personal(ctx);
         loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await
             .map(Household)
@@ -186,6 +190,7 @@ impl Member {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Employment>> {
+        mark_personal(ctx);
         let req = page_request(first, after)?;
         let all = loaders::children::<employment::Entity>(ctx, &self.0.id_number).await?;
         let filter = EmploymentFilter {
@@ -209,6 +214,7 @@ impl Employment {
     }
     /// The employed member.
     async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
+        mark_personal(ctx);
         loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
             .await
             .map(Member)
@@ -290,6 +296,7 @@ impl Homestead {
     }
     /// The household that owned it.
     async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
+        mark_personal(ctx);
         loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await
             .map(Household)
@@ -407,6 +414,9 @@ pub(super) async fn list_households(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Household>> {
+    if selects_records(ctx) {
+        mark_personal(ctx);
+    }
     fetch_connection(
         ctx,
         first,
@@ -424,6 +434,9 @@ pub(super) async fn list_homesteads(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Homestead>> {
+    if selects_records(ctx) {
+        mark_personal(ctx);
+    }
     fetch_connection(
         ctx,
         first,
@@ -447,6 +460,7 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "建档立卡户编号: the household's register number.")] code: String,
     ) -> Result<Option<Household>> {
+        mark_personal(ctx);
         Ok(loaders::one::<household::Entity>(ctx, &code)
             .await?
             .map(Household))
@@ -468,6 +482,7 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
     ) -> Result<Option<Member>> {
+        mark_personal(ctx);
         Ok(loaders::one::<member::Entity>(ctx, &id_number)
             .await?
             .map(Member))
@@ -489,6 +504,9 @@ impl HouseholdQuery {
                 .labor_capacity
                 .map(|v| v.into_iter().map(Into::into).collect()),
         };
+        if selects_records(ctx) {
+            mark_personal(ctx);
+        }
         fetch_connection(
             ctx,
             first,

@@ -159,6 +159,15 @@ impl<T: OutputType> Edge<T> {
     }
 }
 
+/// Whether the connection being resolved asks for its records (`edges`, `nodes`, or `pageInfo`,
+/// whose cursors are record keys), not only for `totalCount`.
+pub fn selects_records(ctx: &Context<'_>) -> bool {
+    let selection = ctx.look_ahead();
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|f| selection.field(f).exists())
+}
+
 /// Validates the page arguments, fetches one page with `fetch`, and builds its connection.
 pub async fn fetch_connection<T, N, F, Fut>(
     ctx: &Context<'_>,
@@ -175,10 +184,7 @@ where
 {
     let mut req = page_request(first, after)?;
     // `{ totalCount }` alone (a per-site household count, say) costs no page fetch.
-    let selection = ctx.look_ahead();
-    req.count_only = !["edges", "nodes", "pageInfo"]
-        .iter()
-        .any(|f| selection.field(f).exists());
+    req.count_only = !selects_records(ctx);
     let db = ctx.data::<DatabaseConnection>()?.clone();
     let page = fetch(db, req).await.gql()?;
     Ok(connection(page, key, node))
