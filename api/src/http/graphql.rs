@@ -2,7 +2,8 @@
 
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
-use crate::graphql::{loaders, RequestId};
+use crate::cache::{CachedResponse, GenScope};
+use crate::graphql::{loaders, RequestId, ResponseCachePolicy};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -14,6 +15,14 @@ use axum::Json;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// Who is asking, as far as a response can depend on it: part of every whole-response cache key,
+/// so one client is never served what was computed for another. Every client sees the same
+/// data for now, hence one scope; with access control this becomes the principal's role, area
+/// code and whether it may see personal data.
+fn response_scope(_headers: &HeaderMap) -> String {
+    "public".to_owned()
+}
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
 /// `extensions.code` and the request id; one that arrives here without a code is an unplanned
@@ -51,6 +60,25 @@ pub async fn execute(
         return reject(&state, media, &request_id, rejection);
     }
     let started = std::time::Instant::now();
+    // The whole-response cache: keyed by everything the response depends on, under the
+    // generation every write raises. Only error-free queries that read no personal record are
+    // stored, so a hit is always a 200 for a query, valid for these very limits.
+    let cache_key = state.response_keys.key(&params, &response_scope(&headers));
+    let generation = state
+        .cache
+        .generations(&[GenScope::Register])
+        .await
+        .ok()
+        .and_then(|g| g.first().copied());
+    if let Some(generation) = generation {
+        if let Some(hit) = state.cache.response_get(&cache_key, generation).await {
+            let operation = state.metrics.operation_label(hit.operation.as_deref());
+            state
+                .metrics
+                .executed(&operation, started.elapsed().as_secs_f64(), &[]);
+            return json_response(StatusCode::OK, media, hit.body);
+        }
+    }
     let mut request = async_graphql::Request::new(params.query);
     // Parsed once here (the engine reuses the parsed document) to refuse mutations over GET and
     // to name the operation in the metrics.
@@ -81,7 +109,7 @@ pub async fn execute(
     let named = params
         .operation_name
         .clone()
-        .or(selected.and_then(|(name, _)| name));
+        .or(selected.as_ref().and_then(|(name, _)| name.clone()));
     let operation = state.metrics.operation_label(named.as_deref());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -96,8 +124,12 @@ pub async fn execute(
             }
         }
     }
+    let policy = ResponseCachePolicy::default();
+    let cacheable_operation = selected
+        .as_ref()
+        .is_some_and(|(_, ty)| *ty == OperationType::Query);
     let request = loaders::attach(
-        request.data(request_id.clone()),
+        request.data(request_id.clone()).data(policy.clone()),
         &state.db,
         &state.cache,
         state.loader_delay,
@@ -134,6 +166,7 @@ pub async fn execute(
         }
         ext.set("requestId", request_id.0.clone());
     }
+    let error_free = response.errors.is_empty();
     let codes: Vec<&str> = response
         .errors
         .iter()
@@ -175,12 +208,40 @@ pub async fn execute(
     } else {
         StatusCode::OK
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        Json(Value::Object(body)),
-    )
-        .into_response()
+    let body = match serde_json::to_vec(&body) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(e) => {
+            tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
+            return reject(
+                &state,
+                media,
+                &request_id,
+                Rejection {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "INTERNAL",
+                    message: "internal error".into(),
+                },
+            );
+        }
+    };
+    if let Some(generation) = generation {
+        if cacheable_operation && error_free && policy.is_cacheable() {
+            let entry = CachedResponse {
+                operation: named,
+                body: body.clone(),
+            };
+            state
+                .cache
+                .response_put(&cache_key, generation, entry)
+                .await;
+        }
+    }
+    json_response(status, media, body)
+}
+
+/// A JSON response with the negotiated media type.
+fn json_response(status: StatusCode, media: MediaType, body: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
 /// Answers a request that never reached GraphQL execution.

@@ -13,6 +13,7 @@ mod limits;
 mod ops;
 mod persisted;
 mod replicas;
+mod response_cache;
 mod rollup;
 mod schema;
 mod statements;
