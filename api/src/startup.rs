@@ -27,6 +27,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
+    /// Keys of the whole-response cache.
+    pub response_keys: crate::http::response_cache::ResponseKeys,
 }
 
 /// A server bound to its port, ready to run.
@@ -68,6 +70,11 @@ impl Application {
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
+        let response_keys = crate::http::response_cache::ResponseKeys::new(
+            &schema.sdl(),
+            &serve.limits(),
+            serve.production,
+        );
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
@@ -84,6 +91,7 @@ impl Application {
             },
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
+            response_keys,
         };
         Ok(Application {
             listener,

@@ -8,6 +8,9 @@ use std::collections::HashMap;
 pub enum GenScope {
     /// The whole register: raised by imports, which may touch anything.
     Global,
+    /// Anything at all: raised by every write, whatever scopes it names (see [`bump`]). Whole
+    /// cached responses depend on it alone, so they are correct whatever a write touched.
+    Register,
     /// An area's subtree: raised by a write to a record located in it.
     Area(String),
     /// One site: raised by a write to the site, its works, households or their homesteads.
@@ -19,6 +22,7 @@ impl GenScope {
     pub fn name(&self) -> String {
         match self {
             GenScope::Global => "global".to_owned(),
+            GenScope::Register => "register".to_owned(),
             GenScope::Area(c) => format!("area:{c}"),
             GenScope::Site(c) => format!("site:{c}"),
         }
@@ -35,11 +39,16 @@ fn placeholders(backend: DbBackend, n: usize) -> String {
         .join(", ")
 }
 
-/// Raises the counters of `scopes` by one. Call inside the writing transaction, so the raise
-/// commits or rolls back with the write.
+/// Raises the counters of `scopes` by one, and always [`GenScope::Register`] too. Call inside the
+/// writing transaction, so the raise commits or rolls back with the write.
 pub async fn bump<C: ConnectionTrait>(db: &C, scopes: &[GenScope]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    for scope in scopes {
+    let register = std::iter::once(&GenScope::Register);
+    for scope in scopes
+        .iter()
+        .filter(|s| **s != GenScope::Register)
+        .chain(register)
+    {
         let sql = format!(
             "INSERT INTO cache_generations (scope, generation) VALUES ({}, 1) \
              ON CONFLICT (scope) DO UPDATE SET generation = cache_generations.generation + 1",

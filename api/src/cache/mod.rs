@@ -30,6 +30,8 @@ use std::time::Duration;
 
 /// How long a shared entry lives (entries are never stale, this only bounds memory).
 const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The shape version of cached whole responses: raise it when their encoding changes.
+const RESPONSE_VERSION: u32 = 1;
 /// How long a registered persisted query is kept after its last registration.
 const PERSISTED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a cross-process compute lock is held at most: a dead holder blocks nobody longer.
@@ -84,6 +86,40 @@ impl Local {
 
     fn get<T: Clone + 'static>(&self) -> Option<T> {
         self.value.downcast_ref::<T>().cloned()
+    }
+}
+
+/// A whole GraphQL response as cached: the JSON body, identical whichever JSON media type is
+/// negotiated, and the operation name it answered (for the request metrics, so a hit needs no
+/// parsing). Only error-free query responses are stored, so the status is always 200.
+#[derive(Debug, Clone)]
+pub struct CachedResponse {
+    /// The operation name, given or read from the document.
+    pub operation: Option<String>,
+    /// The response body.
+    pub body: axum::body::Bytes,
+}
+
+impl CachedResponse {
+    /// The shared layer's encoding: the operation name (GraphQL names hold no newline), a
+    /// newline, the body.
+    fn encode(&self) -> Vec<u8> {
+        let name = self.operation.as_deref().unwrap_or("");
+        let mut out = Vec::with_capacity(name.len() + 1 + self.body.len());
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    fn decode(bytes: Vec<u8>) -> Option<CachedResponse> {
+        let newline = bytes.iter().position(|b| *b == b'\n')?;
+        let name = std::str::from_utf8(&bytes[..newline]).ok()?.to_owned();
+        let body = axum::body::Bytes::from(bytes).slice(newline + 1..);
+        Some(CachedResponse {
+            operation: (!name.is_empty()).then_some(name),
+            body,
+        })
     }
 }
 
@@ -197,6 +233,58 @@ impl Cache {
         self.inner
             .local
             .insert(key, Local::new(text.to_owned(), text.len()))
+            .await;
+    }
+
+    fn response_key(&self, id: &str, generation: i64) -> String {
+        format!(
+            "{}:response:v{RESPONSE_VERSION}:{id}:g{generation}",
+            self.inner.prefix
+        )
+    }
+
+    /// The whole response cached as `id` (a hash of everything the response depends on) under
+    /// `generation`, the current value of [`GenScope::Register`]: from this process, else from
+    /// Redis.
+    pub async fn response_get(&self, id: &str, generation: i64) -> Option<CachedResponse> {
+        let key = self.response_key(id, generation);
+        if let Some(found) = self
+            .inner
+            .local
+            .get(&key)
+            .await
+            .and_then(|l| l.get::<CachedResponse>())
+        {
+            self.inner.metrics.response_local_hit();
+            return Some(found);
+        }
+        if let Some(redis) = &self.inner.redis {
+            if let Ok(Some(bytes)) = redis.get_bytes(&key).await {
+                let len = bytes.len();
+                if let Some(found) = CachedResponse::decode(bytes) {
+                    self.inner.metrics.response_shared_hit();
+                    self.inner
+                        .local
+                        .insert(key, Local::new(found.clone(), len))
+                        .await;
+                    return Some(found);
+                }
+            }
+        }
+        self.inner.metrics.response_miss();
+        None
+    }
+
+    /// Stores a whole response as `id` under `generation` (see [`response_get`](Self::response_get)).
+    pub async fn response_put(&self, id: &str, generation: i64, response: CachedResponse) {
+        let key = self.response_key(id, generation);
+        let encoded = response.encode();
+        if let Some(redis) = &self.inner.redis {
+            let _ = redis.set_bytes(&key, &encoded, SHARED_TTL).await;
+        }
+        self.inner
+            .local
+            .insert(key, Local::new(response, encoded.len()))
             .await;
     }
 

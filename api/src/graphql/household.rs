@@ -9,8 +9,9 @@ use super::enums::{
 };
 use super::indicators::today;
 use super::loaders::{self, role};
+use super::mark_personal;
 use super::pagination::{
-    connection, fetch_connection, page_request, sealed_key, unseal_after, Conn,
+    connection, fetch_connection, page_request, sealed_key, selects_records, unseal_after, Conn,
 };
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
@@ -135,6 +136,7 @@ impl Household {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Member>> {
+        mark_personal(ctx);
         let req = page_request(first, unseal_after(ctx, after)?)?;
         let mut members = loaders::children::<member::Entity>(ctx, &self.0.code).await?;
         if let Some(caps) = labor_capacity {
@@ -159,6 +161,7 @@ impl Household {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Homestead>> {
+        mark_personal(ctx);
         let req = page_request(first, after)?;
         let mut homesteads = loaders::children::<homestead::Entity>(ctx, &self.0.code).await?;
         if let Some(s) = status {
@@ -213,6 +216,7 @@ impl Member {
     }
     /// The member's household.
     async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
+        mark_personal(ctx);
         loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await
             .map(Household)
@@ -231,6 +235,7 @@ impl Member {
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
     ) -> Result<Conn<Employment>> {
+        mark_personal(ctx);
         let req = page_request(first, after)?;
         let all = loaders::children::<employment::Entity>(ctx, &self.0.id_number).await?;
         let filter = EmploymentFilter {
@@ -259,6 +264,7 @@ impl Employment {
     }
     /// The employed member.
     async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
+        mark_personal(ctx);
         loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
             .await
             .map(Member)
@@ -345,6 +351,7 @@ impl Homestead {
     }
     /// The household that owned it; null when it lies outside what you may see.
     async fn household(&self, ctx: &Context<'_>) -> Result<Option<Household>> {
+        mark_personal(ctx);
         let h = loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
             .await?;
         Ok(household_visible(ctx, &h).await?.then_some(Household(h)))
@@ -471,6 +478,9 @@ pub(super) async fn list_households(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Household>> {
+    if selects_records(ctx) {
+        mark_personal(ctx);
+    }
     filter.visible = restriction(ctx).await?;
     fetch_connection(
         ctx,
@@ -489,6 +499,9 @@ pub(super) async fn list_homesteads(
     first: Option<i32>,
     after: Option<String>,
 ) -> Result<Conn<Homestead>> {
+    if selects_records(ctx) {
+        mark_personal(ctx);
+    }
     filter.visible = restriction(ctx).await?;
     fetch_connection(
         ctx,
@@ -513,6 +526,7 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "建档立卡户编号: the household's register number.")] code: String,
     ) -> Result<Option<Household>> {
+        mark_personal(ctx);
         match loaders::one::<household::Entity>(ctx, &code).await? {
             Some(h) if household_visible(ctx, &h).await? => Ok(Some(Household(h))),
             _ => Ok(None),
@@ -535,6 +549,7 @@ impl HouseholdQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
     ) -> Result<Option<Member>> {
+        mark_personal(ctx);
         let Some(m) = loaders::one::<member::Entity>(ctx, &id_number).await? else {
             return Ok(None);
         };
@@ -561,6 +576,9 @@ impl HouseholdQuery {
                 .map(|v| v.into_iter().map(Into::into).collect()),
             visible: restriction(ctx).await?,
         };
+        if selects_records(ctx) {
+            mark_personal(ctx);
+        }
         let after = unseal_after(ctx, after)?;
         let sealer = ctx.data::<Sealer>()?;
         fetch_connection(

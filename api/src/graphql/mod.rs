@@ -1,7 +1,9 @@
 //! The GraphQL schema: thin resolvers over the domain.
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Identifies one HTTP request in logs and in error extensions.
 #[derive(Debug, Clone)]
@@ -17,6 +19,32 @@ impl RequestId {
 impl Default for RequestId {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Whether one request's response may be kept in the whole-response cache, decided while it
+/// runs. The HTTP layer puts it into the request data and keeps a clone to read afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseCachePolicy(Arc<AtomicBool>);
+
+impl ResponseCachePolicy {
+    /// From now on, this request's response must not be cached.
+    pub fn mark_uncacheable(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether nothing marked the response uncacheable.
+    pub fn is_cacheable(&self) -> bool {
+        !self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Marks the request as having read personal records (households, members, employments,
+/// homesteads): its response is never cached whole. Called where such records are looked up or
+/// listed; aggregates over them (indicators, `totalCount`) stay cacheable.
+pub fn mark_personal(ctx: &Context<'_>) {
+    if let Some(policy) = ctx.data_opt::<ResponseCachePolicy>() {
+        policy.mark_uncacheable();
     }
 }
 

@@ -151,14 +151,14 @@ impl<T: OutputType> Conn<T> {
     }
 }
 
-/// The cache key of a list's total: the count statement itself (hashed), valid until the next
-/// write to the register.
+/// The cache key of a list's total: the count statement itself (hashed, so the caller's scope,
+/// which narrows the statement, is part of it), valid until the next write to the register.
 struct CountKey<'a>(&'a Statement);
 
 impl CacheKey for CountKey<'_> {
     type Value = i64;
     const KIND: &'static str = "count";
-    const VERSION: u32 = 1;
+    const VERSION: u32 = 2;
 
     fn id(&self) -> String {
         let mut hasher = Sha256::new();
@@ -168,7 +168,8 @@ impl CacheKey for CountKey<'_> {
     }
 
     fn depends_on(&self) -> Vec<GenScope> {
-        vec![GenScope::Global]
+        // Any write may change any list's total.
+        vec![GenScope::Register]
     }
 }
 
@@ -183,6 +184,15 @@ impl<T: OutputType> Edge<T> {
     async fn node(&self) -> &T {
         &self.node
     }
+}
+
+/// Whether the connection being resolved asks for its records (`edges`, `nodes`, or `pageInfo`,
+/// whose cursors are record keys), not only for `totalCount`.
+pub fn selects_records(ctx: &Context<'_>) -> bool {
+    let selection = ctx.look_ahead();
+    ["edges", "nodes", "pageInfo"]
+        .iter()
+        .any(|f| selection.field(f).exists())
 }
 
 /// Validates the page arguments, fetches one page with `fetch`, and builds its connection.
@@ -201,10 +211,7 @@ where
 {
     let mut req = page_request(first, after)?;
     // `{ totalCount }` alone (a per-site household count, say) costs no page fetch.
-    let selection = ctx.look_ahead();
-    req.count_only = !["edges", "nodes", "pageInfo"]
-        .iter()
-        .any(|f| selection.field(f).exists());
+    req.count_only = !selects_records(ctx);
     let db = ctx.data::<DatabaseConnection>()?.clone();
     let page = fetch(db, req).await.gql()?;
     Ok(connection(page, key, node))

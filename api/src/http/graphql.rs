@@ -4,8 +4,9 @@ use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
-use crate::auth::AuthError;
-use crate::graphql::{loaders, RequestId};
+use crate::auth::{AuthError, Caller};
+use crate::cache::{CachedResponse, GenScope};
+use crate::graphql::{loaders, RequestId, ResponseCachePolicy};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -17,6 +18,23 @@ use axum::Json;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::collections::HashMap;
+
+/// Who is asking, as far as a response can depend on it: part of every whole-response cache key,
+/// so one client is never served what was computed for another. A response depends on the
+/// caller's role, area, site and personal-data grant, never on who the caller is otherwise
+/// (responses that read personal records, or the audit log, are not cached at all).
+fn response_scope(caller: &Caller) -> String {
+    match caller.principal() {
+        None => "anonymous".to_owned(),
+        Some(p) => format!(
+            "{}|{}|{}|{}",
+            p.role,
+            p.area_code,
+            p.site_code.as_deref().unwrap_or("-"),
+            if p.pii { "pii" } else { "masked" }
+        ),
+    }
+}
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
 /// `extensions.code` and the request id; one that arrives here without a code is an unplanned
@@ -83,6 +101,25 @@ pub async fn execute(
         return reject(&state, media, &request_id, rejection);
     }
     let started = std::time::Instant::now();
+    // The whole-response cache: keyed by everything the response depends on, under the
+    // generation every write raises. Only error-free queries that read no personal record are
+    // stored, so a hit is always a 200 for a query, valid for these very limits.
+    let cache_key = state.response_keys.key(&params, &response_scope(&caller));
+    let generation = state
+        .cache
+        .generations(&[GenScope::Register])
+        .await
+        .ok()
+        .and_then(|g| g.first().copied());
+    if let Some(generation) = generation {
+        if let Some(hit) = state.cache.response_get(&cache_key, generation).await {
+            let operation = state.metrics.operation_label(hit.operation.as_deref());
+            state
+                .metrics
+                .executed(&operation, started.elapsed().as_secs_f64(), &[]);
+            return json_response(StatusCode::OK, media, hit.body);
+        }
+    }
     let mut request = async_graphql::Request::new(params.query);
     // Parsed once here (the engine reuses the parsed document) to refuse mutations over GET and
     // to name the operation in the metrics.
@@ -113,7 +150,7 @@ pub async fn execute(
     let named = params
         .operation_name
         .clone()
-        .or(selected.and_then(|(name, _)| name));
+        .or(selected.as_ref().and_then(|(name, _)| name.clone()));
     let operation = state.metrics.operation_label(named.as_deref());
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -129,9 +166,14 @@ pub async fn execute(
         }
     }
     let read_audit = std::sync::Arc::new(ReadAudit::default());
+    let policy = ResponseCachePolicy::default();
+    let cacheable_operation = selected
+        .as_ref()
+        .is_some_and(|(_, ty)| *ty == OperationType::Query);
     let request = loaders::attach(
         request
             .data(request_id.clone())
+            .data(policy.clone())
             .data(Access::new(
                 state.db.clone(),
                 caller.clone(),
@@ -195,6 +237,7 @@ pub async fn execute(
         }
         ext.set("requestId", request_id.0.clone());
     }
+    let error_free = response.errors.is_empty();
     let codes: Vec<&str> = response
         .errors
         .iter()
@@ -236,12 +279,40 @@ pub async fn execute(
     } else {
         StatusCode::OK
     };
-    (
-        status,
-        [(header::CONTENT_TYPE, media.content_type())],
-        Json(Value::Object(body)),
-    )
-        .into_response()
+    let body = match serde_json::to_vec(&body) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(e) => {
+            tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
+            return reject(
+                &state,
+                media,
+                &request_id,
+                Rejection {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    code: "INTERNAL",
+                    message: "internal error".into(),
+                },
+            );
+        }
+    };
+    if let Some(generation) = generation {
+        if cacheable_operation && error_free && policy.is_cacheable() {
+            let entry = CachedResponse {
+                operation: named,
+                body: body.clone(),
+            };
+            state
+                .cache
+                .response_put(&cache_key, generation, entry)
+                .await;
+        }
+    }
+    json_response(status, media, body)
+}
+
+/// A JSON response with the negotiated media type.
+fn json_response(status: StatusCode, media: MediaType, body: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
 /// Answers a request that never reached GraphQL execution.

@@ -4,6 +4,7 @@ mod graphql;
 pub mod metrics;
 pub mod persisted;
 pub mod protocol;
+pub mod response_cache;
 
 use crate::startup::AppState;
 use axum::routing::get;

@@ -1,6 +1,10 @@
 //! Abusive documents are refused with their own code before any resolver or SQL runs.
+//!
+//! The servers counting SQL here use a Redis of their own: without Redis, every request also
+//! reads the whole-response cache's generation counter from the database, before its document
+//! is even parsed.
 
-use crate::support::{error_code, TestApp, TestDb};
+use crate::support::{error_code, TestApp, TestDb, TestRedis};
 use anju::config::ServeConfig;
 use serde_json::{json, Value};
 
@@ -21,7 +25,8 @@ async fn refused(app: &TestApp, query: &str) -> Value {
 
 #[tokio::test]
 async fn too_deep_too_costly_too_many_aliases_or_directives() {
-    let app = TestApp::with_fixture("indicators").await;
+    let redis = TestRedis::start().await;
+    let app = TestApp::with_fixture_and_redis("indicators", &redis).await;
 
     let deep = format!(
         r#"{{ area(code: "522732") {{ {} code {} }} }}"#,
@@ -85,7 +90,8 @@ async fn production_mode_hides_the_schema_and_graphiql() {
         production: true,
         ..ServeConfig::ephemeral()
     };
-    let app = TestApp::spawn_with(TestDb::new().await, config).await;
+    let redis = TestRedis::start().await;
+    let app = TestApp::spawn_with_redis(TestDb::new().await, config, &redis).await;
     let body = refused(&app, "{ __schema { types { name } } }").await;
     assert_eq!(error_code(&body), "INTROSPECTION_DISABLED", "{body}");
     let typo = app.query("{ indicatorz { asOf } }", json!({})).await;

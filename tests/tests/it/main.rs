@@ -16,6 +16,7 @@ mod mutations;
 mod ops;
 mod persisted;
 mod replicas;
+mod response_cache;
 mod rollup;
 mod schema;
 mod statements;

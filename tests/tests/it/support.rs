@@ -194,6 +194,47 @@ impl TestApp {
         }
     }
 
+    /// Starts a server over `db` with the given serve configuration and `redis` as its cache.
+    /// Cache generations are then read from Redis, so a request runs exactly the SQL its
+    /// resolvers need (without Redis, every request also reads a generation counter).
+    pub async fn spawn_with_redis(db: TestDb, config: ServeConfig, redis: &TestRedis) -> TestApp {
+        let config = ServeConfig {
+            cache: CacheConfig {
+                redis_url: Some(redis.url()),
+                prefix: format!("anju-test-{}", uuid::Uuid::new_v4().simple()),
+                // A loaded test machine must not bypass Redis: what tests count here is SQL.
+                redis_timeout_ms: 2000,
+                ..CacheConfig::default()
+            },
+            ..config
+        };
+        let app = Self::spawn_with(db, config).await;
+        // Redis connects in the background; once it has, mirror the counters (a counter never
+        // raised is mirrored by the first read of it), so no request reads them from the database.
+        app.cache
+            .wait_connected(std::time::Duration::from_secs(5))
+            .await;
+        app.cache
+            .publish_generations()
+            .await
+            .expect("publish generations");
+        app.cache
+            .generations(&[anju::cache::GenScope::Register])
+            .await
+            .expect("read generations");
+        app
+    }
+
+    /// Starts a server over a database loaded from the named fixture data set, with `redis`
+    /// as its cache (see [`spawn_with_redis`](Self::spawn_with_redis)).
+    pub async fn with_fixture_and_redis(name: &str, redis: &TestRedis) -> TestApp {
+        let db = TestDb::new().await;
+        anju::register::import_dir(&db.db, &fixture(name))
+            .await
+            .expect("import fixture");
+        Self::spawn_with_redis(db, ServeConfig::ephemeral(), redis).await
+    }
+
     /// Starts a server over a database loaded from the named fixture data set.
     pub async fn with_fixture(name: &str) -> TestApp {
         let db = TestDb::new().await;
