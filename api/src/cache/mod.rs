@@ -322,7 +322,11 @@ impl Cache {
         let Some(redis) = &self.inner.redis else {
             return Ok(());
         };
-        for (scope, value) in generation::all(&self.inner.db).await? {
+        let mut all = generation::all(&self.inner.db).await?;
+        // The register counter last: see `publish`.
+        let register = GenScope::Register.name();
+        all.sort_by_key(|(scope, _)| *scope == register);
+        for (scope, value) in all {
             if redis.raise(&self.gen_key(&scope), value).await.is_err() {
                 break;
             }
@@ -451,7 +455,16 @@ impl Cache {
         let Some(redis) = &self.inner.redis else {
             return;
         };
-        match generation::read(&self.inner.db, scopes).await {
+        // Every write raises the register counter too, and it goes last: whoever sees its new
+        // value in Redis then also sees the new values of the written scopes, so no response
+        // is cached under the new register generation from aggregates of the old one.
+        let scopes: Vec<GenScope> = scopes
+            .iter()
+            .filter(|s| **s != GenScope::Register)
+            .cloned()
+            .chain(std::iter::once(GenScope::Register))
+            .collect();
+        match generation::read(&self.inner.db, &scopes).await {
             Ok(values) => {
                 for (scope, value) in scopes.iter().zip(values) {
                     if redis

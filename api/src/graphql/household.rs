@@ -11,7 +11,8 @@ use super::indicators::today;
 use super::loaders::{self, role};
 use super::mark_personal;
 use super::pagination::{
-    connection, fetch_connection, page_request, sealed_key, selects_records, unseal_after, Conn,
+    connection, fetch_connection, page_request, sealed_key, selects, selects_records, unseal_after,
+    Conn,
 };
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
@@ -482,7 +483,7 @@ pub(super) async fn list_households(
         mark_personal(ctx);
     }
     filter.visible = restriction(ctx).await?;
-    fetch_connection(
+    let conn = fetch_connection(
         ctx,
         first,
         after,
@@ -490,7 +491,72 @@ pub(super) async fn list_households(
         |h| h.code.clone(),
         Household,
     )
-    .await
+    .await?;
+    prefetch_households(ctx, &conn).await?;
+    Ok(conn)
+}
+
+/// Loads, one statement per kind, what the selection asks of a page of households: sites,
+/// origin villages, members and their employments, homesteads and their villages. The rows'
+/// resolvers then find everything in the request's loaders, so a page costs the same few
+/// statements however its resolvers interleave with other requests'.
+async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Result<()> {
+    use futures::future::try_join3;
+    let rows: Vec<&household::Model> = conn.items().map(|h| &h.0).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let look = ctx.look_ahead();
+    let codes = || rows.iter().map(|h| h.code.clone());
+    let sites = async {
+        if selects(&look, &["site"]) {
+            let sites =
+                loaders::prefetch::<site::Entity, 0>(ctx, rows.iter().map(|h| h.site_code.clone()))
+                    .await?;
+            let township = |records: async_graphql::Lookahead<'_>| {
+                records.field("site").field("township").exists()
+            };
+            if township(look.field("nodes")) || township(look.field("edges").field("node")) {
+                let townships = sites.values().map(|s| s.township_code.clone());
+                loaders::prefetch::<area::Entity, { role::TOWNSHIP }>(ctx, townships).await?;
+            }
+        }
+        Ok::<_, async_graphql::Error>(())
+    };
+    let villages = async {
+        if selects(&look, &["originVillage"]) {
+            loaders::prefetch::<area::Entity, { role::ORIGIN_VILLAGE }>(
+                ctx,
+                rows.iter().map(|h| h.origin_village_code.clone()),
+            )
+            .await?;
+        }
+        Ok(())
+    };
+    let members = async {
+        if selects(&look, &["members"]) {
+            let by_household = loaders::prefetch_children::<member::Entity>(ctx, codes()).await?;
+            if selects(&look, &["members", "employments"]) {
+                let ids = by_household.values().flatten().map(|m| m.id_number.clone());
+                loaders::prefetch_children::<employment::Entity>(ctx, ids).await?;
+            }
+        }
+        if selects(&look, &["homesteads"]) {
+            let by_household =
+                loaders::prefetch_children::<homestead::Entity>(ctx, codes()).await?;
+            if selects(&look, &["homesteads", "village"]) {
+                let villages = by_household
+                    .values()
+                    .flatten()
+                    .map(|h| h.village_code.clone());
+                loaders::prefetch::<area::Entity, { role::HOMESTEAD_VILLAGE }>(ctx, villages)
+                    .await?;
+            }
+        }
+        Ok(())
+    };
+    try_join3(sites, villages, members).await?;
+    Ok(())
 }
 
 pub(super) async fn list_homesteads(

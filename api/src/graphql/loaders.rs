@@ -71,7 +71,10 @@ where
             .filter(self.column.is_in(keys.iter().cloned()))
             .all(&self.db)
             .await?;
-        let mut groups: HashMap<String, Vec<E::Model>> = HashMap::new();
+        // Every parent gets an entry, an empty one when it has no children, so the request's
+        // loader remembers that too and never asks again.
+        let mut groups: HashMap<String, Vec<E::Model>> =
+            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for row in rows {
             groups.entry((self.key)(&row)).or_default().push(row);
         }
@@ -109,8 +112,11 @@ pub async fn generations(
         .collect())
 }
 
-fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T> {
-    DataLoader::new(l, tokio::spawn).delay(delay)
+/// Loaders keep what they loaded for the rest of the request, so a page can load everything
+/// its records refer to in one batch up front (see [`prefetch`]) and each reference is then
+/// answered from memory.
+fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T, HashMapCache> {
+    DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
 }
 
 /// Attaches a fresh set of loaders to one request.
@@ -244,7 +250,7 @@ where
     E: EntityTrait,
     E::Model: Send + Sync + Clone,
 {
-    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>>>()?;
+    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
     loader.load_one(key.to_owned()).await.map_err(db_error)
 }
 
@@ -270,10 +276,39 @@ where
     E: EntityTrait,
     E::Model: Send + Sync + Clone,
 {
-    let loader = ctx.data::<DataLoader<GroupedBy<E>>>()?;
+    let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
     Ok(loader
         .load_one(parent.to_owned())
         .await
         .map_err(db_error)?
         .unwrap_or_default())
+}
+
+/// Loads the records of `E` with these keys in one statement and keeps them for the request:
+/// a page calls this for what its rows refer to, so the references cost one statement however
+/// the rows' resolvers interleave under load.
+pub async fn prefetch<E, const ROLE: u8>(
+    ctx: &Context<'_>,
+    keys: impl IntoIterator<Item = String>,
+) -> async_graphql::Result<HashMap<String, E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
+    loader.load_many(keys).await.map_err(db_error)
+}
+
+/// Loads the children of these parents in one statement and keeps them for the request;
+/// returns them by parent.
+pub async fn prefetch_children<E>(
+    ctx: &Context<'_>,
+    parents: impl IntoIterator<Item = String>,
+) -> async_graphql::Result<HashMap<String, Vec<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: Send + Sync + Clone,
+{
+    let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
+    loader.load_many(parents).await.map_err(db_error)
 }

@@ -92,6 +92,28 @@ pub struct Conn<T> {
     total: Total,
 }
 
+impl<T> Conn<T> {
+    /// The records of the page.
+    pub fn items(&self) -> impl Iterator<Item = &T> {
+        self.edges.iter().map(|e| &e.node)
+    }
+}
+
+/// Whether the selection below a connection field asks, on its records, for the field at
+/// `path` (each step through `nodes` or `edges { node }`, and through nested connections the
+/// same way when a step is a connection).
+pub fn selects(look: &async_graphql::Lookahead<'_>, path: &[&str]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return look.exists();
+    };
+    [look.field("nodes"), look.field("edges").field("node")]
+        .iter()
+        .any(|records| {
+            let step = records.field(first);
+            step.exists() && (rest.is_empty() || selects(&step, rest))
+        })
+}
+
 /// One record of a page with its cursor (`XEdge` in the schema).
 pub struct Edge<T> {
     cursor: String,
