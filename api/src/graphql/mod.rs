@@ -29,6 +29,7 @@ pub mod indicators;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod node;
 pub mod pagination;
 pub mod scalars;
 pub mod site;
@@ -41,6 +42,7 @@ pub struct Query(
     site::SiteQuery,
     household::HouseholdQuery,
     audit::AuditQuery,
+    node::NodeQuery,
 );
 
 /// Anju's executable schema.

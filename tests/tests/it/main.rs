@@ -15,6 +15,7 @@ mod limits;
 mod mutations;
 mod ops;
 mod persisted;
+mod relay;
 mod replicas;
 mod rollup;
 mod schema;

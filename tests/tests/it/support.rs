@@ -69,6 +69,21 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg_drop.is_some()
     }
+
+    /// A second handle on the same database, as another replica would open it; the database
+    /// stays with `self` (dropping the share removes nothing).
+    pub async fn share(&self) -> TestDb {
+        let (db, statements) = anju::db::connect(&self.config)
+            .await
+            .expect("connect shared test database");
+        TestDb {
+            config: self.config.clone(),
+            db,
+            statements,
+            _dir: None,
+            pg_drop: None,
+        }
+    }
 }
 
 impl Drop for TestDb {
