@@ -27,6 +27,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
+    /// Every caller's rate-limit bucket.
+    pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
 }
 
 /// A server bound to its port, ready to run.
@@ -68,6 +70,11 @@ impl Application {
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
+        let limiter = std::sync::Arc::new(crate::ratelimit::Limiter::new(
+            crate::ratelimit::RateLimits::parse(&serve.rate_limits)
+                .map_err(|e| anyhow::anyhow!("ANJU_RATE_LIMITS: {e}"))?,
+            &cache,
+        ));
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
@@ -84,6 +91,7 @@ impl Application {
             },
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
+            limiter,
         };
         Ok(Application {
             listener,
@@ -127,7 +135,10 @@ impl Application {
             );
             tokio::time::sleep(grace).await;
         };
-        axum::serve(self.listener, http::router(self.state))
+        // Anonymous callers are rate-limited by their address.
+        let app =
+            http::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(drained)
             .await
     }

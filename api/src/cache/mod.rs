@@ -20,7 +20,7 @@ mod redis_backend;
 use crate::config::CacheConfig;
 pub use generation::GenScope;
 use metrics::Metrics;
-use redis_backend::RedisBackend;
+pub(crate) use redis_backend::RedisBackend;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -198,6 +198,17 @@ impl Cache {
             .local
             .insert(key, Local::new(text.to_owned(), text.len()))
             .await;
+    }
+
+    /// The shared Redis backend, if configured (the rate limiter keeps its buckets there too,
+    /// behind the same timeout and breaker).
+    pub(crate) fn redis(&self) -> Option<Arc<RedisBackend>> {
+        self.inner.redis.clone()
+    }
+
+    /// The prefix of every key this cache writes to Redis.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
     }
 
     /// `"memory"` or `"redis"`, and whether it is fully usable.

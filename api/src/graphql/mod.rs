@@ -23,6 +23,7 @@ impl Default for RequestId {
 pub mod access;
 pub mod area;
 pub mod audit;
+pub mod cost;
 pub mod enums;
 pub mod household;
 pub mod indicators;
@@ -64,6 +65,7 @@ pub fn build_schema(
         .limit_complexity(limits.max_cost)
         .limit_directives(limits.max_directives)
         .extension(access::AccessGate)
+        .extension(cost::CostLimit)
         .extension(limits::DocumentRules {
             max_aliases: limits.max_aliases,
             introspection: !production,

@@ -2,6 +2,7 @@
 
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
+use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::AuthError;
@@ -11,7 +12,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use sea_orm::ConnectionTrait;
@@ -25,6 +26,7 @@ pub async fn execute(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    connection: Extensions,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
@@ -129,6 +131,7 @@ pub async fn execute(
         }
     }
     let read_audit = std::sync::Arc::new(ReadAudit::default());
+    let meter = throttle::meter(&state, &caller, &connection);
     let request = loaders::attach(
         request
             .data(request_id.clone())
@@ -137,7 +140,8 @@ pub async fn execute(
                 caller.clone(),
                 state.loader_delay,
             ))
-            .data(read_audit.clone()),
+            .data(read_audit.clone())
+            .data(meter.clone()),
         &state.db,
         &state.cache,
         state.loader_delay,
@@ -181,6 +185,7 @@ pub async fn execute(
             }
         }
     }
+    throttle::report(&meter, &mut response).await;
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
@@ -236,12 +241,13 @@ pub async fn execute(
     } else {
         StatusCode::OK
     };
-    (
+    let response = (
         status,
         [(header::CONTENT_TYPE, media.content_type())],
         Json(Value::Object(body)),
     )
-        .into_response()
+        .into_response();
+    throttle::finish(&meter, response)
 }
 
 /// Answers a request that never reached GraphQL execution.

@@ -4,6 +4,7 @@ mod graphql;
 pub mod metrics;
 pub mod persisted;
 pub mod protocol;
+mod throttle;
 
 use crate::startup::AppState;
 use axum::routing::get;

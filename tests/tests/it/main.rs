@@ -21,3 +21,4 @@ mod rollup;
 mod schema;
 mod statements;
 mod support;
+mod throttle;
