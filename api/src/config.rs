@@ -214,6 +214,10 @@ pub struct ServeConfig {
     /// milliseconds (give the load balancer time to notice).
     #[arg(long, env = "ANJU_SHUTDOWN_GRACE_MS", default_value_t = 0)]
     pub shutdown_grace_ms: u64,
+    /// Rate-limit budgets by role, `role=maximum:restore_per_second,...` (`anonymous` for
+    /// callers without credentials); roles left out keep their default.
+    #[arg(long, env = "ANJU_RATE_LIMITS", default_value = crate::ratelimit::DEFAULT_RATE_LIMITS)]
+    pub rate_limits: String,
     /// The cache (set from the global cache options).
     #[arg(skip)]
     pub cache: CacheConfig,
@@ -248,6 +252,8 @@ impl ServeConfig {
             request_timeout_ms: 10_000,
             persisted_queries: None,
             shutdown_grace_ms: 0,
+            // Tests and local runs are not throttled unless they ask to be.
+            rate_limits: EPHEMERAL_RATE_LIMITS.into(),
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
         }
@@ -255,6 +261,11 @@ impl ServeConfig {
 }
 
 /// The settings a configuration file may give, by their environment variable names.
+/// Budgets of [`ServeConfig::ephemeral`]: far more than any test spends.
+const EPHEMERAL_RATE_LIMITS: &str = "admin=100000000:1000000,officer=100000000:1000000,\
+site_manager=100000000:1000000,viewer=100000000:1000000,integration=100000000:1000000,\
+anonymous=100000000:1000000";
+
 pub const SETTINGS: &[&str] = &[
     "DATABASE_URL",
     "ANJU_DATABASE_MAX_CONNECTIONS",
@@ -275,6 +286,7 @@ pub const SETTINGS: &[&str] = &[
     "ANJU_REQUEST_TIMEOUT_MS",
     "ANJU_PERSISTED_QUERIES",
     "ANJU_SHUTDOWN_GRACE_MS",
+    "ANJU_RATE_LIMITS",
     "ANJU_JWT_SECRET",
     "ANJU_JWT_PUBLIC_KEY",
     "ANJU_JWT_ALGORITHM",

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod ratelimit;
 pub mod register;
 pub mod startup;
 pub mod telemetry;

@@ -29,6 +29,8 @@ pub struct AppState {
     pub loader_delay: std::time::Duration,
     /// Keys of the whole-response cache.
     pub response_keys: crate::http::response_cache::ResponseKeys,
+    /// Every caller's rate-limit bucket.
+    pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
 }
 
 /// A server bound to its port, ready to run.
@@ -75,6 +77,11 @@ impl Application {
             &serve.limits(),
             serve.production,
         );
+        let limiter = std::sync::Arc::new(crate::ratelimit::Limiter::new(
+            crate::ratelimit::RateLimits::parse(&serve.rate_limits)
+                .map_err(|e| anyhow::anyhow!("ANJU_RATE_LIMITS: {e}"))?,
+            &cache,
+        ));
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
@@ -92,6 +99,7 @@ impl Application {
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
             response_keys,
+            limiter,
         };
         Ok(Application {
             listener,
@@ -135,7 +143,10 @@ impl Application {
             );
             tokio::time::sleep(grace).await;
         };
-        axum::serve(self.listener, http::router(self.state))
+        // Anonymous callers are rate-limited by their address.
+        let app =
+            http::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, app)
             .with_graceful_shutdown(drained)
             .await
     }

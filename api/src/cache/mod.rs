@@ -20,7 +20,7 @@ mod redis_backend;
 use crate::config::CacheConfig;
 pub use generation::GenScope;
 use metrics::Metrics;
-use redis_backend::RedisBackend;
+pub(crate) use redis_backend::RedisBackend;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -31,7 +31,7 @@ use std::time::Duration;
 /// How long a shared entry lives (entries are never stale, this only bounds memory).
 const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The shape version of cached whole responses: raise it when their encoding changes.
-const RESPONSE_VERSION: u32 = 1;
+const RESPONSE_VERSION: u32 = 2;
 /// How long a registered persisted query is kept after its last registration.
 const PERSISTED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long a cross-process compute lock is held at most: a dead holder blocks nobody longer.
@@ -96,16 +96,21 @@ impl Local {
 pub struct CachedResponse {
     /// The operation name, given or read from the document.
     pub operation: Option<String>,
-    /// The response body.
+    /// What the document cost when it was executed: a hit is charged the same.
+    pub cost: u64,
+    /// The response body, without `extensions.cost` (each answer carries its own).
     pub body: axum::body::Bytes,
 }
 
 impl CachedResponse {
-    /// The shared layer's encoding: the operation name (GraphQL names hold no newline), a
-    /// newline, the body.
+    /// The shared layer's encoding: the cost, a newline, the operation name (GraphQL names hold
+    /// no newline), a newline, the body.
     fn encode(&self) -> Vec<u8> {
         let name = self.operation.as_deref().unwrap_or("");
-        let mut out = Vec::with_capacity(name.len() + 1 + self.body.len());
+        let cost = self.cost.to_string();
+        let mut out = Vec::with_capacity(cost.len() + name.len() + 2 + self.body.len());
+        out.extend_from_slice(cost.as_bytes());
+        out.push(b'\n');
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
         out.extend_from_slice(&self.body);
@@ -113,11 +118,16 @@ impl CachedResponse {
     }
 
     fn decode(bytes: Vec<u8>) -> Option<CachedResponse> {
-        let newline = bytes.iter().position(|b| *b == b'\n')?;
-        let name = std::str::from_utf8(&bytes[..newline]).ok()?.to_owned();
-        let body = axum::body::Bytes::from(bytes).slice(newline + 1..);
+        let first = bytes.iter().position(|b| *b == b'\n')?;
+        let cost = std::str::from_utf8(&bytes[..first]).ok()?.parse().ok()?;
+        let second = first + 1 + bytes[first + 1..].iter().position(|b| *b == b'\n')?;
+        let name = std::str::from_utf8(&bytes[first + 1..second])
+            .ok()?
+            .to_owned();
+        let body = axum::body::Bytes::from(bytes).slice(second + 1..);
         Some(CachedResponse {
             operation: (!name.is_empty()).then_some(name),
+            cost,
             body,
         })
     }
@@ -286,6 +296,17 @@ impl Cache {
             .local
             .insert(key, Local::new(response, encoded.len()))
             .await;
+    }
+
+    /// The shared Redis backend, if configured (the rate limiter keeps its buckets there too,
+    /// behind the same timeout and breaker).
+    pub(crate) fn redis(&self) -> Option<Arc<RedisBackend>> {
+        self.inner.redis.clone()
+    }
+
+    /// The prefix of every key this cache writes to Redis.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
     }
 
     /// `"memory"` or `"redis"`, and whether it is fully usable.

@@ -109,7 +109,7 @@ impl RedisBackend {
     }
 
     /// Runs one Redis call with the timeout and the breaker.
-    async fn call<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,

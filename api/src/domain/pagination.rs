@@ -1,5 +1,6 @@
-//! Keyset pagination: pages ordered by each record's key, resumed after the last key seen, so a
-//! page costs one indexed range scan however deep the client reads.
+//! Keyset pagination: pages ordered by each record's key, resumed after the last key seen (or,
+//! reading backward, before the first key seen), so a page costs one indexed range scan however
+//! deep the client reads.
 
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
@@ -13,13 +14,48 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 /// Page size when the client names none.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 
-/// A validated page request: up to `first` records whose key is greater than `after`.
+/// A validated page request: up to `size` records whose key lies between `after` and `before`
+/// (both exclusive), the first ones of that range or, `backward`, the last ones. Records come
+/// back in key order either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     pub after: Option<String>,
-    pub first: u64,
+    pub before: Option<String>,
+    pub size: u64,
+    /// The page is taken from the end of the range (`last`), not its start (`first`).
+    pub backward: bool,
     /// Only the total is wanted: the page's records are not fetched.
     pub count_only: bool,
+}
+
+impl PageRequest {
+    /// The first `size` records after `after`.
+    pub fn forward(size: u64, after: Option<String>) -> Self {
+        Self {
+            after,
+            before: None,
+            size,
+            backward: false,
+            count_only: false,
+        }
+    }
+
+    /// Whether records were skipped at the start of the range by `after`, or at its end by
+    /// `before`: the page then has neighbours on that side, as far as the client can tell.
+    fn bounded(&self) -> (bool, bool) {
+        (self.after.is_some(), self.before.is_some())
+    }
+
+    /// `has_previous` and `has_next` of a page, given whether more records than `size` were
+    /// found in the direction read.
+    fn flags(&self, more: bool) -> (bool, bool) {
+        let (after, before) = self.bounded();
+        if self.backward {
+            (more, before)
+        } else {
+            (after, more)
+        }
+    }
 }
 
 /// How a record's total is obtained: already known, or by a count statement run only when a
@@ -77,32 +113,44 @@ where
         return Ok(Page {
             items: vec![],
             has_next: false,
-            has_previous: req.after.is_some(),
+            has_previous: false,
             total,
         });
     }
     let mut query = select;
-    if let Some(after) = &req.after {
-        match kind.value(after) {
-            Some(v) => query = query.filter(key.gt(v)),
-            // A cursor that cannot be a key of this table is past every key.
+    for (bound, after) in [(&req.after, true), (&req.before, false)] {
+        let Some(bound) = bound else { continue };
+        match kind.value(bound) {
+            Some(v) if after => query = query.filter(key.gt(v)),
+            Some(v) => query = query.filter(key.lt(v)),
+            // A cursor that cannot be a key of this table lies outside every key.
             None => {
+                let (has_previous, has_next) = req.flags(false);
                 return Ok(Page {
                     items: vec![],
-                    has_next: false,
-                    has_previous: true,
+                    has_next,
+                    has_previous,
                     total,
-                })
+                });
             }
         }
     }
-    let mut items = query.order_by_asc(key).limit(req.first + 1).all(db).await?;
-    let has_next = items.len() as u64 > req.first;
-    items.truncate(req.first as usize);
+    let query = if req.backward {
+        query.order_by_desc(key)
+    } else {
+        query.order_by_asc(key)
+    };
+    let mut items = query.limit(req.size + 1).all(db).await?;
+    let more = items.len() as u64 > req.size;
+    items.truncate(req.size as usize);
+    if req.backward {
+        items.reverse();
+    }
+    let (has_previous, has_next) = req.flags(more);
     Ok(Page {
         items,
         has_next,
-        has_previous: req.after.is_some(),
+        has_previous,
         total,
     })
 }
@@ -114,20 +162,38 @@ where
 {
     let total = Total::Known(items.len() as u64);
     items.sort_by_key(|a| key(a));
+    // A cursor that is no key of this kind lies outside every key: nothing is in range.
     let start = match &req.after {
-        None => 0,
-        Some(after) => match after.parse::<K>() {
-            Ok(after) => items.partition_point(|i| key(i) <= after),
-            Err(_) => items.len(),
-        },
+        None => Some(0),
+        Some(after) => after
+            .parse::<K>()
+            .ok()
+            .map(|after| items.partition_point(|i| key(i) <= after)),
     };
-    let end = (start + req.first as usize).min(items.len());
-    let has_next = end < items.len();
-    let items = items.drain(start..end).collect();
+    let end = match &req.before {
+        None => Some(items.len()),
+        Some(before) => before
+            .parse::<K>()
+            .ok()
+            .map(|before| items.partition_point(|i| key(i) < before)),
+    };
+    let (start, end) = match (start, end) {
+        (Some(s), Some(e)) if s < e => (s, e),
+        _ => (0, 0),
+    };
+    let size = req.size as usize;
+    let (from, to) = if req.backward {
+        (end.saturating_sub(size).max(start), end)
+    } else {
+        (start, (start + size).min(end))
+    };
+    let more = if req.backward { from > start } else { to < end };
+    let (has_previous, has_next) = req.flags(more);
+    let items = items.drain(from..to).collect();
     Page {
         items,
         has_next,
-        has_previous: req.after.is_some(),
+        has_previous,
         total,
     }
 }

@@ -181,11 +181,20 @@ fn public_field(parent: &str, field: &str) -> bool {
     match parent {
         "Query" => matches!(
             field,
-            "indicators" | "indicatorSeries" | "area" | "areas" | "site" | "sites"
+            "indicators"
+                | "indicatorSeries"
+                | "area"
+                | "areas"
+                | "site"
+                | "sites"
+                | "node"
+                | "nodes"
         ),
+        // `node` serves an anonymous caller areas and sites only (see `graphql::node`).
+        "Node" => field == "id",
         "Area" => matches!(
             field,
-            "code"
+            "id" | "code"
                 | "name"
                 | "level"
                 | "parentCode"
@@ -197,7 +206,7 @@ fn public_field(parent: &str, field: &str) -> bool {
         ),
         "ResettlementSite" => matches!(
             field,
-            "code" | "name" | "townshipCode" | "township" | "indicators"
+            "id" | "code" | "name" | "townshipCode" | "township" | "indicators"
         ),
         "IndicatorSet"
         | "Ratio"

@@ -4,13 +4,14 @@ use super::enums::AreaLevel;
 use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
 use super::indicators::{indicator_set, IndicatorSet};
 use super::loaders;
-use super::pagination::{fetch_connection, Conn};
+use super::node::{global_id, Kind};
+use super::pagination::{fetch_connection, Conn, PageArgs};
 use super::scalars::Date;
 use super::site::{ResettlementSite, SiteFilterInput};
 use crate::domain::indicators::Scope;
 use crate::domain::register::{self as reg, AreaFilter};
 use crate::error::GqlResult;
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::area;
 use sea_orm::DatabaseConnection;
@@ -23,6 +24,10 @@ pub struct Area(pub area::Model);
 /// below it.
 #[Object]
 impl Area {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::Area, &self.0.code))
+    }
     /// Administrative division code (6, 9 or 12 digits).
     async fn code(&self) -> &str {
         &self.0.code
@@ -73,71 +78,119 @@ impl Area {
             .collect())
     }
     /// The areas directly below this one, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn children(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Area>> {
         let filter = AreaFilter {
             parent_code: Some(self.0.code.clone()),
             ..Default::default()
         };
-        list_areas(ctx, filter, first, after).await
+        list_areas(ctx, filter, PageArgs::new(first, after, last, before)).await
     }
     /// Resettlement sites located in this area or below it, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn sites(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<SiteFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<ResettlementSite>> {
         let filter = filter
             .unwrap_or_default()
             .into_domain(Some(self.0.code.clone()));
-        super::site::list_sites(ctx, filter, first, after).await
+        super::site::list_sites(ctx, filter, PageArgs::new(first, after, last, before)).await
     }
     /// Households resettled at sites in this area or below it (the destination side), by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn households(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Household>> {
         let mut filter = filter.unwrap_or_default().into_domain();
         filter.area_codes.push(self.0.code.clone());
-        super::household::list_households(ctx, filter, first, after).await
+        super::household::list_households(ctx, filter, PageArgs::new(first, after, last, before))
+            .await
     }
     /// Households that came from villages in this area or below it (the origin side), by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn origin_households(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Household>> {
         let mut filter = filter.unwrap_or_default().into_domain();
         filter.origin_area_codes.push(self.0.code.clone());
-        super::household::list_households(ctx, filter, first, after).await
+        super::household::list_households(ctx, filter, PageArgs::new(first, after, last, before))
+            .await
     }
     /// Homesteads in villages of this area or below it.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn homesteads(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HomesteadFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Homestead>> {
         let mut filter = filter.unwrap_or_default().into_domain();
         filter.area_codes.push(self.0.code.clone());
-        super::household::list_homesteads(ctx, filter, first, after).await
+        super::household::list_homesteads(ctx, filter, PageArgs::new(first, after, last, before))
+            .await
     }
     /// Every indicator for this area and everything below it (`asOf` defaults to today).
     #[graphql(complexity = "10 + child_complexity")]
@@ -169,14 +222,12 @@ pub struct AreaFilterInput {
 pub(super) async fn list_areas(
     ctx: &Context<'_>,
     mut filter: AreaFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    page: PageArgs,
 ) -> Result<Conn<Area>> {
     filter.visible = super::access::restriction(ctx).await?;
     fetch_connection(
         ctx,
-        first,
-        after,
+        page,
         |db, req| async move { reg::areas(&db, &filter, &req).await },
         |a| a.code.clone(),
         Area,
@@ -206,13 +257,22 @@ impl AreaQuery {
         Ok(loaders::one::<area::Entity>(ctx, &code).await?.map(Area))
     }
     /// Areas, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn areas(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<AreaFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Area>> {
         let f = filter.unwrap_or_default();
         let filter = AreaFilter {
@@ -223,6 +283,6 @@ impl AreaQuery {
             whole_village_relocation: f.whole_village_relocation,
             visible: None,
         };
-        list_areas(ctx, filter, first, after).await
+        list_areas(ctx, filter, PageArgs::new(first, after, last, before)).await
     }
 }

@@ -1,7 +1,8 @@
 //! The audit log, for admins: every write and every unmasked read in their subtree.
 
 use super::access::require_role;
-use super::pagination::{connection, page_request, Conn};
+use super::node::{global_id, Kind};
+use super::pagination::{connection, page_request, Conn, PageArgs};
 use crate::auth::Role;
 use crate::domain::pagination::{run_count, Total};
 use crate::domain::register::{self as reg, AuditFilter};
@@ -19,8 +20,12 @@ pub struct AuditEntry(pub audit_log::Model);
 /// unmasked personal data (with its stated purpose). Entries are never changed or removed.
 #[Object]
 impl AuditEntry {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::AuditEntry, &self.0.id.to_string()))
+    }
     /// The entry's number; later entries have larger ones.
-    async fn id(&self) -> ID {
+    async fn record_id(&self) -> ID {
         self.0.id.into()
     }
     /// When it happened.
@@ -94,13 +99,22 @@ pub struct AuditQuery;
 impl AuditQuery {
     /// The audit log (admins only), oldest entry first: the entries of principals whose area
     /// lies in your subtree.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<AuditLogFilter>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<AuditEntry>> {
         let who = require_role(ctx, &[Role::Admin], "read the audit log")?;
         // Reads append to the log without a write's generation raise: never cache it whole.
@@ -115,7 +129,7 @@ impl AuditQuery {
             from: f.from,
             to: f.to,
         };
-        let req = page_request(first, after)?;
+        let req = page_request(PageArgs::new(first, after, last, before))?;
         let db = ctx.data::<DatabaseConnection>()?;
         let mut page = reg::audit_entries(db, &filter, &req).await.gql()?;
         // The log grows with every request: its total is counted now, never cached.

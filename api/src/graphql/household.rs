@@ -10,9 +10,10 @@ use super::enums::{
 use super::indicators::today;
 use super::loaders::{self, role};
 use super::mark_personal;
+use super::node::{global_id, member_id, Kind};
 use super::pagination::{
-    connection, fetch_connection, page_request, sealed_key, selects, selects_records, unseal_after,
-    Conn,
+    connection, fetch_connection, page_request, sealed_key, selects, selects_records, unseal, Conn,
+    PageArgs,
 };
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
@@ -23,7 +24,7 @@ use crate::domain::register::{
     HouseholdFilter, MemberFilter,
 };
 use crate::error::GqlResult;
-use async_graphql::{Context, Enum, InputObject, Object, Result};
+use async_graphql::{Context, Enum, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};
 
@@ -38,6 +39,10 @@ pub struct Household(pub household::Model);
 /// A relocated household (搬迁户).
 #[Object]
 impl Household {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::Household, &self.0.code))
+    }
     /// 建档立卡户编号: the household's register number.
     async fn code(&self) -> &str {
         &self.0.code
@@ -136,9 +141,16 @@ impl Household {
         labor_capacity: Option<Vec<LaborCapacity>>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Member>> {
         mark_personal(ctx);
-        let req = page_request(first, unseal_after(ctx, after)?)?;
+        let req = page_request(unseal(ctx, PageArgs::new(first, after, last, before))?)?;
         let mut members = loaders::children::<member::Entity>(ctx, &self.0.code).await?;
         if let Some(caps) = labor_capacity {
             let caps: Vec<entity::enums::LaborCapacity> =
@@ -161,9 +173,16 @@ impl Household {
         #[graphql(desc = "Only homesteads in this state.")] status: Option<HomesteadStatus>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Homestead>> {
         mark_personal(ctx);
-        let req = page_request(first, after)?;
+        let req = page_request(PageArgs::new(first, after, last, before))?;
         let mut homesteads = loaders::children::<homestead::Entity>(ctx, &self.0.code).await?;
         if let Some(s) = status {
             let s: DomStatus = s.into();
@@ -180,6 +199,11 @@ pub struct Member(pub member::Model);
 /// A member of a household.
 #[Object]
 impl Member {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again. It does not
+    /// reveal the ID number.
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
+        member_id(ctx, &self.0.id_number)
+    }
     /// Resident ID number (18 characters, GB 11643; `1407**********123X` without the `pii`
     /// grant).
     async fn id_number(&self, ctx: &Context<'_>) -> String {
@@ -228,6 +252,8 @@ impl Member {
     }
     /// The member's employments, oldest record first.
     #[graphql(complexity = "2 * child_complexity")]
+    // Each argument is one of the field's GraphQL arguments.
+    #[allow(clippy::too_many_arguments)]
     async fn employments(
         &self,
         ctx: &Context<'_>,
@@ -235,9 +261,16 @@ impl Member {
         #[graphql(desc = "Only employments active on this date.")] active_on: Option<Date>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Employment>> {
         mark_personal(ctx);
-        let req = page_request(first, after)?;
+        let req = page_request(PageArgs::new(first, after, last, before))?;
         let all = loaders::children::<employment::Entity>(ctx, &self.0.id_number).await?;
         let filter = EmploymentFilter {
             path: path.map(Into::into),
@@ -254,8 +287,13 @@ pub struct Employment(pub employment::Model);
 /// One job held by a member.
 #[Object]
 impl Employment {
-    /// The employment's record number, as `endEmployment` takes it.
-    async fn id(&self) -> async_graphql::ID {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    /// `endEmployment` takes it as `id`.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::Employment, &self.0.id.to_string()))
+    }
+    /// The employment's record number.
+    async fn record_id(&self) -> ID {
         self.0.id.into()
     }
     /// ID number of the employed member (masked without the `pii` grant).
@@ -342,8 +380,13 @@ pub struct Homestead(pub homestead::Model);
 /// An old house (宅基地) a household left behind.
 #[Object]
 impl Homestead {
-    /// The homestead's record number, as `recordDemolition` and its kin take it.
-    async fn id(&self) -> async_graphql::ID {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    /// `recordDemolition` and its kin take it as `id`.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::Homestead, &self.0.id.to_string()))
+    }
+    /// The homestead's record number.
+    async fn record_id(&self) -> ID {
         self.0.id.into()
     }
     /// Code of the household that owned it.
@@ -476,8 +519,7 @@ impl HomesteadFilterInput {
 pub(super) async fn list_households(
     ctx: &Context<'_>,
     mut filter: HouseholdFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    page: PageArgs,
 ) -> Result<Conn<Household>> {
     if selects_records(ctx) {
         mark_personal(ctx);
@@ -485,8 +527,7 @@ pub(super) async fn list_households(
     filter.visible = restriction(ctx).await?;
     let conn = fetch_connection(
         ctx,
-        first,
-        after,
+        page,
         |db, req| async move { reg::households(&db, &filter, &req).await },
         |h| h.code.clone(),
         Household,
@@ -562,8 +603,7 @@ async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Resul
 pub(super) async fn list_homesteads(
     ctx: &Context<'_>,
     mut filter: HomesteadFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    page: PageArgs,
 ) -> Result<Conn<Homestead>> {
     if selects_records(ctx) {
         mark_personal(ctx);
@@ -571,8 +611,7 @@ pub(super) async fn list_homesteads(
     filter.visible = restriction(ctx).await?;
     fetch_connection(
         ctx,
-        first,
-        after,
+        page,
         |db, req| async move { reg::homesteads(&db, &filter, &req).await },
         |h| h.id.to_string(),
         Homestead,
@@ -599,15 +638,29 @@ impl HouseholdQuery {
         }
     }
     /// Households, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn households(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Household>> {
-        list_households(ctx, filter.unwrap_or_default().into_domain(), first, after).await
+        list_households(
+            ctx,
+            filter.unwrap_or_default().into_domain(),
+            PageArgs::new(first, after, last, before),
+        )
+        .await
     }
     /// The member with this resident ID number, or null.
     async fn member(
@@ -625,13 +678,22 @@ impl HouseholdQuery {
         }
     }
     /// Members, by ID number.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn members(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<MemberFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Member>> {
         let f = filter.unwrap_or_default();
         let filter = MemberFilter {
@@ -645,12 +707,11 @@ impl HouseholdQuery {
         if selects_records(ctx) {
             mark_personal(ctx);
         }
-        let after = unseal_after(ctx, after)?;
+        let page = unseal(ctx, PageArgs::new(first, after, last, before))?;
         let sealer = ctx.data::<Sealer>()?;
         fetch_connection(
             ctx,
-            first,
-            after,
+            page,
             |db, req| async move { reg::members(&db, &filter, &req).await },
             |m| sealed_key(sealer, &m.id_number),
             Member,
@@ -658,14 +719,28 @@ impl HouseholdQuery {
         .await
     }
     /// Homesteads, by record order.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn homesteads(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HomesteadFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Homestead>> {
-        list_homesteads(ctx, filter.unwrap_or_default().into_domain(), first, after).await
+        list_homesteads(
+            ctx,
+            filter.unwrap_or_default().into_domain(),
+            PageArgs::new(first, after, last, before),
+        )
+        .await
     }
 }

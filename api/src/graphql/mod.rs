@@ -51,12 +51,14 @@ pub fn mark_personal(ctx: &Context<'_>) {
 pub mod access;
 pub mod area;
 pub mod audit;
+pub mod cost;
 pub mod enums;
 pub mod household;
 pub mod indicators;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod node;
 pub mod pagination;
 pub mod scalars;
 pub mod site;
@@ -69,6 +71,7 @@ pub struct Query(
     site::SiteQuery,
     household::HouseholdQuery,
     audit::AuditQuery,
+    node::NodeQuery,
 );
 
 /// Anju's executable schema.
@@ -90,6 +93,7 @@ pub fn build_schema(
         .limit_complexity(limits.max_cost)
         .limit_directives(limits.max_directives)
         .extension(access::AccessGate)
+        .extension(cost::CostLimit)
         .extension(limits::DocumentRules {
             max_aliases: limits.max_aliases,
             introspection: !production,

@@ -11,6 +11,7 @@ use super::enums::{
     SiteSetting, WorkCategory,
 };
 use super::household::{Employment, Homestead, Household, Member};
+use super::node::Kind;
 use super::scalars::Date;
 use super::site::{ResettlementSite, SiteWork};
 use super::RequestId;
@@ -98,9 +99,10 @@ fn patch<T, U>(value: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> Option<Optio
     }
 }
 
-/// A record id as the API shows it; an id that is no number matches no record.
-fn record_id(id: &ID) -> i64 {
-    id.parse().unwrap_or(-1)
+/// The record number behind a mutation's `id`; an id that names no record of `kind` matches
+/// none.
+fn record_id(id: &ID, kind: Kind) -> i64 {
+    super::node::record_number(id, kind)
 }
 
 macro_rules! payload {
@@ -457,7 +459,7 @@ pub struct AddEmploymentInput {
 pub struct EndEmploymentInput {
     /// Makes retries safe: a second request with this key answers the first one's result.
     pub idempotency_key: String,
-    /// The employment's `id`.
+    /// The employment's `id` (its record number is accepted too).
     pub id: ID,
     /// The `version` you read; the write is refused with `CONFLICT` if it changed since.
     pub version: i32,
@@ -491,7 +493,7 @@ pub struct CreateHomesteadInput {
 pub struct RecordDemolitionInput {
     /// Makes retries safe: a second request with this key answers the first one's result.
     pub idempotency_key: String,
-    /// The homestead's `id`.
+    /// The homestead's `id` (its record number is accepted too).
     pub id: ID,
     /// The `version` you read; the write is refused with `CONFLICT` if it changed since.
     pub version: i32,
@@ -504,7 +506,7 @@ pub struct RecordDemolitionInput {
 pub struct RecordReclamationInput {
     /// Makes retries safe: a second request with this key answers the first one's result.
     pub idempotency_key: String,
-    /// The homestead's `id`.
+    /// The homestead's `id` (its record number is accepted too).
     pub id: ID,
     /// The `version` you read; the write is refused with `CONFLICT` if it changed since.
     pub version: i32,
@@ -520,7 +522,7 @@ pub struct RecordReclamationInput {
 pub struct RecordHomesteadExemptionInput {
     /// Makes retries safe: a second request with this key answers the first one's result.
     pub idempotency_key: String,
-    /// The homestead's `id`.
+    /// The homestead's `id` (its record number is accepted too).
     pub id: ID,
     /// The `version` you read; the write is refused with `CONFLICT` if it changed since.
     pub version: i32,
@@ -540,7 +542,7 @@ fn household_patch(operation: &'static str, code: String, version: i32) -> dw::H
 fn homestead_patch(operation: &'static str, id: &ID, version: i32) -> dw::HomesteadPatch {
     dw::HomesteadPatch {
         operation,
-        id: record_id(id),
+        id: record_id(id, Kind::Homestead),
         version,
         ..Default::default()
     }
@@ -814,7 +816,7 @@ impl Mutation {
         #[graphql(desc = "The job and its last day.")] input: EndEmploymentInput,
     ) -> Result<EndEmploymentPayload> {
         let m = dw::EndEmployment {
-            id: record_id(&input.id),
+            id: record_id(&input.id, Kind::Employment),
             version: input.version,
             ended_on: input.ended_on.map(|d| d.0),
         };

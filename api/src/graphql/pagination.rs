@@ -38,48 +38,89 @@ pub fn sealed_key(sealer: &crate::auth::opaque::Sealer, key: &str) -> String {
     format!("{SEALED_TAG}{}", sealer.seal(key))
 }
 
-/// Turns an `after` cursor over sealed keys back into a plain one for the page query.
-pub fn unseal_after(ctx: &Context<'_>, after: Option<String>) -> Result<Option<String>> {
-    let Some(cursor) = after else {
-        return Ok(None);
-    };
-    let sealer = ctx.data::<crate::auth::opaque::Sealer>()?;
-    let plain = decode_cursor(&cursor)
-        .and_then(|k| k.strip_prefix(SEALED_TAG).and_then(|s| sealer.open(s)))
-        .ok_or_else(|| {
-            Error::BadInput(format!(
-                "`after` is not a cursor this API issued: `{cursor}`"
-            ))
-        })
-        .gql()?;
-    Ok(Some(encode_cursor(&plain)))
+/// The page arguments of a connection field, as the client gave them.
+#[derive(Debug, Clone, Default)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
 }
 
-/// Validates `first` (1–100; 20 when omitted) and decodes `after`.
-pub fn page_request(first: Option<i32>, after: Option<String>) -> Result<PageRequest> {
-    let first = match first {
-        None => DEFAULT_PAGE_SIZE,
-        Some(n) if n >= 1 && n as u64 <= MAX_PAGE_SIZE => n as u64,
-        Some(n) => {
-            return Err(Error::BadInput(format!(
-                "`first` must be between 1 and {MAX_PAGE_SIZE}, not {n}"
+impl PageArgs {
+    /// The arguments of one connection field.
+    pub fn new(
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Self {
+        Self {
+            first,
+            after,
+            last,
+            before,
+        }
+    }
+}
+
+/// Turns cursors over sealed keys back into plain ones for the page query.
+pub fn unseal(ctx: &Context<'_>, args: PageArgs) -> Result<PageArgs> {
+    let sealer = ctx.data::<crate::auth::opaque::Sealer>()?;
+    let open = |name: &str, cursor: Option<String>| -> Result<Option<String>> {
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
+        let plain = decode_cursor(&cursor)
+            .and_then(|k| k.strip_prefix(SEALED_TAG).and_then(|s| sealer.open(s)))
+            .ok_or_else(|| bad_cursor(name, &cursor))
+            .gql()?;
+        Ok(Some(encode_cursor(&plain)))
+    };
+    Ok(PageArgs {
+        after: open("after", args.after)?,
+        before: open("before", args.before)?,
+        ..args
+    })
+}
+
+fn bad_cursor(name: &str, cursor: &str) -> Error {
+    Error::BadInput(format!(
+        "`{name}` is not a cursor this API issued: `{cursor}`"
+    ))
+}
+
+/// Validates the page arguments: `first` or `last` (1–100; `first` 20 when neither is given,
+/// never both), and decodes `after` and `before`.
+pub fn page_request(args: PageArgs) -> Result<PageRequest> {
+    let size = |name: &str, n: i32| {
+        if n >= 1 && n as u64 <= MAX_PAGE_SIZE {
+            Ok(n as u64)
+        } else {
+            Err(Error::BadInput(format!(
+                "`{name}` must be between 1 and {MAX_PAGE_SIZE}, not {n}"
             )))
             .gql()
         }
     };
-    let after = match after {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(&c)
-                .ok_or_else(|| {
-                    Error::BadInput(format!("`after` is not a cursor this API issued: `{c}`"))
-                })
-                .gql()?,
-        ),
+    let (size, backward) = match (args.first, args.last) {
+        (Some(_), Some(_)) => {
+            return Err(Error::BadInput("give `first` or `last`, not both".into())).gql()
+        }
+        (None, None) => (DEFAULT_PAGE_SIZE, false),
+        (Some(n), None) => (size("first", n)?, false),
+        (None, Some(n)) => (size("last", n)?, true),
+    };
+    let decode = |name: &str, cursor: Option<String>| -> Result<Option<String>> {
+        cursor
+            .map(|c| decode_cursor(&c).ok_or_else(|| bad_cursor(name, &c)).gql())
+            .transpose()
     };
     Ok(PageRequest {
-        after,
-        first,
+        after: decode("after", args.after)?,
+        before: decode("before", args.before)?,
+        size,
+        backward,
         count_only: false,
     })
 }
@@ -133,7 +174,8 @@ impl<T: OutputType> TypeName for Edge<T> {
 }
 
 /// One page of a list, in the Relay connection form: `edges` (or `nodes`), `pageInfo` and
-/// `totalCount`. Pass `pageInfo.endCursor` as `after` to read the next page.
+/// `totalCount`. Pass `pageInfo.endCursor` as `after` to read the next page, or
+/// `pageInfo.startCursor` as `before` (with `last`) to read the previous one.
 #[Object(name_type)]
 impl<T: OutputType> Conn<T> {
     /// The records of this page, each with its cursor.
@@ -198,7 +240,7 @@ impl CacheKey for CountKey<'_> {
 /// One record of a page, with the cursor that resumes the list after it.
 #[Object(name_type)]
 impl<T: OutputType> Edge<T> {
-    /// Opaque position of this record in the list; pass it as `after`.
+    /// Opaque position of this record in the list; pass it as `after` or `before`.
     async fn cursor(&self) -> &str {
         &self.cursor
     }
@@ -220,8 +262,7 @@ pub fn selects_records(ctx: &Context<'_>) -> bool {
 /// Validates the page arguments, fetches one page with `fetch`, and builds its connection.
 pub async fn fetch_connection<T, N, F, Fut>(
     ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
+    args: PageArgs,
     fetch: F,
     key: impl Fn(&T) -> String,
     node: impl Fn(T) -> N,
@@ -231,7 +272,7 @@ where
     F: FnOnce(DatabaseConnection, PageRequest) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<Page<T>, sea_orm::DbErr>>,
 {
-    let mut req = page_request(first, after)?;
+    let mut req = page_request(args)?;
     // `{ totalCount }` alone (a per-site household count, say) costs no page fetch.
     req.count_only = !selects_records(ctx);
     let db = ctx.data::<DatabaseConnection>()?.clone();

@@ -5,12 +5,13 @@ use super::enums::{Placement, SiteSetting, WorkCategory};
 use super::household::{list_households, Household, HouseholdFilterInput};
 use super::indicators::{indicator_set, IndicatorSet};
 use super::loaders::{self, role};
-use super::pagination::{connection, fetch_connection, page_request, Conn};
+use super::node::{global_id, Kind};
+use super::pagination::{connection, fetch_connection, page_request, Conn, PageArgs};
 use super::scalars::{date, Date};
 use crate::domain::indicators::Scope;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{self as reg, SiteFilter};
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::{area, site, site_work};
 
@@ -20,6 +21,10 @@ pub struct ResettlementSite(pub site::Model);
 /// A resettlement site (安置点).
 #[Object]
 impl ResettlementSite {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::ResettlementSite, &self.0.code))
+    }
     /// The site's code.
     async fn code(&self) -> &str {
         &self.0.code
@@ -82,8 +87,15 @@ impl ResettlementSite {
         #[graphql(desc = "Only works of this category.")] category: Option<WorkCategory>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<SiteWork>> {
-        let req = page_request(first, after)?;
+        let req = page_request(PageArgs::new(first, after, last, before))?;
         let mut works = loaders::children::<site_work::Entity>(ctx, &self.0.code).await?;
         if let Some(c) = category {
             let c: entity::enums::WorkCategory = c.into();
@@ -93,17 +105,26 @@ impl ResettlementSite {
         Ok(connection(page, |w| w.code.clone(), SiteWork))
     }
     /// Households registered to this site, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn households(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<HouseholdFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<Household>> {
         let mut filter = filter.unwrap_or_default().into_domain();
         filter.site_codes.push(self.0.code.clone());
-        list_households(ctx, filter, first, after).await
+        list_households(ctx, filter, PageArgs::new(first, after, last, before)).await
     }
     /// Every indicator for this site (`asOf` defaults to today).
     #[graphql(complexity = "10 + child_complexity")]
@@ -123,6 +144,10 @@ pub struct SiteWork(pub site_work::Model);
 /// One construction work of a site.
 #[Object]
 impl SiteWork {
+    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
+    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
+        Ok(global_id(Kind::SiteWork, &self.0.code))
+    }
     /// The work's code.
     async fn code(&self) -> &str {
         &self.0.code
@@ -181,14 +206,12 @@ impl SiteFilterInput {
 pub(super) async fn list_sites(
     ctx: &Context<'_>,
     mut filter: SiteFilter,
-    first: Option<i32>,
-    after: Option<String>,
+    page: PageArgs,
 ) -> Result<Conn<ResettlementSite>> {
     filter.visible = super::access::restriction(ctx).await?;
     fetch_connection(
         ctx,
-        first,
-        after,
+        page,
         |db, req| async move { reg::sites(&db, &filter, &req).await },
         |s| s.code.clone(),
         ResettlementSite,
@@ -214,19 +237,27 @@ impl SiteQuery {
         }
     }
     /// Resettlement sites, by code.
-    #[graphql(complexity = "first.map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity")]
+    #[graphql(
+        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
+    )]
     async fn sites(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list.")] filter: Option<SiteFilterInput>,
         #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
         #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size counted back from the end of the list (or from `before`), \
+                          1–100; not together with `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
+        before: Option<String>,
     ) -> Result<Conn<ResettlementSite>> {
         list_sites(
             ctx,
             filter.unwrap_or_default().into_domain(None),
-            first,
-            after,
+            PageArgs::new(first, after, last, before),
         )
         .await
     }

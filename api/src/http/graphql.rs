@@ -2,6 +2,7 @@
 
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
+use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
@@ -12,7 +13,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{header, Extensions, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use sea_orm::ConnectionTrait;
@@ -43,6 +44,7 @@ pub async fn execute(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
+    connection: Extensions,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
@@ -111,13 +113,46 @@ pub async fn execute(
         .await
         .ok()
         .and_then(|g| g.first().copied());
+    let meter = throttle::meter(&state, &caller, &connection);
     if let Some(generation) = generation {
         if let Some(hit) = state.cache.response_get(&cache_key, generation).await {
+            // A stored response is charged what its document cost when it was executed.
             let operation = state.metrics.operation_label(hit.operation.as_deref());
+            if let Err(refused) = meter.pay(hit.cost).await {
+                let code = refused
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("code"))
+                    .and_then(|v| match v {
+                        async_graphql::Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "THROTTLED".into());
+                state.metrics.executed(
+                    &operation,
+                    started.elapsed().as_secs_f64(),
+                    &[code.as_str()],
+                );
+                let body = serde_json::json!({
+                    "errors": [{
+                        "message": refused.message,
+                        "extensions": { "code": code, "requestId": request_id.0 },
+                    }],
+                });
+                let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+                let status = if media == MediaType::GraphqlResponse {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
+                let body = with_cost(body, meter.report().await);
+                return throttle::finish(&meter, json_response(status, media, body));
+            }
             state
                 .metrics
                 .executed(&operation, started.elapsed().as_secs_f64(), &[]);
-            return json_response(StatusCode::OK, media, hit.body);
+            let body = with_cost(hit.body, meter.report().await);
+            return throttle::finish(&meter, json_response(StatusCode::OK, media, body));
         }
     }
     let mut request = async_graphql::Request::new(params.query);
@@ -179,7 +214,8 @@ pub async fn execute(
                 caller.clone(),
                 state.loader_delay,
             ))
-            .data(read_audit.clone()),
+            .data(read_audit.clone())
+            .data(meter.clone()),
         &state.db,
         &state.cache,
         state.loader_delay,
@@ -279,7 +315,13 @@ pub async fn execute(
     } else {
         StatusCode::OK
     };
-    let body = match serde_json::to_vec(&body) {
+    // The response as it may be stored (without its cost, which is per request) and as it leaves.
+    let store = generation.is_some()
+        && cacheable_operation
+        && error_free
+        && policy.is_cacheable()
+        && response.extensions.is_empty();
+    let plain = match serde_json::to_vec(&body) {
         Ok(bytes) => Bytes::from(bytes),
         Err(e) => {
             tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
@@ -295,19 +337,36 @@ pub async fn execute(
             );
         }
     };
-    if let Some(generation) = generation {
-        if cacheable_operation && error_free && policy.is_cacheable() {
-            let entry = CachedResponse {
-                operation: named,
-                body: body.clone(),
-            };
-            state
-                .cache
-                .response_put(&cache_key, generation, entry)
-                .await;
-        }
+    if let (true, Some(generation)) = (store, generation) {
+        let entry = CachedResponse {
+            operation: named,
+            cost: meter.requested_cost().unwrap_or(0),
+            body: plain.clone(),
+        };
+        state
+            .cache
+            .response_put(&cache_key, generation, entry)
+            .await;
     }
-    json_response(status, media, body)
+    let body = with_cost(plain, meter.report().await);
+    throttle::finish(&meter, json_response(status, media, body))
+}
+
+/// `body` (a JSON object) with `extensions.cost` added.
+fn with_cost(body: Bytes, cost: async_graphql::Value) -> Bytes {
+    let cost = cost.into_json().unwrap_or(Value::Null);
+    match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
+        Ok(mut object) => {
+            let extensions = object
+                .entry("extensions")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(ext) = extensions {
+                ext.insert("cost".into(), cost);
+            }
+            serde_json::to_vec(&object).map(Bytes::from).unwrap_or(body)
+        }
+        Err(_) => body,
+    }
 }
 
 /// A JSON response with the negotiated media type.

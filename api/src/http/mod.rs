@@ -5,6 +5,7 @@ pub mod metrics;
 pub mod persisted;
 pub mod protocol;
 pub mod response_cache;
+mod throttle;
 
 use crate::startup::AppState;
 use axum::routing::get;

@@ -15,7 +15,10 @@ async fn send(app: &TestApp, body: Value) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
+    (
+        resp.status().as_u16(),
+        crate::support::without_cost(resp.json().await.unwrap()),
+    )
 }
 
 fn by_hash(hash: &str) -> Value {

@@ -69,6 +69,21 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg_drop.is_some()
     }
+
+    /// A second handle on the same database, as another replica would open it; the database
+    /// stays with `self` (dropping the share removes nothing).
+    pub async fn share(&self) -> TestDb {
+        let (db, statements) = anju::db::connect(&self.config)
+            .await
+            .expect("connect shared test database");
+        TestDb {
+            config: self.config.clone(),
+            db,
+            statements,
+            _dir: None,
+            pg_drop: None,
+        }
+    }
 }
 
 impl Drop for TestDb {
@@ -266,18 +281,18 @@ impl TestApp {
 
     /// A token for `role` over `area` (and `site`), signed as `anju token` signs it.
     pub async fn token(&self, role: Role, area: &str, site: Option<&str>) -> String {
+        self.token_for(&format!("test-{role}"), role, area, site)
+            .await
+    }
+
+    /// Like [`token`](Self::token), for the token subject `sub`.
+    pub async fn token_for(&self, sub: &str, role: Role, area: &str, site: Option<&str>) -> String {
         let verifier = jwt::Verifier::from_config(&self.db.db, &self.auth, self.production)
             .await
             .expect("token verifier")
             .expect("development key");
         verifier
-            .mint(
-                &format!("test-{role}"),
-                role,
-                area,
-                site,
-                std::time::Duration::from_secs(3600),
-            )
+            .mint(sub, role, area, site, std::time::Duration::from_secs(3600))
             .expect("mint token")
     }
 
@@ -300,6 +315,18 @@ impl TestApp {
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }
+}
+
+/// A response without its `extensions.cost` (which every response carries), for comparing
+/// whole bodies.
+pub fn without_cost(mut body: Value) -> Value {
+    if let Some(ext) = body.get_mut("extensions").and_then(Value::as_object_mut) {
+        ext.remove("cost");
+        if ext.is_empty() {
+            body.as_object_mut().map(|b| b.remove("extensions"));
+        }
+    }
+    body
 }
 
 /// The `extensions.code` of the first error of a response.
