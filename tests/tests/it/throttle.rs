@@ -275,3 +275,27 @@ async fn every_response_reports_its_cost() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_response_from_the_cache_is_charged_like_the_first() {
+    let app = app_with(fixture_db().await, "viewer=1000:1", memory_cache()).await;
+    let token = app.token(Role::Viewer, "522732", None).await;
+    let q = r#"{ indicators(scope: { areaCode: "522732" }, asOf: "2020-06-30") { occupancy { rate } } }"#;
+    let first = post(&app, Some(&token), q).await;
+    let before = app.statements.get();
+    let second = post(&app, Some(&token), q).await;
+    assert_eq!(first.body["data"], second.body["data"]);
+    // The second answer came from the response cache (no SQL beyond the generation read)...
+    assert!(app.statements.get() - before <= 1);
+    // ...and was charged the same cost, reported in its own extensions.
+    let (a, b) = (
+        &first.body["extensions"]["cost"],
+        &second.body["extensions"]["cost"],
+    );
+    let cost = a["requestedQueryCost"].as_u64().unwrap();
+    assert!(cost > 0);
+    assert_eq!(b["requestedQueryCost"], cost);
+    assert_eq!(b["actualQueryCost"], cost);
+    let left = |c: &Value| c["throttleStatus"]["currentlyAvailable"].as_u64().unwrap();
+    assert!(left(b) + cost <= left(a) + 1, "{a} then {b}");
+}
