@@ -1,7 +1,8 @@
 //! Members' employments.
 
 use super::{
-    duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError, Writer,
+    duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError, Versioned,
+    Writer,
 };
 use crate::domain::indicators::rollup::{self, Touched};
 use crate::domain::rules;
@@ -182,26 +183,20 @@ impl Mutation for EndEmployment {
             sites: vec![site_of_member(txn, &before.member_id_number).await?],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
-        let cond = Condition::all().add(employment::Column::Id.eq(self.id));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            cond,
-            employment::Column::Version,
-            self.version,
+            Versioned {
+                entity: EMPLOYMENT,
+                noun: EMPLOYMENT,
+                key,
+                condition: Condition::all().add(employment::Column::Id.eq(self.id)),
+                version_column: employment::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(EMPLOYMENT, &key, self.version)]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key,
-            entity: EMPLOYMENT,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }

@@ -1,7 +1,8 @@
 //! Homesteads: demolition, reclamation and exemption.
 
 use super::{
-    area_ref, breaches, json, update_versioned, within, Applied, Mutation, Step, UserError, Writer,
+    area_ref, breaches, json, update_versioned, within, Applied, Mutation, Step, UserError,
+    Versioned, Writer,
 };
 use crate::domain::indicators::rollup::{self, Touched};
 use crate::domain::register::Within;
@@ -201,26 +202,20 @@ impl Mutation for HomesteadPatch {
             sites: vec![site],
             villages: vec![before.village_code.clone()],
         };
-        rollup::retract(txn, &touched).await?;
-        let cond = Condition::all().add(homestead::Column::Id.eq(self.id));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            cond,
-            homestead::Column::Version,
-            self.version,
+            Versioned {
+                entity: HOMESTEAD,
+                noun: HOMESTEAD,
+                key,
+                condition: Condition::all().add(homestead::Column::Id.eq(self.id)),
+                version_column: homestead::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(HOMESTEAD, &key, self.version)]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key,
-            entity: HOMESTEAD,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }

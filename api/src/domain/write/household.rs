@@ -2,7 +2,7 @@
 
 use super::{
     area_ref, breaches, distinct, duplicate, json, update_versioned, within, Applied, Mutation,
-    Step, UserError, Writer,
+    Step, UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::{self, Touched};
 use crate::domain::register::Within;
@@ -436,31 +436,21 @@ impl Mutation for HouseholdPatch {
             sites: distinct([before.site_code.clone(), after.site_code.clone()]),
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
-        let key = Condition::all().add(household::Column::Code.eq(self.code.clone()));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            key,
-            household::Column::Version,
-            self.version,
+            Versioned {
+                entity: HOUSEHOLD,
+                noun: HOUSEHOLD,
+                key: after.code.clone(),
+                condition: Condition::all().add(household::Column::Code.eq(self.code.clone())),
+                version_column: household::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(
-                HOUSEHOLD,
-                &self.code,
-                self.version,
-            )]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key: after.code.clone(),
-            entity: HOUSEHOLD,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }
 
@@ -666,30 +656,21 @@ impl Mutation for MemberPatch {
             sites: vec![household.site_code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
-        let key = Condition::all().add(member::Column::IdNumber.eq(self.id_number.clone()));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            key,
-            member::Column::Version,
-            self.version,
+            Versioned {
+                entity: MEMBER,
+                noun: MEMBER,
+                key: after.id_number.clone(),
+                condition: Condition::all()
+                    .add(member::Column::IdNumber.eq(self.id_number.clone())),
+                version_column: member::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(
-                MEMBER,
-                &self.id_number,
-                self.version,
-            )]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key: after.id_number.clone(),
-            entity: MEMBER,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }

@@ -480,26 +480,58 @@ fn breaches(prefix: &[&str], found: Vec<crate::domain::rules::Breach>) -> Vec<Us
         .collect()
 }
 
-/// Writes `model` (every column) over the stored record matched by `key`, only if it is still
-/// at `version`; `false` when it is not (a concurrent write won).
-async fn update_versioned<A>(
+/// Which stored record a versioned update replaces, and how the write is described.
+struct Versioned<C> {
+    /// The record kind, as the audit log names it.
+    entity: &'static str,
+    /// The record kind, as a conflict message names it.
+    noun: &'static str,
+    key: String,
+    /// Selects the record by its key.
+    condition: sea_orm::Condition,
+    version_column: C,
+    /// The version the caller read.
+    expected: i32,
+    /// What the write changes in the rollups.
+    touched: Touched,
+}
+
+/// The common end of every versioned update: retracts what it touches from the rollups, writes
+/// `after` only if the stored record is still at the version the caller read (raising nothing
+/// otherwise), and describes the write; `CONFLICT` when another write came first.
+async fn update_versioned<M, A>(
     txn: &DatabaseTransaction,
-    model: A,
-    key: sea_orm::Condition,
-    version_column: <A::Entity as sea_orm::EntityTrait>::Column,
-    version: i32,
-) -> Result<bool, DbErr>
+    target: Versioned<<A::Entity as sea_orm::EntityTrait>::Column>,
+    before: &M,
+    after: M,
+) -> Result<Step<M>, DbErr>
 where
+    M: Serialize + Clone + sea_orm::IntoActiveModel<A>,
     A: sea_orm::ActiveModelTrait + Send,
 {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    rollup::retract(txn, &target.touched).await?;
     let result = A::Entity::update_many()
-        .set(model.reset_all())
-        .filter(key)
-        .filter(version_column.eq(version))
+        .set(after.clone().into_active_model().reset_all())
+        .filter(target.condition)
+        .filter(target.version_column.eq(target.expected))
         .exec(txn)
         .await?;
-    Ok(result.rows_affected == 1)
+    if result.rows_affected != 1 {
+        return Ok(Err(vec![UserError::stale(
+            target.noun,
+            &target.key,
+            target.expected,
+        )]));
+    }
+    Ok(Ok(Applied {
+        before: Some(json(before)?),
+        after: json(&after)?,
+        key: target.key,
+        entity: target.entity,
+        touched: target.touched,
+        record: after,
+    }))
 }
 
 /// `select` narrowed by `condition` of the caller's scope, when it has one.

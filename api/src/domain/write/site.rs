@@ -1,7 +1,8 @@
 //! Resettlement sites and their works.
 
 use super::{
-    area_ref, duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError, Writer,
+    area_ref, duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError,
+    Versioned, Writer,
 };
 use crate::domain::indicators::rollup::{self, Touched};
 use crate::domain::register::Within;
@@ -213,27 +214,21 @@ impl Mutation for SitePatch {
             sites: vec![before.code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
-        let key = Condition::all().add(site::Column::Code.eq(self.code.clone()));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            key,
-            site::Column::Version,
-            self.version,
+            Versioned {
+                entity: SITE,
+                noun: SITE,
+                key: after.code.clone(),
+                condition: Condition::all().add(site::Column::Code.eq(self.code.clone())),
+                version_column: site::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(SITE, &self.code, self.version)]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key: after.code.clone(),
-            entity: SITE,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }
 
@@ -388,30 +383,20 @@ impl Mutation for WorkPatch {
             sites: vec![before.site_code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
-        let key = Condition::all().add(site_work::Column::Code.eq(self.code.clone()));
-        if !update_versioned(
+        update_versioned(
             txn,
-            after.clone().into_active_model(),
-            key,
-            site_work::Column::Version,
-            self.version,
+            Versioned {
+                entity: WORK,
+                noun: "work",
+                key: after.code.clone(),
+                condition: Condition::all().add(site_work::Column::Code.eq(self.code.clone())),
+                version_column: site_work::Column::Version,
+                expected: self.version,
+                touched,
+            },
+            &before,
+            after,
         )
-        .await?
-        {
-            return Ok(Err(vec![UserError::stale(
-                "work",
-                &self.code,
-                self.version,
-            )]));
-        }
-        Ok(Ok(Applied {
-            before: Some(json(&before)?),
-            after: json(&after)?,
-            key: after.code.clone(),
-            entity: WORK,
-            touched,
-            record: after,
-        }))
+        .await
     }
 }
