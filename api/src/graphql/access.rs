@@ -14,7 +14,7 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
 };
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
-use entity::{homestead, household, site};
+use entity::{homestead, household, member, site};
 use std::sync::Arc;
 
 /// The request's access.
@@ -76,6 +76,14 @@ pub async fn household_visible(
     }
     match super::loaders::one::<site::Entity>(ctx, &h.site_code).await? {
         Some(s) => site_visible(ctx, &s).await,
+        None => Ok(false),
+    }
+}
+
+/// Whether the member's household may be shown.
+pub async fn member_visible(ctx: &Context<'_>, m: &member::Model) -> async_graphql::Result<bool> {
+    match super::loaders::one::<household::Entity>(ctx, &m.household_code).await? {
+        Some(h) => household_visible(ctx, &h).await,
         None => Ok(false),
     }
 }

@@ -1,7 +1,8 @@
 //! Households, their members and those members' employments, and the homesteads they left.
 
 use super::access::{
-    access, household_visible, restriction, reveal, sees_personal, site_visible, Personal,
+    access, household_visible, member_visible, restriction, reveal, sees_personal, site_visible,
+    Personal,
 };
 use super::area::Area;
 use super::enums::{
@@ -672,10 +673,7 @@ impl HouseholdQuery {
         let Some(m) = loaders::one::<member::Entity>(ctx, &id_number).await? else {
             return Ok(None);
         };
-        match loaders::one::<household::Entity>(ctx, &m.household_code).await? {
-            Some(h) if household_visible(ctx, &h).await? => Ok(Some(Member(m))),
-            _ => Ok(None),
-        }
+        Ok(member_visible(ctx, &m).await?.then_some(Member(m)))
     }
     /// Members, by ID number.
     #[graphql(

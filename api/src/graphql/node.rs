@@ -9,7 +9,7 @@
 //! `node` applies exactly the rules of every other path: a record outside the caller's scope is
 //! `null`, as is an unknown or malformed id, so the three cannot be told apart.
 
-use super::access::{access, homestead_visible, household_visible, site_visible};
+use super::access::{access, homestead_visible, household_visible, member_visible, site_visible};
 use super::area::Area;
 use super::audit::AuditEntry;
 use super::household::{Employment, Homestead, Household, Member};
@@ -150,67 +150,65 @@ fn numbers(keys: &[&(Kind, String)], kind: Kind) -> Vec<i64> {
         .collect()
 }
 
+/// The records of `E` whose `column` holds one of `values`, by `key`; no statement for none.
+async fn fetch<E, V>(
+    db: &DatabaseConnection,
+    column: E::Column,
+    values: Vec<V>,
+    key: fn(&E::Model) -> String,
+) -> Result<HashMap<String, E::Model>>
+where
+    E: EntityTrait,
+    V: Into<sea_orm::Value>,
+{
+    if values.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(column.is_in(values))
+        .all(db)
+        .await
+        .gql()?
+        .into_iter()
+        .map(|m| (key(&m), m))
+        .collect())
+}
+
 impl Fetched {
     /// One statement per kind present in `keys`.
     async fn load(db: &DatabaseConnection, keys: &[&(Kind, String)]) -> Result<Self> {
-        let mut out = Fetched::default();
         let works: Vec<String> = keys
             .iter()
             .filter(|(k, _)| *k == Kind::SiteWork)
             .map(|(_, key)| key.clone())
             .collect();
-        if !works.is_empty() {
-            out.works = site_work::Entity::find()
-                .filter(site_work::Column::Code.is_in(works))
-                .all(db)
-                .await
-                .gql()?
-                .into_iter()
-                .map(|m| (m.code.clone(), m))
-                .collect();
-        }
-        let ids = numbers(keys, Kind::Employment);
-        if !ids.is_empty() {
-            out.employments = employment::Entity::find()
-                .filter(employment::Column::Id.is_in(ids))
-                .all(db)
-                .await
-                .gql()?
-                .into_iter()
-                .map(|m| (m.id.to_string(), m))
-                .collect();
-        }
-        let ids = numbers(keys, Kind::Homestead);
-        if !ids.is_empty() {
-            out.homesteads = homestead::Entity::find()
-                .filter(homestead::Column::Id.is_in(ids))
-                .all(db)
-                .await
-                .gql()?
-                .into_iter()
-                .map(|m| (m.id.to_string(), m))
-                .collect();
-        }
-        let ids = numbers(keys, Kind::AuditEntry);
-        if !ids.is_empty() {
-            out.audit = audit_log::Entity::find()
-                .filter(audit_log::Column::Id.is_in(ids))
-                .all(db)
-                .await
-                .gql()?
-                .into_iter()
-                .map(|m| (m.id.to_string(), m))
-                .collect();
-        }
-        Ok(out)
-    }
-}
-
-/// Whether the member's household may be shown.
-async fn member_visible(ctx: &Context<'_>, m: &member::Model) -> Result<bool> {
-    match loaders::one::<household::Entity>(ctx, &m.household_code).await? {
-        Some(h) => household_visible(ctx, &h).await,
-        None => Ok(false),
+        Ok(Fetched {
+            works: fetch::<site_work::Entity, _>(db, site_work::Column::Code, works, |m| {
+                m.code.clone()
+            })
+            .await?,
+            employments: fetch::<employment::Entity, _>(
+                db,
+                employment::Column::Id,
+                numbers(keys, Kind::Employment),
+                |m| m.id.to_string(),
+            )
+            .await?,
+            homesteads: fetch::<homestead::Entity, _>(
+                db,
+                homestead::Column::Id,
+                numbers(keys, Kind::Homestead),
+                |m| m.id.to_string(),
+            )
+            .await?,
+            audit: fetch::<audit_log::Entity, _>(
+                db,
+                audit_log::Column::Id,
+                numbers(keys, Kind::AuditEntry),
+                |m| m.id.to_string(),
+            )
+            .await?,
+        })
     }
 }
 
