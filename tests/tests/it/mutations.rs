@@ -6,7 +6,7 @@
 
 use crate::support::{error_code, fixture_copy, TestApp};
 use anju::auth::Role;
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
 use serde_json::{json, Value};
 
 const TOWNSHIP_A: &str = "522732100";
@@ -406,6 +406,52 @@ async fn every_mutation_writes_and_the_next_read_sees_it() {
     no_user_errors(&p);
     assert_eq!(p["homestead"]["status"], "EXEMPT");
     assert_eq!(ratio(&app, area("522732102"), T, "demolition").await, "2/3");
+
+    // Each write adjusted only the rollup rows it changed; together they are what a rebuild
+    // from the register computes, row for row.
+    let adjusted = rollup_rows(&app).await;
+    let txn = app.db.db.begin().await.expect("begin");
+    anju::domain::indicators::rollup::rebuild(&txn)
+        .await
+        .expect("rebuild");
+    txn.commit().await.expect("commit");
+    let rebuilt = rollup_rows(&app).await;
+    assert!(rebuilt.len() > 100, "{} rows", rebuilt.len());
+    let only_adjusted: Vec<&String> = adjusted.iter().filter(|r| !rebuilt.contains(r)).collect();
+    let only_rebuilt: Vec<&String> = rebuilt.iter().filter(|r| !adjusted.contains(r)).collect();
+    assert!(
+        only_adjusted.is_empty() && only_rebuilt.is_empty(),
+        "rows only as adjusted: {only_adjusted:?}; rows only as rebuilt: {only_rebuilt:?}"
+    );
+}
+
+/// Every stored rollup row, as text, in key order.
+async fn rollup_rows(app: &TestApp) -> Vec<String> {
+    let rows = app
+        .db
+        .db
+        .query_all_raw(Statement::from_string(
+            app.db.db.get_database_backend(),
+            "SELECT scope_kind, scope_code, metric, CAST(on_date AS TEXT) AS on_date, \
+             CAST(delta_count AS BIGINT) AS n, CAST(delta_amount AS DOUBLE PRECISION) AS amount \
+             FROM indicator_deltas ORDER BY scope_kind, scope_code, metric, on_date",
+        ))
+        .await
+        .expect("rollup rows");
+    rows.iter()
+        .map(|r| {
+            let text = |c: &str| r.try_get::<String>("", c).expect(c);
+            format!(
+                "{} {} {} {} {} {:.6}",
+                text("scope_kind"),
+                text("scope_code"),
+                text("metric"),
+                text("on_date"),
+                r.try_get::<i64>("", "n").expect("n"),
+                r.try_get::<f64>("", "amount").expect("amount"),
+            )
+        })
+        .collect()
 }
 
 /// The reason an import gives for a data set with `from` replaced by `to` in `file`.

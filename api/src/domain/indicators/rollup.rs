@@ -17,7 +17,8 @@
 use crate::db::stmt;
 use chrono::NaiveDate;
 use entity::enums::{LaborCapacity, WorkCategory};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Scope;
 
@@ -63,12 +64,15 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     db.execute_unprepared("DELETE FROM indicator_deltas")
         .await?;
-    db.execute_raw(stmt(
-        backend,
-        &site_rows(backend, None),
-        [Value::from(SENTINEL)],
-    ))
-    .await?;
+    let insert = format!(
+        "INSERT INTO indicator_deltas \
+         (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
+         SELECT '{SITE}', s.code, s.metric, s.on_date, s.n, s.amount FROM ({}) s \
+         ORDER BY s.code, s.metric, s.on_date",
+        site_select(backend, None)
+    );
+    db.execute_raw(stmt(backend, &insert, [Value::from(SENTINEL)]))
+        .await?;
     db.execute_unprepared(&area_site_side_rows()).await?;
     db.execute_raw(stmt(backend, &area_origin_rows(), [Value::from(SENTINEL)]))
         .await?;
@@ -91,47 +95,6 @@ fn placeholders(first: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// Adds `sign` times the grouped rows of `select` (columns: kind, code, metric, date, count,
-/// amount) to the stored rows with the same key, inserting those not there yet.
-fn add_rows(select: &str, sign: i32) -> String {
-    format!(
-        "INSERT INTO indicator_deltas (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
-         SELECT t.k, t.code, t.metric, t.on_date, t.n * {sign}, t.amount * {sign} FROM ({select}) t \
-         WHERE true \
-         ON CONFLICT (scope_kind, scope_code, metric, on_date) DO UPDATE SET \
-         delta_count = indicator_deltas.delta_count + excluded.delta_count, \
-         delta_amount = indicator_deltas.delta_amount + excluded.delta_amount"
-    )
-}
-
-/// The site-side rows of `n` sites (`$1`…), summed per ancestor-or-self of their townships.
-fn site_side_of(n: usize) -> String {
-    format!(
-        "SELECT '{AREA}' AS k, c.ancestor_code AS code, d.metric AS metric, d.on_date AS on_date, \
-         SUM(d.delta_count) AS n, SUM(d.delta_amount) AS amount \
-         FROM indicator_deltas d \
-         JOIN sites s ON s.code = d.scope_code \
-         JOIN area_closure c ON c.descendant_code = s.township_code \
-         WHERE d.scope_kind = '{SITE}' AND d.scope_code IN ({}) AND d.metric NOT IN ({ORIGIN_METRICS}) \
-         GROUP BY c.ancestor_code, d.metric, d.on_date",
-        placeholders(1, n)
-    )
-}
-
-/// The origin-side events of the homesteads in `n` villages (`$2`…; `$1` is [`SENTINEL`]),
-/// summed per ancestor-or-self of each village.
-fn origin_side_of(n: usize) -> String {
-    format!(
-        "SELECT '{AREA}' AS k, c.ancestor_code AS code, hs.metric AS metric, hs.on_date AS on_date, \
-         SUM(hs.n) AS n, SUM(hs.amount) AS amount \
-         FROM ({homesteads}) hs JOIN area_closure c ON c.descendant_code = hs.village_code \
-         WHERE hs.village_code IN ({}) \
-         GROUP BY c.ancestor_code, hs.metric, hs.on_date",
-        placeholders(2, n),
-        homesteads = homestead_events(),
-    )
-}
-
 /// What a write changes in the rollups: the sites whose own rows it touches (the site of every
 /// work, household, member, employment or homestead it writes, before and after) and the
 /// villages of the homesteads it writes.
@@ -147,96 +110,219 @@ impl Touched {
     }
 }
 
-/// Before a write: takes what `touched` contributes out of the rollups (the sites' own rows are
-/// deleted and subtracted from their areas' rows; the villages' homesteads are subtracted from
-/// theirs). [`restore`] puts it back, computed from the register as written. Together they
-/// keep the rollups equal to a [`rebuild`] while reading only the touched sites and villages.
-/// Both run in the writing transaction.
-pub async fn retract<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    if !touched.sites.is_empty() {
-        let n = touched.sites.len();
-        db.execute_raw(stmt(
-            backend,
-            &add_rows(&site_side_of(n), -1),
-            Touched::values(&touched.sites),
-        ))
-        .await?;
-        db.execute_raw(stmt(
-            backend,
-            &format!(
-                "DELETE FROM indicator_deltas WHERE scope_kind = '{SITE}' AND scope_code IN ({})",
-                placeholders(1, n)
-            ),
-            Touched::values(&touched.sites),
-        ))
-        .await?;
-    }
-    if !touched.villages.is_empty() {
-        let values =
-            std::iter::once(Value::from(SENTINEL)).chain(Touched::values(&touched.villages));
-        db.execute_raw(stmt(
-            backend,
-            &add_rows(&origin_side_of(touched.villages.len()), -1),
-            values,
-        ))
-        .await?;
-    }
-    Ok(())
+/// The areas whose rollups a [`refresh`] may have changed: every ancestor-or-self of the touched
+/// sites' townships and of the touched villages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    pub areas: BTreeSet<String>,
 }
 
-/// After a write: recomputes the touched sites' own rows from the register and adds them, and
-/// the touched villages' homesteads, to their areas' rows (see [`retract`]); area rows that
-/// came to nothing are removed.
-pub async fn restore<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<(), DbErr> {
+/// One rollup row's key: scope kind, scope code, metric, date.
+type Key = (&'static str, String, String, NaiveDate);
+
+/// After a write, in the writing transaction: brings the rollups of what it `touched` back to
+/// what a [`rebuild`] would give, reading and writing only what differs.
+///
+/// The touched sites' rows are recomputed from the register and compared with the stored ones
+/// (the same for the touched villages' homesteads, stored as the villages' own area rows); only
+/// the differences are added, to the site's or village's rows and to every ancestor's, and rows
+/// that come to nothing are removed. A work's completion date moving changes two or three rows
+/// per scope, however large the site.
+pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Reach, DbErr> {
     let backend = db.get_database_backend();
+    let (site_areas, village_areas) = ancestors(db, touched).await?;
+    let mut change: BTreeMap<Key, (i64, f64)> = BTreeMap::new();
+    let mut add = |key: Key, n: i64, amount: f64| {
+        let slot = change.entry(key).or_insert((0, 0.0));
+        slot.0 += n;
+        slot.1 += amount;
+    };
     if !touched.sites.is_empty() {
         let n = touched.sites.len();
         let only = format!("site_code IN ({})", placeholders(2, n));
+        let sql = difference(
+            &site_select(backend, Some(&only)),
+            &format!(
+                "scope_kind = '{SITE}' AND scope_code IN ({})",
+                placeholders(2, n)
+            ),
+        );
         let values = std::iter::once(Value::from(SENTINEL)).chain(Touched::values(&touched.sites));
-        db.execute_raw(stmt(backend, &site_rows(backend, Some(&only)), values))
-            .await?;
-        db.execute_raw(stmt(
-            backend,
-            &add_rows(&site_side_of(n), 1),
-            Touched::values(&touched.sites),
-        ))
-        .await?;
+        for row in db.query_all_raw(stmt(backend, &sql, values)).await? {
+            let (code, metric, on_date, n, amount) = delta(&row)?;
+            let origin = ORIGIN_METRIC_NAMES.contains(&metric.as_str());
+            for area in site_areas.get(&code).into_iter().flatten() {
+                if !origin {
+                    add((AREA, area.clone(), metric.clone(), on_date), n, amount);
+                }
+            }
+            add((SITE, code, metric, on_date), n, amount);
+        }
     }
     if !touched.villages.is_empty() {
+        let n = touched.villages.len();
+        let sql = difference(
+            &format!(
+                "SELECT hs.village_code AS code, hs.metric AS metric, hs.on_date AS on_date, \
+                 hs.n AS n, hs.amount AS amount FROM ({}) hs",
+                homestead_events(&format!("hs.village_code IN ({})", placeholders(2, n)))
+            ),
+            &format!(
+                "scope_kind = '{AREA}' AND metric IN ({ORIGIN_METRICS}) AND scope_code IN ({})",
+                placeholders(2, n)
+            ),
+        );
         let values =
             std::iter::once(Value::from(SENTINEL)).chain(Touched::values(&touched.villages));
-        db.execute_raw(stmt(
-            backend,
-            &add_rows(&origin_side_of(touched.villages.len()), 1),
-            values,
-        ))
-        .await?;
-    }
-    let areas = touched.sites.len() + touched.villages.len();
-    if areas > 0 {
-        let sql = format!(
-            "DELETE FROM indicator_deltas WHERE scope_kind = '{AREA}' AND delta_count = 0 \
-             AND delta_amount > -1e-9 AND delta_amount < 1e-9 \
-             AND scope_code IN (SELECT c.ancestor_code FROM area_closure c \
-               WHERE c.descendant_code IN (SELECT s.township_code FROM sites s WHERE s.code IN ({})) \
-               OR c.descendant_code IN ({}))",
-            placeholders(1, touched.sites.len().max(1)),
-            placeholders(1 + touched.sites.len().max(1), touched.villages.len().max(1)),
-        );
-        let pad = |codes: &[String]| {
-            if codes.is_empty() {
-                vec![Value::from("")]
-            } else {
-                Touched::values(codes).collect()
+        for row in db.query_all_raw(stmt(backend, &sql, values)).await? {
+            let (code, metric, on_date, n, amount) = delta(&row)?;
+            for area in village_areas.get(&code).into_iter().flatten() {
+                add((AREA, area.clone(), metric.clone(), on_date), n, amount);
             }
-        };
-        let values = pad(&touched.sites)
-            .into_iter()
-            .chain(pad(&touched.villages));
+        }
+    }
+    change.retain(|_, (n, amount)| *n != 0 || amount.abs() > EPSILON);
+    let keys: Vec<(&Key, &(i64, f64))> = change.iter().collect();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO indicator_deltas \
+             (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) VALUES {} \
+             ON CONFLICT (scope_kind, scope_code, metric, on_date) DO UPDATE SET \
+             delta_count = indicator_deltas.delta_count + excluded.delta_count, \
+             delta_amount = indicator_deltas.delta_amount + excluded.delta_amount",
+            tuples(chunk.len(), 6)
+        );
+        let values = chunk
+            .iter()
+            .flat_map(|((kind, code, metric, on_date), (n, amount))| {
+                [
+                    Value::from(*kind),
+                    Value::from(code.as_str()),
+                    Value::from(metric.as_str()),
+                    Value::from(*on_date),
+                    Value::from(*n),
+                    Value::from(*amount),
+                ]
+            });
+        db.execute_raw(stmt(backend, &sql, values)).await?;
+        let sql = format!(
+            "DELETE FROM indicator_deltas WHERE delta_count = 0 \
+             AND delta_amount > -{EPSILON:e} AND delta_amount < {EPSILON:e} \
+             AND (scope_kind, scope_code, metric, on_date) IN (VALUES {})",
+            tuples(chunk.len(), 4)
+        );
+        let values = chunk.iter().flat_map(|((kind, code, metric, on_date), _)| {
+            [
+                Value::from(*kind),
+                Value::from(code.as_str()),
+                Value::from(metric.as_str()),
+                Value::from(*on_date),
+            ]
+        });
         db.execute_raw(stmt(backend, &sql, values)).await?;
     }
-    Ok(())
+    Ok(Reach {
+        areas: site_areas
+            .into_values()
+            .chain(village_areas.into_values())
+            .flatten()
+            .collect(),
+    })
+}
+
+/// Amounts closer to zero than this are zero (sums of reclaimed areas in mu).
+const EPSILON: f64 = 1e-9;
+
+/// Rows per statement when rollup rows are written by value (6 parameters each).
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// [`ORIGIN_METRICS`] as names.
+const ORIGIN_METRIC_NAMES: [&str; 3] = ["homesteads", "demolished", "reclaimed"];
+
+/// `($1, …, $width), ($width+1, …)`: `rows` tuples of `width` placeholders.
+fn tuples(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(1 + r * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The rows of `fresh` (columns: code, metric, on_date, n, amount) minus the stored rows
+/// matching `stored` (a condition on `indicator_deltas`), keeping those that differ.
+fn difference(fresh: &str, stored: &str) -> String {
+    format!(
+        "SELECT t.code AS code, t.metric AS metric, t.on_date AS on_date, \
+         CAST(SUM(t.n) AS BIGINT) AS n, CAST(SUM(t.amount) AS DOUBLE PRECISION) AS amount \
+         FROM (SELECT f.code AS code, f.metric AS metric, f.on_date AS on_date, f.n AS n, \
+                      f.amount AS amount FROM ({fresh}) f \
+               UNION ALL SELECT scope_code, metric, on_date, -delta_count, -delta_amount \
+               FROM indicator_deltas WHERE {stored}) t \
+         GROUP BY t.code, t.metric, t.on_date \
+         HAVING SUM(t.n) <> 0 OR SUM(t.amount) > {EPSILON:e} OR SUM(t.amount) < -{EPSILON:e}"
+    )
+}
+
+/// One row of [`difference`].
+fn delta(row: &QueryResult) -> Result<(String, String, NaiveDate, i64, f64), DbErr> {
+    Ok((
+        row.try_get("", "code")?,
+        row.try_get("", "metric")?,
+        row.try_get("", "on_date")?,
+        row.try_get("", "n")?,
+        row.try_get("", "amount")?,
+    ))
+}
+
+/// Codes of areas, by the site or village they are the ancestors-or-self of.
+type AncestorMap = BTreeMap<String, Vec<String>>;
+
+/// The ancestors-or-self of every touched site's township and of every touched village.
+async fn ancestors<C: ConnectionTrait>(
+    db: &C,
+    touched: &Touched,
+) -> Result<(AncestorMap, AncestorMap), DbErr> {
+    let backend = db.get_database_backend();
+    let mut sites = AncestorMap::new();
+    let mut villages = AncestorMap::new();
+    if touched.sites.is_empty() && touched.villages.is_empty() {
+        return Ok((sites, villages));
+    }
+    let pad = |codes: &[String]| -> Vec<Value> {
+        if codes.is_empty() {
+            vec![Value::from("")]
+        } else {
+            Touched::values(codes).collect()
+        }
+    };
+    let site_values = pad(&touched.sites);
+    let village_values = pad(&touched.villages);
+    let sql = format!(
+        "SELECT 'site' AS k, s.code AS code, c.ancestor_code AS ancestor FROM sites s \
+         JOIN area_closure c ON c.descendant_code = s.township_code WHERE s.code IN ({}) \
+         UNION ALL SELECT 'village', c.descendant_code, c.ancestor_code FROM area_closure c \
+         WHERE c.descendant_code IN ({})",
+        placeholders(1, site_values.len()),
+        placeholders(1 + site_values.len(), village_values.len()),
+    );
+    let rows = db
+        .query_all_raw(stmt(
+            backend,
+            &sql,
+            site_values.into_iter().chain(village_values),
+        ))
+        .await?;
+    for row in rows {
+        let kind: String = row.try_get("", "k")?;
+        let code: String = row.try_get("", "code")?;
+        let ancestor: String = row.try_get("", "ancestor")?;
+        let map = if kind == "site" {
+            &mut sites
+        } else {
+            &mut villages
+        };
+        map.entry(code).or_default().push(ancestor);
+    }
+    Ok((sites, villages))
 }
 
 /// The day after the date `expr`.
@@ -256,7 +342,8 @@ fn laborer_capacities() -> String {
     )
 }
 
-/// Per-site rows, every metric. `$1` is [`SENTINEL`].
+/// Per-site rows, every metric (columns: code, metric, on_date, n, amount). `$1` is
+/// [`SENTINEL`].
 ///
 /// Employment: each laborer's employments (and each household's laborers' employments, and each
 /// laborer's employments on one path) are merged into spells — maximal runs of days covered by
@@ -266,20 +353,26 @@ fn laborer_capacities() -> String {
 ///
 /// With `sites` (a condition on `site_code`), only the households and works of those sites are
 /// read: a household's members, employments and homesteads are all counted at its own site.
-fn site_rows(backend: DbBackend, sites: Option<&str>) -> String {
-    let (hh, ww) = match sites {
-        None => ("households".to_owned(), "site_works".to_owned()),
+fn site_select(backend: DbBackend, sites: Option<&str>) -> String {
+    let (hh, ww, homesteads) = match sites {
+        None => (
+            "households".to_owned(),
+            "site_works".to_owned(),
+            homestead_events("true"),
+        ),
         Some(c) => (
             format!("(SELECT * FROM households WHERE {c})"),
             format!("(SELECT * FROM site_works WHERE {c})"),
+            homestead_events(&format!(
+                "hs.household_code IN (SELECT code FROM households WHERE {c})"
+            )),
         ),
     };
     let laborer = laborer_capacities();
     let main = WorkCategory::Main.code();
     let after_end = next_day(backend, "e.ended_on");
     format!(
-        "INSERT INTO indicator_deltas (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
-         WITH jobs AS ( \
+        "WITH jobs AS ( \
            SELECT h.site_code AS site_code, m.id_number AS member, m.household_code AS household, \
                   e.path AS path, e.id AS id, e.started_on AS s, {after_end} AS x \
            FROM employments e \
@@ -343,27 +436,28 @@ fn site_rows(backend: DbBackend, sites: Option<&str>) -> String {
            UNION ALL SELECT h.site_code, metric, on_date, n, amount \
              FROM ({homesteads}) hs JOIN {hh} h ON h.code = hs.household_code \
          ) \
-         SELECT '{SITE}', site_code, metric, on_date, SUM(n), SUM(amount) FROM events \
-         GROUP BY site_code, metric, on_date HAVING SUM(n) <> 0 OR SUM(amount) <> 0 \
-         ORDER BY site_code, metric, on_date",
-        homesteads = homestead_events(),
+         SELECT site_code AS code, metric, on_date, SUM(n) AS n, SUM(amount) AS amount FROM events \
+         GROUP BY site_code, metric, on_date HAVING SUM(n) <> 0 OR SUM(amount) <> 0",
     )
 }
 
-/// The origin-side events of every non-exempt homestead, with its `household_code` and
-/// `village_code`. `$1` is [`SENTINEL`].
-fn homestead_events() -> String {
-    "SELECT hs.household_code, hs.village_code, 'homesteads' AS metric, $1 AS on_date, 1 AS n, \
-            0.0 AS amount FROM homesteads hs WHERE NOT hs.exempt \
-     UNION ALL SELECT hs.household_code, hs.village_code, 'demolished', hs.demolished_on, 1, 0.0 \
-       FROM homesteads hs WHERE NOT hs.exempt AND hs.demolished_on IS NOT NULL \
-     UNION ALL SELECT hs.household_code, hs.village_code, 'reclaimed', hs.reclaimed_on, 1, hs.area_mu \
-       FROM homesteads hs WHERE NOT hs.exempt AND hs.reclaimed_on IS NOT NULL"
-        .to_owned()
+/// The origin-side events of every non-exempt homestead meeting `condition` (on `hs`, `true` for
+/// all), with its `household_code` and `village_code`. `$1` is [`SENTINEL`]. The condition is
+/// repeated in each branch so that an index can serve it.
+fn homestead_events(condition: &str) -> String {
+    format!(
+        "SELECT hs.household_code, hs.village_code, 'homesteads' AS metric, $1 AS on_date, 1 AS n, \
+                0.0 AS amount FROM homesteads hs WHERE NOT hs.exempt AND {condition} \
+         UNION ALL SELECT hs.household_code, hs.village_code, 'demolished', hs.demolished_on, 1, 0.0 \
+           FROM homesteads hs WHERE NOT hs.exempt AND hs.demolished_on IS NOT NULL AND {condition} \
+         UNION ALL SELECT hs.household_code, hs.village_code, 'reclaimed', hs.reclaimed_on, 1, \
+                hs.area_mu FROM homesteads hs \
+           WHERE NOT hs.exempt AND hs.reclaimed_on IS NOT NULL AND {condition}"
+    )
 }
 
 /// Per-area rows of the site-side metrics: the sums of the site rows over the sites located in
-/// the area's subtree. Reads the site rows written by [`site_rows`].
+/// the area's subtree. Reads the site rows written by [`site_select`].
 fn area_site_side_rows() -> String {
     format!(
         "INSERT INTO indicator_deltas (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
@@ -393,6 +487,6 @@ fn area_origin_rows() -> String {
          GROUP BY c.ancestor_code, v.metric, v.on_date \
          HAVING SUM(v.n) <> 0 OR SUM(v.amount) <> 0 \
          ORDER BY c.ancestor_code, v.metric, v.on_date",
-        homesteads = homestead_events(),
+        homesteads = homestead_events("true"),
     )
 }

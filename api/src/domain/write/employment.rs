@@ -4,7 +4,7 @@ use super::{
     duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError, Versioned,
     Writer,
 };
-use crate::domain::indicators::rollup::{self, Touched};
+use crate::domain::indicators::rollup::Touched;
 use crate::domain::rules;
 use chrono::{NaiveDate, Utc};
 use entity::enums::{EmploymentLocation, EmploymentPath};
@@ -107,7 +107,6 @@ impl Mutation for AddEmployment {
             sites: vec![site_of_member(txn, &self.member_id_number).await?],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
         let mut model = record.clone().into_active_model().reset_all();
         model.id = NotSet;
         match model.insert(txn).await {

@@ -4,7 +4,7 @@ use super::{
     area_ref, breaches, json, update_versioned, within, Applied, Mutation, Step, UserError,
     Versioned, Writer,
 };
-use crate::domain::indicators::rollup::{self, Touched};
+use crate::domain::indicators::rollup::Touched;
 use crate::domain::register::Within;
 use crate::domain::rules;
 use chrono::{NaiveDate, Utc};
@@ -115,7 +115,6 @@ impl Mutation for CreateHomestead {
             sites: vec![household.site_code.clone()],
             villages: vec![self.village_code.clone()],
         };
-        rollup::retract(txn, &touched).await?;
         let mut model = record.clone().into_active_model().reset_all();
         model.id = NotSet;
         record = model.insert(txn).await?;

@@ -4,7 +4,7 @@ use super::{
     area_ref, breaches, distinct, duplicate, json, update_versioned, within, Applied, Mutation,
     Step, UserError, Versioned, Writer,
 };
-use crate::domain::indicators::rollup::{self, Touched};
+use crate::domain::indicators::rollup::Touched;
 use crate::domain::register::Within;
 use crate::domain::rules::{self, MembershipBreach};
 use chrono::{NaiveDate, Utc};
@@ -258,7 +258,6 @@ impl Mutation for CreateHousehold {
             sites: vec![self.site_code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
         if let Err(e) = record
             .clone()
             .into_active_model()
@@ -509,7 +508,6 @@ impl Mutation for CreateMember {
             sites: vec![household.site_code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
         if let Err(e) = record
             .clone()
             .into_active_model()

@@ -159,7 +159,7 @@ pub struct Applied<R> {
     pub key: String,
     pub before: Option<serde_json::Value>,
     pub after: serde_json::Value,
-    /// What the write changes in the rollups (already retracted by the step).
+    /// What the write changes in the rollups (refreshed by the runner after the step).
     pub touched: Touched,
 }
 
@@ -174,8 +174,8 @@ pub trait Mutation: Serialize + Sync {
     /// The GraphQL operation's name (recorded in the audit log and the idempotency record).
     fn operation(&self) -> &'static str;
 
-    /// Checks and writes, inside `txn`. Before changing anything that counts in the indicators
-    /// it calls [`rollup::retract`] on what it touches; the runner restores after it.
+    /// Checks and writes, inside `txn`, and names what it touched; the runner then brings those
+    /// rollups up to date with [`rollup::refresh`].
     fn apply<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
@@ -317,8 +317,13 @@ async fn attempt_once<M: Mutation>(
         Err(e) => return Err(e),
     }
     if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(2637010401)")
-            .await?;
+        // A write reads one site's records: parallel workers would only add their start-up
+        // (and, on a small machine, take cores from the readers).
+        txn.execute_unprepared(
+            "SELECT pg_advisory_xact_lock(2637010401); \
+             SET LOCAL max_parallel_workers_per_gather = 0",
+        )
+        .await?;
     }
     let applied = match mutation.apply(&txn, writer).await? {
         Ok(applied) => applied,
@@ -327,7 +332,7 @@ async fn attempt_once<M: Mutation>(
             return Ok(Attempt::Rejected(errors));
         }
     };
-    rollup::restore(&txn, &applied.touched).await?;
+    let reach = rollup::refresh(&txn, &applied.touched).await?;
     audit::record_write(
         &txn,
         writer.who,
@@ -341,7 +346,16 @@ async fn attempt_once<M: Mutation>(
         },
     )
     .await?;
-    let scopes = scopes_of(&txn, &applied.touched).await?;
+    let scopes: Vec<GenScope> = applied
+        .touched
+        .sites
+        .iter()
+        .cloned()
+        .map(GenScope::Site)
+        .chain(reach.areas.into_iter().map(GenScope::Area))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     generation::bump(&txn, &scopes).await?;
     let outcome = Outcome {
         record: Some(applied.record),
@@ -401,53 +415,6 @@ async fn replay<R: DeserializeOwned>(
         .map_err(|e| Error::Database(DbErr::Custom(format!("stored result unreadable: {e}"))))
 }
 
-/// The generation counters a write to `touched` raises: each site, and every ancestor-or-self
-/// of each site's township and of each village.
-async fn scopes_of<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Vec<GenScope>, DbErr> {
-    let backend = db.get_database_backend();
-    let mut scopes: BTreeSet<GenScope> = BTreeSet::new();
-    let list = |first: usize, n: usize| {
-        (first..first + n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !touched.sites.is_empty() {
-        scopes.extend(touched.sites.iter().cloned().map(GenScope::Site));
-        let rows = db
-            .query_all_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT DISTINCT c.ancestor_code AS code FROM area_closure c \
-                     JOIN sites s ON s.township_code = c.descendant_code WHERE s.code IN ({})",
-                    list(1, touched.sites.len())
-                ),
-                touched.sites.iter().map(|s| Value::from(s.as_str())),
-            ))
-            .await?;
-        for row in rows {
-            scopes.insert(GenScope::Area(row.try_get("", "code")?));
-        }
-    }
-    if !touched.villages.is_empty() {
-        let rows = db
-            .query_all_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT DISTINCT ancestor_code AS code FROM area_closure \
-                     WHERE descendant_code IN ({})",
-                    list(1, touched.villages.len())
-                ),
-                touched.villages.iter().map(|s| Value::from(s.as_str())),
-            ))
-            .await?;
-        for row in rows {
-            scopes.insert(GenScope::Area(row.try_get("", "code")?));
-        }
-    }
-    Ok(scopes.into_iter().collect())
-}
-
 /// A record as JSON for the audit log.
 fn json(record: &impl Serialize) -> Result<serde_json::Value, DbErr> {
     serde_json::to_value(record).map_err(|e| DbErr::Custom(format!("record not serializable: {e}")))
@@ -496,8 +463,7 @@ struct Versioned<C> {
     touched: Touched,
 }
 
-/// The common end of every versioned update: retracts what it touches from the rollups, writes
-/// `after` only if the stored record is still at the version the caller read (raising nothing
+/// The common end of every versioned update: writes `after` only if the stored record is still at the version the caller read (raising nothing
 /// otherwise), and describes the write; `CONFLICT` when another write came first.
 async fn update_versioned<M, A>(
     txn: &DatabaseTransaction,
@@ -510,7 +476,6 @@ where
     A: sea_orm::ActiveModelTrait + Send,
 {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    rollup::retract(txn, &target.touched).await?;
     let result = A::Entity::update_many()
         .set(after.clone().into_active_model().reset_all())
         .filter(target.condition)

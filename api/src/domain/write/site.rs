@@ -4,7 +4,7 @@ use super::{
     area_ref, duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError,
     Versioned, Writer,
 };
-use crate::domain::indicators::rollup::{self, Touched};
+use crate::domain::indicators::rollup::Touched;
 use crate::domain::register::Within;
 use crate::domain::rules;
 use chrono::{NaiveDate, Utc};
@@ -292,7 +292,6 @@ impl Mutation for CreateSiteWork {
             sites: vec![self.site_code.clone()],
             villages: vec![],
         };
-        rollup::retract(txn, &touched).await?;
         if let Err(e) = record
             .clone()
             .into_active_model()
