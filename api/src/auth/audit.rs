@@ -5,7 +5,7 @@
 use super::Principal;
 use chrono::Utc;
 use entity::audit_log;
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbBackend, DbErr, EntityTrait, Set, Value};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -60,7 +60,8 @@ fn row(
     }
 }
 
-/// Records unmasked reads, one row per record.
+/// Records unmasked reads, one row per record, in one statement whatever their number: the
+/// records travel as one JSON array that the database unpacks into rows.
 pub async fn record_reads<C: ConnectionTrait>(
     db: &C,
     who: &Principal,
@@ -68,14 +69,44 @@ pub async fn record_reads<C: ConnectionTrait>(
     purpose: Option<&str>,
     records: &[(&'static str, String)],
 ) -> Result<(), DbErr> {
-    for chunk in records.chunks(500) {
-        let rows = chunk.iter().map(|(entity, key)| {
-            let mut r = row(who, request_id, READ_UNMASKED, entity, key);
-            r.purpose = Set(Some(purpose.unwrap_or("unspecified").to_owned()));
-            r
-        });
-        audit_log::Entity::insert_many(rows).exec(db).await?;
+    if records.is_empty() {
+        return Ok(());
     }
+    let backend = db.get_database_backend();
+    let list: Vec<[&str; 2]> = records.iter().map(|(e, k)| [*e, k.as_str()]).collect();
+    let list = serde_json::to_string(&list)
+        .map_err(|e| DbErr::Custom(format!("audit records not serializable: {e}")))?;
+    let unpacked = match backend {
+        DbBackend::Postgres => {
+            "SELECT j.value->>0 AS entity, j.value->>1 AS entity_key \
+             FROM json_array_elements(CAST($8 AS JSON)) WITH ORDINALITY AS j(value, n) \
+             ORDER BY j.n"
+        }
+        _ => {
+            "SELECT json_extract(j.value, '$[0]') AS entity, \
+             json_extract(j.value, '$[1]') AS entity_key FROM json_each($8) j ORDER BY j.key"
+        }
+    };
+    let sql = format!(
+        "INSERT INTO audit_log \
+         (at, actor, role, area_code, request_id, action, purpose, entity, entity_key) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, r.entity, r.entity_key FROM ({unpacked}) r"
+    );
+    db.execute_raw(crate::db::stmt(
+        backend,
+        &sql,
+        [
+            Value::from(Utc::now()),
+            Value::from(who.actor.as_str()),
+            Value::from(who.role.as_str()),
+            Value::from(who.area_code.as_str()),
+            Value::from(request_id),
+            Value::from(READ_UNMASKED),
+            Value::from(purpose.unwrap_or("unspecified")),
+            Value::from(list),
+        ],
+    ))
+    .await?;
     Ok(())
 }
 
