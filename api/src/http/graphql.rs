@@ -291,25 +291,7 @@ pub async fn execute(
     let request_error = !response.errors.is_empty()
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
-    let mut body = serde_json::Map::new();
-    if !request_error {
-        body.insert(
-            "data".into(),
-            response.data.into_json().unwrap_or(Value::Null),
-        );
-    }
-    if !response.errors.is_empty() {
-        body.insert(
-            "errors".into(),
-            serde_json::to_value(&response.errors).unwrap_or(Value::Null),
-        );
-    }
-    if !response.extensions.is_empty() {
-        body.insert(
-            "extensions".into(),
-            serde_json::to_value(&response.extensions).unwrap_or(Value::Null),
-        );
-    }
+    let data = (!request_error).then_some(&response.data);
     let status = if request_error && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
@@ -321,7 +303,7 @@ pub async fn execute(
         && error_free
         && policy.is_cacheable()
         && response.extensions.is_empty();
-    let plain = match serde_json::to_vec(&body) {
+    let plain = match render(data, &response.errors, &response.extensions, None) {
         Ok(bytes) => Bytes::from(bytes),
         Err(e) => {
             tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
@@ -348,25 +330,86 @@ pub async fn execute(
             .response_put(&cache_key, generation, entry)
             .await;
     }
-    let body = with_cost(plain, meter.report().await);
+    let cost = meter.report().await;
+    let body = if response.extensions.is_empty() {
+        with_cost(plain, cost)
+    } else {
+        match render(data, &response.errors, &response.extensions, Some(&cost)) {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(_) => plain,
+        }
+    };
     throttle::finish(&meter, json_response(status, media, body))
 }
 
-/// `body` (a JSON object) with `extensions.cost` added.
-fn with_cost(body: Bytes, cost: async_graphql::Value) -> Bytes {
-    let cost = cost.into_json().unwrap_or(Value::Null);
-    match serde_json::from_slice::<serde_json::Map<String, Value>>(&body) {
-        Ok(mut object) => {
-            let extensions = object
-                .entry("extensions")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Value::Object(ext) = extensions {
-                ext.insert("cost".into(), cost);
-            }
-            serde_json::to_vec(&object).map(Bytes::from).unwrap_or(body)
-        }
-        Err(_) => body,
+/// A response body: `data` when given, `errors` when there are any, and `extensions` (the
+/// response's own, then `cost` when given) when there are any. Serialized straight from the
+/// engine's values.
+fn render(
+    data: Option<&async_graphql::Value>,
+    errors: &[async_graphql::ServerError],
+    extensions: &std::collections::BTreeMap<String, async_graphql::Value>,
+    cost: Option<&async_graphql::Value>,
+) -> serde_json::Result<Vec<u8>> {
+    use serde::ser::{SerializeMap, Serializer};
+    struct Extensions<'a> {
+        own: &'a std::collections::BTreeMap<String, async_graphql::Value>,
+        cost: Option<&'a async_graphql::Value>,
     }
+    impl serde::Serialize for Extensions<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(None)?;
+            for (k, v) in self.own.iter().filter(|(k, _)| k.as_str() != "cost") {
+                map.serialize_entry(k, v)?;
+            }
+            if let Some(cost) = self.cost {
+                map.serialize_entry("cost", cost)?;
+            }
+            map.end()
+        }
+    }
+    let mut out = Vec::with_capacity(4096);
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let mut map = ser.serialize_map(None)?;
+    if let Some(data) = data {
+        map.serialize_entry("data", data)?;
+    }
+    if !errors.is_empty() {
+        map.serialize_entry("errors", errors)?;
+    }
+    if !extensions.is_empty() || cost.is_some() {
+        map.serialize_entry(
+            "extensions",
+            &Extensions {
+                own: extensions,
+                cost,
+            },
+        )?;
+    }
+    map.end()?;
+    Ok(out)
+}
+
+/// `body` (a JSON object without top-level `extensions`, as [`render`] writes it without
+/// extensions) with `extensions.cost` added, by appending the member before its closing brace.
+fn with_cost(body: Bytes, cost: async_graphql::Value) -> Bytes {
+    let Ok(cost) = serde_json::to_vec(&cost) else {
+        return body;
+    };
+    let trimmed = body.trim_ascii_end();
+    let Some(open) = trimmed.strip_suffix(b"}") else {
+        return body;
+    };
+    let empty = open.trim_ascii_end().ends_with(b"{");
+    let mut out = Vec::with_capacity(body.len() + cost.len() + 32);
+    out.extend_from_slice(open);
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"extensions\":{\"cost\":");
+    out.extend_from_slice(&cost);
+    out.extend_from_slice(b"}}");
+    Bytes::from(out)
 }
 
 /// A JSON response with the negotiated media type.
@@ -504,4 +547,56 @@ fn pool_text(db: &sea_orm::DatabaseConnection) -> String {
          anju_db_pool_connections{{state=\"in_use\"}} {}\n",
         size.saturating_sub(idle)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_graphql::{Name, ServerError, Value as GqlValue};
+    use std::collections::BTreeMap;
+
+    fn cost() -> GqlValue {
+        let mut m = async_graphql::indexmap::IndexMap::new();
+        m.insert(Name::new("requested"), GqlValue::from(3));
+        GqlValue::Object(m)
+    }
+
+    fn parse(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).expect("JSON")
+    }
+
+    #[test]
+    fn the_cost_is_added_to_a_rendered_body() {
+        let data = GqlValue::from_json(serde_json::json!({ "a": [1, "x"] })).expect("value");
+        let plain = render(Some(&data), &[], &BTreeMap::new(), None).expect("render");
+        assert_eq!(
+            parse(&plain),
+            serde_json::json!({ "data": { "a": [1, "x"] } })
+        );
+        let body = with_cost(Bytes::from(plain), cost());
+        assert_eq!(
+            parse(&body),
+            serde_json::json!({ "data": { "a": [1, "x"] }, "extensions": { "cost": { "requested": 3 } } })
+        );
+        assert_eq!(
+            parse(&with_cost(Bytes::from_static(b"{ }"), cost())),
+            serde_json::json!({ "extensions": { "cost": { "requested": 3 } } })
+        );
+    }
+
+    #[test]
+    fn errors_and_own_extensions_render_beside_the_cost() {
+        let errors = vec![ServerError::new("no", None)];
+        let mut own = BTreeMap::new();
+        own.insert("trace".to_owned(), GqlValue::from(true));
+        own.insert("cost".to_owned(), GqlValue::from("stale"));
+        let body = render(None, &errors, &own, Some(&cost())).expect("render");
+        assert_eq!(
+            parse(&body),
+            serde_json::json!({
+                "errors": [{ "message": "no" }],
+                "extensions": { "trace": true, "cost": { "requested": 3 } }
+            })
+        );
+    }
 }
