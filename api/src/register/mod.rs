@@ -109,26 +109,47 @@ pub enum ExportError {
 
 /// Imports the data set in `dir` in one transaction: every row lands, or nothing changes.
 pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSummary, ImportError> {
+    let mut phase = Phases::start();
     let mut breaches = report::Breaches::default();
     let Some(set) = dataset::read(dir, &mut breaches)? else {
         return Err(ImportError::Invalid(breaches.into_sorted()));
     };
+    phase.done("read and checked the files");
     let txn = db.begin().await?;
     let stale = validate::check(&txn, &set, &mut breaches).await?;
     if !breaches.is_empty() {
         txn.rollback().await?;
         return Err(ImportError::Invalid(breaches.into_sorted()));
     }
+    phase.done("checked against the register");
     let summary = write::write(&txn, &set, &stale).await?;
+    phase.done("wrote the records");
     // An import may touch anything.
     crate::domain::indicators::rollup::refresh_all(&txn).await?;
+    phase.done("computed the rollups");
     txn.commit().await?;
+    phase.done("committed");
     // Fresh planner statistics after a bulk load, so the first queries use the indexes (a
     // server that analyzes on its own would catch up only later). Best-effort: the data is in.
     if let Err(e) = db.execute_unprepared("ANALYZE").await {
         tracing::warn!(error = %e, "ANALYZE after import failed");
     }
+    phase.done("analyzed");
     Ok(summary)
+}
+
+/// Logs how long each phase of an import took.
+struct Phases(std::time::Instant);
+
+impl Phases {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, what: &str) {
+        tracing::info!(seconds = self.0.elapsed().as_secs_f64(), "import: {what}");
+        self.0 = std::time::Instant::now();
+    }
 }
 
 /// Writes the whole register to `dir` as the contract's seven CSV files (creating `dir` if
