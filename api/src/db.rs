@@ -107,6 +107,17 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// On PostgreSQL, makes the transaction `txn` the only writer of the register until it ends
+/// (SQLite has one writer at a time by itself): every mutation and every import takes this lock
+/// before it reads what it will change, so rollup adjustments never interleave.
+pub async fn lock_writers<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(2637010401)")
+            .await?;
+    }
+    Ok(())
+}
+
 /// Builds a statement for `db`'s backend from SQL written with `$1, $2, …` placeholders, numbered
 /// in order of first use (SQLite reads them as named parameters, PostgreSQL as positional).
 pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {

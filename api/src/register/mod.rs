@@ -116,6 +116,7 @@ pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSum
     };
     phase.done("read and checked the files");
     let txn = db.begin().await?;
+    crate::db::lock_writers(&txn).await?;
     let stale = validate::check(&txn, &set, &mut breaches).await?;
     if !breaches.is_empty() {
         txn.rollback().await?;

@@ -60,12 +60,30 @@ pub(super) fn read(backend: DbBackend, scope: &Scope, as_of: NaiveDate) -> State
 
 /// Recomputes every rollup from the register. Runs inside the caller's transaction; reads and
 /// writes only in the database.
+///
+/// On PostgreSQL the rows are written into a fresh table without an index, which is indexed
+/// once at the end and then takes the old table's place: readers keep reading the old rows
+/// until the transaction commits, and two million rows are not inserted one by one into a
+/// B-tree. SQLite (a county's register) rewrites the table in place.
 pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    db.execute_unprepared("DELETE FROM indicator_deltas")
+    let swap = backend == DbBackend::Postgres;
+    let table = if swap {
+        // The sorts of a whole register fit in memory (for the rest of this transaction only).
+        db.execute_unprepared(
+            "SET LOCAL work_mem = '256MB'; \
+             DROP TABLE IF EXISTS indicator_deltas_next; \
+             CREATE TABLE indicator_deltas_next (LIKE indicator_deltas INCLUDING DEFAULTS)",
+        )
         .await?;
+        "indicator_deltas_next"
+    } else {
+        db.execute_unprepared("DELETE FROM indicator_deltas")
+            .await?;
+        "indicator_deltas"
+    };
     let insert = format!(
-        "INSERT INTO indicator_deltas \
+        "INSERT INTO {table} \
          (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
          SELECT '{SITE}', s.code, s.metric, s.on_date, s.n, s.amount FROM ({}) s \
          ORDER BY s.code, s.metric, s.on_date",
@@ -73,9 +91,24 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     );
     db.execute_raw(stmt(backend, &insert, [Value::from(SENTINEL)]))
         .await?;
-    db.execute_unprepared(&area_site_side_rows()).await?;
-    db.execute_raw(stmt(backend, &area_origin_rows(), [Value::from(SENTINEL)]))
+    db.execute_unprepared(&area_site_side_rows(table)).await?;
+    db.execute_raw(stmt(
+        backend,
+        &area_origin_rows(table),
+        [Value::from(SENTINEL)],
+    ))
+    .await?;
+    if swap {
+        db.execute_unprepared(
+            "ALTER TABLE indicator_deltas_next ADD CONSTRAINT indicator_deltas_next_pkey \
+               PRIMARY KEY (scope_kind, scope_code, metric, on_date); \
+             DROP TABLE indicator_deltas; \
+             ALTER TABLE indicator_deltas_next RENAME TO indicator_deltas; \
+             ALTER TABLE indicator_deltas \
+               RENAME CONSTRAINT indicator_deltas_next_pkey TO indicator_deltas_pkey",
+        )
         .await?;
+    }
     Ok(())
 }
 
@@ -456,13 +489,13 @@ fn homestead_events(condition: &str) -> String {
     )
 }
 
-/// Per-area rows of the site-side metrics: the sums of the site rows over the sites located in
-/// the area's subtree. Reads the site rows written by [`site_select`].
-fn area_site_side_rows() -> String {
+/// Per-area rows of the site-side metrics, into `table`: the sums of the site rows over the
+/// sites located in the area's subtree. Reads the site rows already written to `table`.
+fn area_site_side_rows(table: &str) -> String {
     format!(
-        "INSERT INTO indicator_deltas (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
+        "INSERT INTO {table} (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
          SELECT '{AREA}', c.ancestor_code, d.metric, d.on_date, SUM(d.delta_count), SUM(d.delta_amount) \
-         FROM indicator_deltas d \
+         FROM {table} d \
          JOIN sites s ON s.code = d.scope_code \
          JOIN area_closure c ON c.descendant_code = s.township_code \
          WHERE d.scope_kind = '{SITE}' AND d.metric NOT IN ({ORIGIN_METRICS}) \
@@ -472,11 +505,11 @@ fn area_site_side_rows() -> String {
     )
 }
 
-/// Per-area rows of the origin-side metrics: homesteads whose village lies in the area's
-/// subtree. `$1` is [`SENTINEL`].
-fn area_origin_rows() -> String {
+/// Per-area rows of the origin-side metrics, into `table`: homesteads whose village lies in the
+/// area's subtree. `$1` is [`SENTINEL`].
+fn area_origin_rows(table: &str) -> String {
     format!(
-        "INSERT INTO indicator_deltas (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
+        "INSERT INTO {table} (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
          WITH villages AS ( \
            SELECT hs.village_code AS village_code, hs.metric AS metric, hs.on_date AS on_date, \
                   SUM(hs.n) AS n, SUM(hs.amount) AS amount \

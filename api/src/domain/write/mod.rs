@@ -12,9 +12,9 @@
 //!   finds the key taken and answers the stored result, or `IDEMPOTENCY_KEY_REUSED` when its
 //!   operation or input differs. A key is spent only by a mutation that wrote: one rejected with
 //!   user errors rolls back, claim included, so it may be corrected and sent again.
-//! - **One writer at a time.** On PostgreSQL the transaction then takes one advisory lock, so
-//!   writes to the shared rollup rows never deadlock one another; SQLite serializes writers
-//!   itself. A writer that finds the database busy is retried, never surfaced.
+//! - **One writer at a time.** On PostgreSQL the transaction then takes one advisory lock (the
+//!   one an import takes, see [`crate::db::lock_writers`]), so writes to the shared rollup rows
+//!   never deadlock one another; SQLite serializes writers itself. A writer that finds the database busy is retried, never surfaced.
 //! - **Scope.** Every record a mutation reads or refers to is found through the caller's
 //!   [`Within`], so a record outside it is `NOT_FOUND` exactly like a missing one.
 
@@ -316,14 +316,12 @@ async fn attempt_once<M: Mutation>(
         }
         Err(e) => return Err(e),
     }
+    crate::db::lock_writers(&txn).await?;
     if backend == DbBackend::Postgres {
         // A write reads one site's records: parallel workers would only add their start-up
         // (and, on a small machine, take cores from the readers).
-        txn.execute_unprepared(
-            "SELECT pg_advisory_xact_lock(2637010401); \
-             SET LOCAL max_parallel_workers_per_gather = 0",
-        )
-        .await?;
+        txn.execute_unprepared("SET LOCAL max_parallel_workers_per_gather = 0")
+            .await?;
     }
     let applied = match mutation.apply(&txn, writer).await? {
         Ok(applied) => applied,
