@@ -34,7 +34,12 @@ const SITE: &str = "site";
 const AREA: &str = "area";
 
 /// The origin-side metrics (homesteads), summed over villages rather than sites for areas.
-const ORIGIN_METRICS: &str = "'homesteads', 'demolished', 'reclaimed'";
+const ORIGIN_METRICS: [&str; 3] = ["homesteads", "demolished", "reclaimed"];
+
+/// [`ORIGIN_METRICS`] as an SQL list: `'homesteads', …`.
+fn origin_metrics_sql() -> String {
+    ORIGIN_METRICS.map(|m| format!("'{m}'")).join(", ")
+}
 
 /// The one statement reading a scope's indicators on `as_of`: one row per metric, `n` summing the
 /// counts and `amount` the amounts (reclaimed area) of every delta up to that date.
@@ -183,9 +188,9 @@ pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Re
         let values = std::iter::once(Value::from(SENTINEL)).chain(Touched::values(&touched.sites));
         for row in db.query_all_raw(stmt(backend, &sql, values)).await? {
             let (code, metric, on_date, n, amount) = delta(&row)?;
-            let origin = ORIGIN_METRIC_NAMES.contains(&metric.as_str());
-            for area in site_areas.get(&code).into_iter().flatten() {
-                if !origin {
+            // Areas count the origin side by village (below), not by site.
+            if !ORIGIN_METRICS.contains(&metric.as_str()) {
+                for area in site_areas.get(&code).into_iter().flatten() {
                     add((AREA, area.clone(), metric.clone(), on_date), n, amount);
                 }
             }
@@ -201,7 +206,8 @@ pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Re
                 homestead_events(&format!("hs.village_code IN ({})", placeholders(2, n)))
             ),
             &format!(
-                "scope_kind = '{AREA}' AND metric IN ({ORIGIN_METRICS}) AND scope_code IN ({})",
+                "scope_kind = '{AREA}' AND metric IN ({}) AND scope_code IN ({})",
+                origin_metrics_sql(),
                 placeholders(2, n)
             ),
         );
@@ -268,9 +274,6 @@ const EPSILON: f64 = 1e-9;
 
 /// Rows per statement when rollup rows are written by value (6 parameters each).
 const ROWS_PER_STATEMENT: usize = 500;
-
-/// [`ORIGIN_METRICS`] as names.
-const ORIGIN_METRIC_NAMES: [&str; 3] = ["homesteads", "demolished", "reclaimed"];
 
 /// `($1, …, $width), ($width+1, …)`: `rows` tuples of `width` placeholders.
 fn tuples(rows: usize, width: usize) -> String {
@@ -498,10 +501,11 @@ fn area_site_side_rows(table: &str) -> String {
          FROM {table} d \
          JOIN sites s ON s.code = d.scope_code \
          JOIN area_closure c ON c.descendant_code = s.township_code \
-         WHERE d.scope_kind = '{SITE}' AND d.metric NOT IN ({ORIGIN_METRICS}) \
+         WHERE d.scope_kind = '{SITE}' AND d.metric NOT IN ({origin}) \
          GROUP BY c.ancestor_code, d.metric, d.on_date \
          HAVING SUM(d.delta_count) <> 0 OR SUM(d.delta_amount) <> 0 \
-         ORDER BY c.ancestor_code, d.metric, d.on_date"
+         ORDER BY c.ancestor_code, d.metric, d.on_date",
+        origin = origin_metrics_sql(),
     )
 }
 
