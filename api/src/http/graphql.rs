@@ -246,16 +246,7 @@ pub async fn execute(
             {
                 // Personal data leaves only on record.
                 tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
-                return reject(
-                    &state,
-                    media,
-                    &request_id,
-                    Rejection {
-                        status: StatusCode::INTERNAL_SERVER_ERROR,
-                        code: "INTERNAL",
-                        message: "internal error".into(),
-                    },
-                );
+                return reject(&state, media, &request_id, Rejection::internal());
             }
         }
     }
@@ -307,16 +298,7 @@ pub async fn execute(
         Ok(bytes) => Bytes::from(bytes),
         Err(e) => {
             tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
-            return reject(
-                &state,
-                media,
-                &request_id,
-                Rejection {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    code: "INTERNAL",
-                    message: "internal error".into(),
-                },
-            );
+            return reject(&state, media, &request_id, Rejection::internal());
         }
     };
     if let (true, Some(generation)) = (store, generation) {

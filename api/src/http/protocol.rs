@@ -73,6 +73,15 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// A failure of the service itself, told to the client without its cause.
+    pub fn internal() -> Self {
+        Rejection {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "INTERNAL",
+            message: "internal error".into(),
+        }
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
