@@ -10,9 +10,7 @@ use crate::auth::{Principal, Role};
 use crate::domain::indicators::Scope;
 use crate::domain::register::Within;
 use crate::error::{Error, GqlResult};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo,
-};
+use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
 use entity::{homestead, household, member, site};
 use std::sync::Arc;
@@ -170,16 +168,6 @@ pub fn sees_personal(ctx: &Context<'_>, entity: &'static str, key: &str) -> bool
     pii
 }
 
-/// Refuses, before the resolver runs, every field an anonymous caller may not read: without
-/// credentials only indicators and the names and codes of areas and sites are served.
-pub struct AccessGate;
-
-impl ExtensionFactory for AccessGate {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AccessGate)
-    }
-}
-
 /// The fields served without credentials, by parent type.
 fn public_field(parent: &str, field: &str) -> bool {
     // A list's items are checked field by field; the list itself is its parent field's.
@@ -229,39 +217,35 @@ fn public_field(parent: &str, field: &str) -> bool {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for AccessGate {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let anonymous = ctx
-            .data_opt::<Access>()
-            .is_none_or(|a| a.principal().is_none());
-        if anonymous && !public_field(info.parent_type, info.name) {
-            let mut err = async_graphql::ServerError::new(
-                format!(
-                    "credentials are required to read `{}.{}`",
-                    info.parent_type, info.name
-                ),
-                None,
-            );
-            let mut ext = async_graphql::ErrorExtensionValues::default();
-            ext.set("code", "UNAUTHENTICATED");
-            err.extensions = Some(ext);
-            let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
-                .chain(info.path_node.parents())
-                .map(|node| match node.segment {
-                    QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
-                    QueryPathSegment::Index(i) => PathSegment::Index(i),
-                })
-                .collect();
-            path.reverse();
-            err.path = path;
-            return Err(err);
-        }
-        next.run(ctx, info).await
+/// Refuses, before the resolver runs, every field an anonymous caller may not read: without
+/// credentials only indicators and the names and codes of areas and sites are served. Run
+/// around every field by [`super::rules::Rules`].
+pub async fn gate(
+    ctx: &ExtensionContext<'_>,
+    info: ResolveInfo<'_>,
+    next: NextResolve<'_>,
+) -> ServerResult<Option<Value>> {
+    let anonymous = ctx
+        .data_opt::<Access>()
+        .is_none_or(|a| a.principal().is_none());
+    if anonymous && !public_field(info.parent_type, info.name) {
+        let mut err = super::rules::refusal(
+            format!(
+                "credentials are required to read `{}.{}`",
+                info.parent_type, info.name
+            ),
+            "UNAUTHENTICATED",
+        );
+        let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
+            .chain(info.path_node.parents())
+            .map(|node| match node.segment {
+                QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+                QueryPathSegment::Index(i) => PathSegment::Index(i),
+            })
+            .collect();
+        path.reverse();
+        err.path = path;
+        return Err(err);
     }
+    next.run(ctx, info).await
 }

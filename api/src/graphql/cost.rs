@@ -7,9 +7,10 @@
 //! cost is the requested cost: a page that comes back shorter than asked is not refunded, so a
 //! client can always predict its charge from its document.
 
+use super::rules::refusal;
 use crate::ratelimit::{Budget, Decision, Limiter, Status};
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
-use async_graphql::{ErrorExtensionValues, ServerError, ValidationResult, Value};
+use async_graphql::extensions::ExtensionContext;
+use async_graphql::{ServerError, ValidationResult, Value};
 use std::sync::{Arc, Mutex};
 
 /// One request's meter: whose bucket it draws on, and what was charged. Put in the request's
@@ -145,37 +146,14 @@ impl Meter {
     }
 }
 
-fn refusal(message: String, code: &str) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
-    err.extensions = Some(ext);
-    err
-}
-
-/// The extension that charges; it does nothing for a request without a [`Meter`].
-pub struct CostLimit;
-
-impl ExtensionFactory for CostLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostLimit)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for CostLimit {
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        if let Some(meter) = ctx.data_opt::<Arc<Meter>>() {
-            meter
-                .pay(result.complexity as u64)
-                .await
-                .map_err(|e| vec![e])?;
-        }
-        Ok(result)
+/// Charges the validated document's cost to the request's [`Meter`]; nothing for a request
+/// without one. Run right after validation by [`super::rules::Rules`].
+pub async fn charge(
+    ctx: &ExtensionContext<'_>,
+    result: &ValidationResult,
+) -> Result<(), ServerError> {
+    match ctx.data_opt::<Arc<Meter>>() {
+        Some(meter) => meter.pay(result.complexity as u64).await,
+        None => Ok(()),
     }
 }

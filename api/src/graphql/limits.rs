@@ -1,17 +1,16 @@
 //! Protection limits that refuse an abusive document before any resolver or SQL runs.
 //!
 //! Depth, cost and directives are checked by the engine's validation (`build_schema` sets them);
-//! the alias limit is this module's extension, run right after parsing. The cost model: every
+//! the alias limit is this module's [`DocumentRules`], checked right after parsing. The cost model: every
 //! field costs 1; a list costs its page size (`first`, default 20) times what one of its nodes
 //! costs; lists bounded by one household or site cost their expected size instead (members 5,
 //! employments 2, homesteads 2, works 10); `indicators` costs 10 and `indicatorSeries` 10 per
 //! month end.
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use super::rules::refusal;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, ServerError, ServerResult, Variables};
+use async_graphql::ServerResult;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The limits in force.
 #[derive(Debug, Clone, Copy)]
@@ -42,31 +41,10 @@ pub struct DocumentRules {
     pub introspection: bool,
 }
 
-impl ExtensionFactory for DocumentRules {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
-}
-
-fn refusal(message: String, code: &str) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
-    err.extensions = Some(ext);
-    err
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for DocumentRules {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let count = count_aliases(&doc);
+impl DocumentRules {
+    /// Refuses `doc` if it breaks a rule. Run right after parsing by [`super::rules::Rules`].
+    pub fn check(&self, doc: &ExecutableDocument) -> ServerResult<()> {
+        let count = count_aliases(doc);
         if count > self.max_aliases {
             return Err(refusal(
                 format!(
@@ -76,13 +54,13 @@ impl Extension for DocumentRules {
                 "TOO_MANY_ALIASES",
             ));
         }
-        if !self.introspection && asks_for_schema(&doc) {
+        if !self.introspection && asks_for_schema(doc) {
             return Err(refusal(
                 "introspection is disabled".into(),
                 "INTROSPECTION_DISABLED",
             ));
         }
-        Ok(doc)
+        Ok(())
     }
 }
 

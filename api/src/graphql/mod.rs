@@ -60,6 +60,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod node;
 pub mod pagination;
+pub mod rules;
 pub mod scalars;
 pub mod site;
 
@@ -92,11 +93,11 @@ pub fn build_schema(
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_cost)
         .limit_directives(limits.max_directives)
-        .extension(access::AccessGate)
-        .extension(cost::CostLimit)
-        .extension(limits::DocumentRules {
-            max_aliases: limits.max_aliases,
-            introspection: !production,
+        .extension(rules::Rules {
+            document: limits::DocumentRules {
+                max_aliases: limits.max_aliases,
+                introspection: !production,
+            },
         });
     if production {
         // Clients build against the committed schema.graphql; production does not describe

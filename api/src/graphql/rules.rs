@@ -1,0 +1,77 @@
+//! The request rules the engine enforces, as its one extension.
+//!
+//! The engine runs every extension's `resolve` hook around every field of a response, so each
+//! extension costs a boxed future and a hop per field: on a page of a hundred households with
+//! their members that is thousands of hops. The rules therefore travel together in one
+//! extension, each hook handing over to the module that owns the rule:
+//! - after parsing, [`super::limits::DocumentRules`] (aliases, introspection);
+//! - after validation, [`super::cost::charge`] (the caller's rate-limit budget);
+//! - around each field, [`super::access::gate`] (what an anonymous caller may read).
+
+use super::limits::DocumentRules;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation,
+    ResolveInfo,
+};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{
+    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
+};
+use std::sync::Arc;
+
+/// The extension; one instance per request.
+#[derive(Clone, Copy)]
+pub struct Rules {
+    pub document: DocumentRules,
+}
+
+impl ExtensionFactory for Rules {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for Rules {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        self.document.check(&doc)?;
+        Ok(doc)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        super::cost::charge(ctx, &result)
+            .await
+            .map_err(|e| vec![e])?;
+        Ok(result)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        super::access::gate(ctx, info, next).await
+    }
+}
+
+/// A refusal by one of the rules: an error with `code` in its extensions.
+pub(super) fn refusal(message: String, code: &str) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    let mut ext = ErrorExtensionValues::default();
+    ext.set("code", code);
+    err.extensions = Some(ext);
+    err
+}
