@@ -13,12 +13,10 @@ use super::loaders::{self, role};
 use super::mark_personal;
 use super::node::{global_id, member_id, Kind};
 use super::pagination::{
-    connection, fetch_connection, page_request, sealed_key, selects, selects_records, unseal, Conn,
-    PageArgs,
+    connection, fetch_connection, page_request, selects, selects_records, unseal, Conn, PageArgs,
 };
 use super::scalars::{date, Date};
 use super::site::ResettlementSite;
-use crate::auth::opaque::Sealer;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
@@ -159,12 +157,7 @@ impl Household {
             members.retain(|m| caps.contains(&m.labor_capacity));
         }
         let page = memory_page(members, |m| m.id_number.clone(), &req);
-        let sealer = ctx.data::<Sealer>()?;
-        Ok(connection(
-            page,
-            |m| sealed_key(sealer, &m.id_number),
-            Member,
-        ))
+        Ok(connection(page, |m| m.id_number.clone(), Member).sealed())
     }
     /// The homesteads the household left, wherever they are.
     #[graphql(complexity = "2 * child_complexity")]
@@ -706,15 +699,15 @@ impl HouseholdQuery {
             mark_personal(ctx);
         }
         let page = unseal(ctx, PageArgs::new(first, after, last, before))?;
-        let sealer = ctx.data::<Sealer>()?;
         fetch_connection(
             ctx,
             page,
             |db, req| async move { reg::members(&db, &filter, &req).await },
-            |m| sealed_key(sealer, &m.id_number),
+            |m| m.id_number.clone(),
             Member,
         )
         .await
+        .map(Conn::sealed)
     }
     /// Homesteads, by record order.
     #[graphql(

@@ -138,6 +138,15 @@ impl<T> Conn<T> {
     pub fn items(&self) -> impl Iterator<Item = &T> {
         self.edges.iter().map(|e| &e.node)
     }
+
+    /// Marks the record keys as personal data (a member's ID number): cursors carry them sealed
+    /// (see [`sealed_key`]).
+    pub fn sealed(mut self) -> Self {
+        for edge in &mut self.edges {
+            edge.sealed = true;
+        }
+        self
+    }
 }
 
 /// Whether the selection below a connection field asks, on its records, for the field at
@@ -155,10 +164,23 @@ pub fn selects(look: &async_graphql::Lookahead<'_>, path: &[&str]) -> bool {
         })
 }
 
-/// One record of a page with its cursor (`XEdge` in the schema).
+/// One record of a page with its cursor (`XEdge` in the schema). The cursor is made from the
+/// record key when asked for: a page read through `nodes` never seals or encodes one.
 pub struct Edge<T> {
-    cursor: String,
+    key: String,
+    sealed: bool,
     node: T,
+}
+
+impl<T> Edge<T> {
+    fn make_cursor(&self, ctx: &Context<'_>) -> Result<String> {
+        if self.sealed {
+            let sealer = ctx.data::<crate::auth::opaque::Sealer>()?;
+            Ok(encode_cursor(&sealed_key(sealer, &self.key)))
+        } else {
+            Ok(encode_cursor(&self.key))
+        }
+    }
 }
 
 impl<T: OutputType> TypeName for Conn<T> {
@@ -187,13 +209,13 @@ impl<T: OutputType> Conn<T> {
         self.edges.iter().map(|e| &e.node).collect()
     }
     /// Where this page stands in the whole list.
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
+    async fn page_info(&self, ctx: &Context<'_>) -> Result<PageInfo> {
+        Ok(PageInfo {
             has_previous_page: self.has_previous_page,
             has_next_page: self.has_next_page,
-            start_cursor: self.edges.first().map(|e| e.cursor.clone()),
-            end_cursor: self.edges.last().map(|e| e.cursor.clone()),
-        }
+            start_cursor: self.edges.first().map(|e| e.make_cursor(ctx)).transpose()?,
+            end_cursor: self.edges.last().map(|e| e.make_cursor(ctx)).transpose()?,
+        })
     }
     /// How many records match, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
@@ -241,8 +263,8 @@ impl CacheKey for CountKey<'_> {
 #[Object(name_type)]
 impl<T: OutputType> Edge<T> {
     /// Opaque position of this record in the list; pass it as `after` or `before`.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self, ctx: &Context<'_>) -> Result<String> {
+        self.make_cursor(ctx)
     }
     /// The record.
     async fn node(&self) -> &T {
@@ -280,7 +302,8 @@ where
     Ok(connection(page, key, node))
 }
 
-/// Builds a connection from a page; `key` gives each item's cursor key.
+/// Builds a connection from a page; `key` gives each item's cursor key (see [`Conn::sealed`]
+/// for keys that are personal data).
 pub fn connection<T, N>(page: Page<T>, key: impl Fn(&T) -> String, node: impl Fn(T) -> N) -> Conn<N>
 where
     N: OutputType,
@@ -290,7 +313,8 @@ where
             .items
             .into_iter()
             .map(|item| Edge {
-                cursor: encode_cursor(&key(&item)),
+                key: key(&item),
+                sealed: false,
                 node: node(item),
             })
             .collect(),
