@@ -118,6 +118,21 @@ pub async fn lock_writers<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// `column` is one of `keys`. On PostgreSQL the keys travel as one array (`= ANY($1)`), so a
+/// batch of any size (a request's loader batch, say) reuses one prepared statement and its plan;
+/// SQLite gets an `IN` list.
+pub fn key_in<D, C, V>(db: &D, column: C, keys: &[V]) -> sea_orm::sea_query::Expr
+where
+    D: ConnectionTrait,
+    C: sea_orm::ColumnTrait,
+    V: Clone + Into<sea_orm::Value> + sea_orm::sea_query::postgres_array::NotU8,
+{
+    match db.get_database_backend() {
+        DbBackend::Postgres => column.eq_any(keys.iter().cloned()),
+        _ => column.is_in(keys.iter().cloned()),
+    }
+}
+
 /// Builds a statement for `db`'s backend from SQL written with `$1, $2, …` placeholders, numbered
 /// in order of first use (SQLite reads them as named parameters, PostgreSQL as positional).
 pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {

@@ -36,7 +36,11 @@ impl Loader<String> for WithinLoader {
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, bool>, Self::Error> {
         let rows = area_closure::Entity::find()
             .filter(area_closure::Column::AncestorCode.eq(self.area.clone()))
-            .filter(area_closure::Column::DescendantCode.is_in(keys.iter().cloned()))
+            .filter(crate::db::key_in(
+                &self.db,
+                area_closure::Column::DescendantCode,
+                keys,
+            ))
             .all(&self.db)
             .await?;
         let found: HashSet<String> = rows.into_iter().map(|r| r.descendant_code).collect();

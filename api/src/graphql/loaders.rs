@@ -6,8 +6,7 @@ use crate::cache::{Cache, GenScope};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Request};
 use entity::{area, employment, homestead, household, member, site, site_work};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +51,7 @@ where
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, E::Model>, Self::Error> {
         let rows = E::find()
-            .filter(key_in(&self.db, self.column, keys))
+            .filter(crate::db::key_in(&self.db, self.column, keys))
             .all(&self.db)
             .await?;
         Ok(rows.into_iter().map(|m| ((self.key)(&m), m)).collect())
@@ -69,7 +68,7 @@ where
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<E::Model>>, Self::Error> {
         let rows = E::find()
-            .filter(key_in(&self.db, self.column, keys))
+            .filter(crate::db::key_in(&self.db, self.column, keys))
             .all(&self.db)
             .await?;
         // Every parent gets an entry, an empty one when it has no children, so the request's
@@ -80,15 +79,6 @@ where
             groups.entry((self.key)(&row)).or_default().push(row);
         }
         Ok(groups)
-    }
-}
-
-/// `column` is one of `keys`. On PostgreSQL the keys travel as one array (`= ANY($1)`), so a
-/// batch of any size reuses one prepared statement and its plan; SQLite gets an `IN` list.
-fn key_in<C: ColumnTrait>(db: &DatabaseConnection, column: C, keys: &[String]) -> Expr {
-    match db.get_database_backend() {
-        DbBackend::Postgres => column.eq_any(keys.iter().cloned()),
-        _ => column.is_in(keys.iter().cloned()),
     }
 }
 

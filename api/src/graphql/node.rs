@@ -22,7 +22,7 @@ use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 
 /// Most ids one `nodes` request may ask for.
@@ -159,13 +159,13 @@ async fn fetch<E, V>(
 ) -> Result<HashMap<String, E::Model>>
 where
     E: EntityTrait,
-    V: Into<sea_orm::Value>,
+    V: Clone + Into<sea_orm::Value> + sea_orm::sea_query::postgres_array::NotU8,
 {
     if values.is_empty() {
         return Ok(HashMap::new());
     }
     Ok(E::find()
-        .filter(column.is_in(values))
+        .filter(crate::db::key_in(db, column, &values))
         .all(db)
         .await
         .gql()?
