@@ -294,7 +294,17 @@ pub async fn execute(
         && error_free
         && policy.is_cacheable()
         && response.extensions.is_empty();
-    let plain = match render(data, &response.errors, &response.extensions, None) {
+    let cost = meter.report().await;
+    // A body without extensions of its own (every storable one) is rendered without the cost,
+    // which is then spliced in; one with its own gets the cost beside them as it is rendered.
+    let own_extensions = !response.extensions.is_empty();
+    let rendered = render(
+        data,
+        &response.errors,
+        &response.extensions,
+        own_extensions.then_some(&cost),
+    );
+    let rendered = match rendered {
         Ok(bytes) => Bytes::from(bytes),
         Err(e) => {
             tracing::error!(request_id = %request_id.0, error = %e, "response not serializable");
@@ -305,21 +315,17 @@ pub async fn execute(
         let entry = CachedResponse {
             operation: named,
             cost: meter.requested_cost().unwrap_or(0),
-            body: plain.clone(),
+            body: rendered.clone(),
         };
         state
             .cache
             .response_put(&cache_key, generation, entry)
             .await;
     }
-    let cost = meter.report().await;
-    let body = if response.extensions.is_empty() {
-        with_cost(plain, cost)
+    let body = if own_extensions {
+        rendered
     } else {
-        match render(data, &response.errors, &response.extensions, Some(&cost)) {
-            Ok(bytes) => Bytes::from(bytes),
-            Err(_) => plain,
-        }
+        with_cost(rendered, cost)
     };
     throttle::finish(&meter, json_response(status, media, body))
 }
