@@ -3,9 +3,10 @@
 //! It generates the demo data set at a chosen size (deterministic for a seed), imports it into
 //! the configured database with `anju import` in a child process, starts the real server in this
 //! process on a free loopback port, and drives each query of a fixed mix (`queries`) with
-//! concurrent keep-alive connections for a fixed time. The server runs in-process so that its resident set and its SQL statement counter can be
-//! read directly; the load generator shares the process and the machine's cores with it, which
-//! is worth remembering when comparing with a server measured from another host.
+//! concurrent keep-alive connections for a fixed time. The server runs in-process so that its
+//! resident set and its SQL statement counter can be read directly; the load generator shares the
+//! process and the machine's cores with it, which is worth remembering when comparing with a
+//! server measured from another host.
 
 mod load;
 mod queries;

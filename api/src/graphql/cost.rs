@@ -40,12 +40,12 @@ impl Meter {
         })
     }
 
-    /// Seconds until the bucket could pay for the refused request; `None` unless throttled.
     /// The cost charged (or refused) for this request's document, once it was computed.
     pub fn requested_cost(&self) -> Option<u64> {
         self.charge().map(|c| c.cost)
     }
 
+    /// Seconds until the bucket could pay for the refused request; `None` unless throttled.
     pub fn retry_after(&self) -> Option<u64> {
         self.charge().and_then(|c| c.retry_after)
     }
@@ -58,8 +58,6 @@ impl Meter {
         *self.charged.lock().unwrap_or_else(|e| e.into_inner()) = Some(charge);
     }
 
-    /// Charges `cost`, or refuses the request with `THROTTLED` (or `QUERY_TOO_COSTLY` when no
-    /// full bucket could pay for it).
     /// Charges `cost` to the bucket; a refusal is the error to answer with (`THROTTLED`, or
     /// `QUERY_TOO_COSTLY` beyond the whole budget), and then nothing is charged.
     pub async fn pay(&self, cost: u64) -> Result<(), ServerError> {

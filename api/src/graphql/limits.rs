@@ -1,11 +1,11 @@
 //! Protection limits that refuse an abusive document before any resolver or SQL runs.
 //!
 //! Depth, cost and directives are checked by the engine's validation (`build_schema` sets them);
-//! the alias limit is this module's [`DocumentRules`], checked right after parsing. The cost model: every
-//! field costs 1; a list costs its page size (`first`, default 20) times what one of its nodes
-//! costs; lists bounded by one household or site cost their expected size instead (members 5,
-//! employments 2, homesteads 2, works 10); `indicators` costs 10 and `indicatorSeries` 10 per
-//! month end.
+//! the alias limit and the introspection switch are this module's [`DocumentRules`], checked
+//! right after parsing. The cost model: every field costs 1; a list costs its page size (`first`,
+//! default 20) times what one of its nodes costs; lists bounded by one household or site cost
+//! their expected size instead (members 5, employments 2, homesteads 2, works 10); `indicators`
+//! costs 10 and `indicatorSeries` 10 per month end.
 
 use super::rules::refusal;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};

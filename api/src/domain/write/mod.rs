@@ -14,7 +14,8 @@
 //!   user errors rolls back, claim included, so it may be corrected and sent again.
 //! - **One writer at a time.** On PostgreSQL the transaction then takes one advisory lock (the
 //!   one an import takes, see [`crate::db::lock_writers`]), so writes to the shared rollup rows
-//!   never deadlock one another; SQLite serializes writers itself. A writer that finds the database busy is retried, never surfaced.
+//!   never deadlock one another; SQLite serializes writers itself. A writer that finds the
+//!   database busy is retried, never surfaced.
 //! - **Scope.** Every record a mutation reads or refers to is found through the caller's
 //!   [`Within`], so a record outside it is `NOT_FOUND` exactly like a missing one.
 
@@ -461,8 +462,9 @@ struct Versioned<C> {
     touched: Touched,
 }
 
-/// The common end of every versioned update: writes `after` only if the stored record is still at the version the caller read (raising nothing
-/// otherwise), and describes the write; `CONFLICT` when another write came first.
+/// The common end of every versioned update: writes `after` only if the stored record is still
+/// at the version the caller read, and describes the write; `CONFLICT`, with nothing written,
+/// when another write came first.
 async fn update_versioned<M, A>(
     txn: &DatabaseTransaction,
     target: Versioned<<A::Entity as sea_orm::EntityTrait>::Column>,
