@@ -16,7 +16,12 @@ pub struct Model {
     /// The mutation's name, or `read_unmasked`.
     pub action: String,
     pub entity: String,
+    /// The record's key; for a read entry, the first of `entity_keys`.
     pub entity_key: String,
+    /// For a read entry: every record of `entity` the request showed unmasked, as a JSON array
+    /// of keys. Null for a write (and for reads logged one record per entry), whose one record
+    /// is `entity_key`.
+    pub entity_keys: Option<String>,
     /// The record before a write, as JSON.
     pub before: Option<String>,
     /// The record after a write, as JSON.

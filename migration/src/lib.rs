@@ -7,6 +7,7 @@ mod m20261129_000001_register;
 mod m20261129_000002_cache_generations;
 mod m20261129_000003_indicator_rollups;
 mod m20261129_000004_access;
+mod m20261130_000005_audit_read_entries;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_cache_generations::Migration),
             Box::new(m20261129_000003_indicator_rollups::Migration),
             Box::new(m20261129_000004_access::Migration),
+            Box::new(m20261130_000005_audit_read_entries::Migration),
         ]
     }
 }

@@ -1,11 +1,12 @@
-//! The audit log: one row per write (with the record before and after) and one per record read
-//! unmasked (with the stated purpose), never updated or deleted. Writes are audited inside their
-//! own transaction; reads are audited before their response leaves.
+//! The audit log: one row per write (with the record before and after) and, for each request that
+//! showed personal data unmasked, one row per kind of record it showed (with every key, and the
+//! stated purpose); never updated or deleted. Writes are audited inside their own transaction;
+//! reads are audited before their response leaves.
 
 use super::Principal;
 use chrono::Utc;
 use entity::audit_log;
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbBackend, DbErr, EntityTrait, Set, Value};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
@@ -22,13 +23,11 @@ impl ReadAudit {
     /// Notes that `entity` `key` was shown unmasked (once per record, however many fields).
     pub fn note(&self, entity: &'static str, key: &str) {
         if let Ok(mut read) = self.read.lock() {
-            if !read.contains(&(entity, key.to_owned())) {
-                read.insert((entity, key.to_owned()));
-            }
+            read.insert((entity, key.to_owned()));
         }
     }
 
-    /// The records noted so far.
+    /// The records noted so far, by kind, then key.
     pub fn take(&self) -> Vec<(&'static str, String)> {
         self.read
             .lock()
@@ -57,11 +56,13 @@ fn row(
         before: Set(None),
         after: Set(None),
         purpose: Set(None),
+        entity_keys: Set(None),
     }
 }
 
-/// Records unmasked reads, one row per record, in one statement whatever their number: the
-/// records travel as one JSON array that the database unpacks into rows.
+/// Records unmasked reads in one statement: one row per kind of record, keyed by the first of
+/// its records and listing them all in `entity_keys`. `records` come grouped by kind (as
+/// [`ReadAudit::take`] gives them); a kind met again later starts a row of its own.
 pub async fn record_reads<C: ConnectionTrait>(
     db: &C,
     who: &Principal,
@@ -69,44 +70,22 @@ pub async fn record_reads<C: ConnectionTrait>(
     purpose: Option<&str>,
     records: &[(&'static str, String)],
 ) -> Result<(), DbErr> {
-    if records.is_empty() {
+    let mut rows = Vec::new();
+    for group in records.chunk_by(|a, b| a.0 == b.0) {
+        let keys: Vec<&str> = group.iter().map(|(_, k)| k.as_str()).collect();
+        let keys = serde_json::to_string(&keys)
+            .map_err(|e| DbErr::Custom(format!("audit keys not serializable: {e}")))?;
+        let mut r = row(who, request_id, READ_UNMASKED, group[0].0, &group[0].1);
+        r.purpose = Set(Some(purpose.unwrap_or("unspecified").to_owned()));
+        r.entity_keys = Set(Some(keys));
+        rows.push(r);
+    }
+    if rows.is_empty() {
         return Ok(());
     }
-    let backend = db.get_database_backend();
-    let list: Vec<[&str; 2]> = records.iter().map(|(e, k)| [*e, k.as_str()]).collect();
-    let list = serde_json::to_string(&list)
-        .map_err(|e| DbErr::Custom(format!("audit records not serializable: {e}")))?;
-    let unpacked = match backend {
-        DbBackend::Postgres => {
-            "SELECT j.value->>0 AS entity, j.value->>1 AS entity_key \
-             FROM json_array_elements(CAST($8 AS JSON)) WITH ORDINALITY AS j(value, n) \
-             ORDER BY j.n"
-        }
-        _ => {
-            "SELECT json_extract(j.value, '$[0]') AS entity, \
-             json_extract(j.value, '$[1]') AS entity_key FROM json_each($8) j ORDER BY j.key"
-        }
-    };
-    let sql = format!(
-        "INSERT INTO audit_log \
-         (at, actor, role, area_code, request_id, action, purpose, entity, entity_key) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, r.entity, r.entity_key FROM ({unpacked}) r"
-    );
-    db.execute_raw(crate::db::stmt(
-        backend,
-        &sql,
-        [
-            Value::from(Utc::now()),
-            Value::from(who.actor.as_str()),
-            Value::from(who.role.as_str()),
-            Value::from(who.area_code.as_str()),
-            Value::from(request_id),
-            Value::from(READ_UNMASKED),
-            Value::from(purpose.unwrap_or("unspecified")),
-            Value::from(list),
-        ],
-    ))
-    .await?;
+    audit_log::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 

@@ -6,7 +6,8 @@ use entity::enums::{AreaLevel, EmploymentPath, LaborCapacity, Placement, SiteSet
 use entity::{area, area_closure, employment, homestead, household, member, site};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 
 /// The codes of `ancestor` and every area below it.
@@ -472,11 +473,28 @@ pub async fn audit_entries(
         (A::Actor, &filter.actor),
         (A::Action, &filter.action),
         (A::Entity, &filter.entity),
-        (A::EntityKey, &filter.entity_key),
     ] {
         if let Some(v) = value {
             q = q.filter(column.eq(v.clone()));
         }
+    }
+    if let Some(key) = &filter.entity_key {
+        // The entry's one record, or one of the records a read entry lists.
+        let listed = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                // `audit_entity_keys` is the indexed function of the migration that added the
+                // lists. (No square brackets: the query builder reads them as quoting.)
+                "(entity_keys IS NOT NULL AND audit_entity_keys(entity_keys) @> ARRAY(SELECT CAST($1 AS text)))"
+            }
+            _ => {
+                "(entity_keys IS NOT NULL AND EXISTS (SELECT 1 FROM json_each(entity_keys) WHERE json_each.value = ?))"
+            }
+        };
+        q = q.filter(
+            Condition::any()
+                .add(A::EntityKey.eq(key.clone()))
+                .add(Expr::cust_with_values(listed, [key.clone()])),
+        );
     }
     if let Some(from) = filter.from {
         q = q.filter(A::At.gte(from));

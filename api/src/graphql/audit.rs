@@ -56,9 +56,24 @@ impl AuditEntry {
     async fn entity(&self) -> &str {
         &self.0.entity
     }
-    /// The record's key.
+    /// The record's key; for a read of several records, the first of `entityKeys`.
     async fn entity_key(&self) -> &str {
         &self.0.entity_key
+    }
+    /// Every record the entry is about: the one written, or every record of this kind the
+    /// request showed unmasked (a read is one entry per kind of record, however many it showed).
+    async fn entity_keys(&self) -> Result<Vec<String>> {
+        match &self.0.entity_keys {
+            None => Ok(vec![self.0.entity_key.clone()]),
+            Some(list) => serde_json::from_str(list)
+                .map_err(|e| {
+                    sea_orm::DbErr::Custom(format!(
+                        "audit entry {}: its keys are not a JSON list of strings: {e}",
+                        self.0.id
+                    ))
+                })
+                .gql(),
+        }
     }
     /// The record before a write, as JSON text; null for a creation or a read.
     async fn before(&self) -> Option<&str> {
@@ -83,7 +98,8 @@ pub struct AuditLogFilter {
     pub action: Option<String>,
     /// Only entries about this kind of record.
     pub entity: Option<String>,
-    /// Only entries about the record with this key (use with `entity`).
+    /// Only entries about the record with this key (use with `entity`): writes of it, and
+    /// reads that showed it among others.
     pub entity_key: Option<String>,
     /// Only entries at or after this time.
     pub from: Option<DateTime<Utc>>,

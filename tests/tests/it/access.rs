@@ -342,8 +342,8 @@ async fn personal_data_is_masked_without_the_pii_grant_and_whole_with_it() {
 }
 
 #[tokio::test]
-async fn each_record_read_unmasked_writes_one_audit_row_with_its_purpose() {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+async fn each_kind_of_record_read_unmasked_writes_one_audit_row_listing_them_with_its_purpose() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
     let app = TestApp::with_fixture("indicators").await;
     let officer = app.token(Role::Officer, "522732", None).await;
     let viewer = app.token(Role::Viewer, "522732", None).await;
@@ -354,8 +354,8 @@ async fn each_record_read_unmasked_writes_one_audit_row_with_its_purpose() {
             .await
             .unwrap()
     };
-    // Masked reads leave no trace; unmasked ones leave one row per record, however many of
-    // its fields were read.
+    // Masked reads leave no trace; an unmasked one leaves one row per kind of record, listing
+    // every record of that kind it showed, however many of their fields were read.
     let q = r#"{ household(code: "H02") { headName headIdNumber phone members(first: 10) { nodes { name idNumber } } } }"#;
     app.query_as(Some(&viewer), q, json!({})).await;
     assert_eq!(count().await, 0);
@@ -369,34 +369,73 @@ async fn each_record_read_unmasked_writes_one_audit_row_with_its_purpose() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    // H02 and its two members.
-    assert_eq!(count().await, 3);
+    // H02, and its two members in one row.
+    assert_eq!(count().await, 2);
     let rows = entity::audit_log::Entity::find()
         .filter(entity::audit_log::Column::Action.eq("read_unmasked"))
+        .order_by_asc(entity::audit_log::Column::Entity)
         .all(&app.db.db)
         .await
         .unwrap();
-    let keys: BTreeSet<(String, String)> = rows
+    let listed: Vec<(String, String, Vec<String>)> = rows
         .iter()
-        .map(|r| (r.entity.clone(), r.entity_key.clone()))
+        .map(|r| {
+            let keys =
+                serde_json::from_str(r.entity_keys.as_deref().expect("a read lists its keys"))
+                    .expect("keys are a JSON list");
+            (r.entity.clone(), r.entity_key.clone(), keys)
+        })
         .collect();
     assert_eq!(
-        keys,
+        listed,
         [
-            ("household", "H02"),
-            ("member", "522732198201050215"),
-            ("member", "522732198511110228")
+            ("household", "H02", vec!["H02"]),
+            (
+                "member",
+                "522732198201050215",
+                vec!["522732198201050215", "522732198511110228"]
+            ),
         ]
         .into_iter()
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .collect()
+        .map(|(e, k, keys)| {
+            (
+                e.to_owned(),
+                k.to_owned(),
+                keys.into_iter().map(str::to_owned).collect(),
+            )
+        })
+        .collect::<Vec<_>>()
     );
     for r in &rows {
         assert_eq!(r.actor, "user:test-officer");
         assert_eq!(r.role, "officer");
         assert_eq!(r.purpose.as_deref(), Some("relocation follow-up visit"));
         assert_eq!(r.request_id.len(), 32);
+        assert_eq!(r.request_id, rows[0].request_id);
     }
+
+    // An admin finds the read by any record it showed, through the API too.
+    let admin = app.admin_token().await;
+    let log = "query($key: String!) { auditLog(filter: { action: \"read_unmasked\", entityKey: $key }, first: 10) { \
+               totalCount nodes { entity entityKey entityKeys purpose } } }";
+    for (key, entity) in [
+        ("522732198511110228", "member"),
+        ("522732198201050215", "member"),
+        ("H02", "household"),
+    ] {
+        let found = app.query_as(Some(&admin), log, json!({ "key": key })).await;
+        let conn = &found["data"]["auditLog"];
+        assert_eq!(conn["totalCount"], 1, "{key}: {found:#}");
+        assert_eq!(conn["nodes"][0]["entity"], entity);
+        assert!(conn["nodes"][0]["entityKeys"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(key)));
+    }
+    let none = app
+        .query_as(Some(&admin), log, json!({ "key": "52273219820105021" }))
+        .await;
+    assert_eq!(none["data"]["auditLog"]["totalCount"], 0, "{none:#}");
 }
 
 #[tokio::test]
