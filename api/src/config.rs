@@ -76,6 +76,16 @@ pub struct CacheConfig {
         global = true
     )]
     pub local_capacity_mb: u64,
+    /// How long a response that read personal records is kept for the caller it was made for,
+    /// in seconds, in this process only (never in Redis); 0 keeps none. Each reuse is audited
+    /// as a read of its own.
+    #[arg(
+        long = "cache-personal-ttl-secs",
+        env = "ANJU_CACHE_PERSONAL_TTL_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub personal_ttl_secs: u64,
 }
 
 impl Default for CacheConfig {
@@ -87,6 +97,7 @@ impl Default for CacheConfig {
             breaker_open_ms: 5000,
             prefix: "anju".into(),
             local_capacity_mb: 64,
+            personal_ttl_secs: 60,
         }
     }
 }
@@ -277,6 +288,7 @@ pub const SETTINGS: &[&str] = &[
     "ANJU_CACHE_BREAKER_OPEN_MS",
     "ANJU_CACHE_PREFIX",
     "ANJU_CACHE_LOCAL_MB",
+    "ANJU_CACHE_PERSONAL_TTL_SECS",
     "ANJU_LISTEN",
     "ANJU_DEMO_IF_EMPTY",
     "ANJU_GRAPHIQL",

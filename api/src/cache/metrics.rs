@@ -15,6 +15,9 @@ pub struct Metrics {
     pub response_local_hits: AtomicU64,
     /// Whole responses answered from Redis.
     pub response_shared_hits: AtomicU64,
+    /// Whole responses answered from this process's memory for the very caller they were made
+    /// for (responses that read personal records).
+    pub response_caller_hits: AtomicU64,
     /// Whole responses not found, so executed.
     pub response_misses: AtomicU64,
     /// Redis calls that failed or timed out.
@@ -39,6 +42,9 @@ impl Metrics {
     pub fn response_shared_hit(&self) {
         self.response_shared_hits.fetch_add(1, Ordering::Relaxed);
     }
+    pub fn response_caller_hit(&self) {
+        self.response_caller_hits.fetch_add(1, Ordering::Relaxed);
+    }
     pub fn response_miss(&self) {
         self.response_misses.fetch_add(1, Ordering::Relaxed);
     }
@@ -62,6 +68,7 @@ impl Metrics {
              # TYPE anju_response_cache_lookups_total counter\n\
              anju_response_cache_lookups_total{{outcome=\"local_hit\"}} {}\n\
              anju_response_cache_lookups_total{{outcome=\"shared_hit\"}} {}\n\
+             anju_response_cache_lookups_total{{outcome=\"caller_hit\"}} {}\n\
              anju_response_cache_lookups_total{{outcome=\"miss\"}} {}\n\
              # HELP anju_cache_errors_total Shared-cache calls that failed or timed out.\n\
              # TYPE anju_cache_errors_total counter\n\
@@ -77,6 +84,7 @@ impl Metrics {
             get(&self.misses),
             get(&self.response_local_hits),
             get(&self.response_shared_hits),
+            get(&self.response_caller_hits),
             get(&self.response_misses),
             get(&self.errors),
             get(&self.bypasses),

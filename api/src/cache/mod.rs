@@ -62,6 +62,9 @@ pub struct Cache {
 struct Inner {
     db: DatabaseConnection,
     local: moka::future::Cache<String, Local>,
+    /// Responses that read personal records, each for the one caller it was made for; `None`
+    /// when they are not kept.
+    personal: Option<moka::future::Cache<String, Arc<PersonalResponse>>>,
     redis: Option<Arc<RedisBackend>>,
     prefix: String,
     metrics: Arc<Metrics>,
@@ -133,6 +136,16 @@ impl CachedResponse {
     }
 }
 
+/// A whole response that read personal records, kept in this process only and served only to
+/// the caller it was made for: the response and the records it showed unmasked, which each
+/// reuse audits again.
+#[derive(Debug, Clone)]
+pub struct PersonalResponse {
+    pub response: CachedResponse,
+    /// The records shown unmasked, as the audit log names them.
+    pub reads: Vec<(&'static str, String)>,
+}
+
 /// The Redis key of a generation counter.
 fn gen_key(prefix: &str, scope: &str) -> String {
     format!("{prefix}:gen:{scope}")
@@ -188,12 +201,25 @@ impl Cache {
             })
             .time_to_idle(Duration::from_secs(3600))
             .build();
+        // Personal responses get a quarter of the local layer's memory and a short life, so
+        // unmasked data lingers in memory no longer than a screen stays open.
+        let personal = (config.personal_ttl_secs > 0).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(config.local_capacity_mb.saturating_mul(256 * 1024))
+                .weigher(|k: &String, v: &Arc<PersonalResponse>| {
+                    let reads: usize = v.reads.iter().map(|(_, key)| key.len() + 16).sum();
+                    u32::try_from(k.len() + v.response.body.len() + reads).unwrap_or(u32::MAX)
+                })
+                .time_to_live(Duration::from_secs(config.personal_ttl_secs))
+                .build()
+        });
         let reader =
             batch::GenerationReader::start(db.clone(), redis.clone(), config.prefix.clone());
         Cache {
             inner: Arc::new(Inner {
                 db,
                 local,
+                personal,
                 redis,
                 prefix: config.prefix.clone(),
                 metrics,
@@ -296,6 +322,31 @@ impl Cache {
             .local
             .insert(key, Local::new(response, encoded.len()))
             .await;
+    }
+
+    /// The response cached as `id` for one caller (see [`PersonalResponse`]) under
+    /// `generation`; `id` must name the caller.
+    pub async fn personal_get(&self, id: &str, generation: i64) -> Option<Arc<PersonalResponse>> {
+        let found = self
+            .inner
+            .personal
+            .as_ref()?
+            .get(&format!("{id}:g{generation}"))
+            .await;
+        if found.is_some() {
+            self.inner.metrics.response_caller_hit();
+        }
+        found
+    }
+
+    /// Keeps a response for one caller (see [`personal_get`](Self::personal_get)); nothing when
+    /// personal responses are not kept.
+    pub async fn personal_put(&self, id: &str, generation: i64, response: PersonalResponse) {
+        if let Some(personal) = &self.inner.personal {
+            personal
+                .insert(format!("{id}:g{generation}"), Arc::new(response))
+                .await;
+        }
     }
 
     /// The shared Redis backend, if configured (the rate limiter keeps its buckets there too,

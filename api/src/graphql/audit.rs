@@ -134,7 +134,7 @@ impl AuditQuery {
     ) -> Result<Conn<AuditEntry>> {
         let who = require_role(ctx, &[Role::Admin], "read the audit log")?;
         // Reads append to the log without a write's generation raise: never cache it whole.
-        super::mark_personal(ctx);
+        super::mark_uncacheable(ctx);
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
             within: who.area_code.clone(),

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// Identifies one HTTP request in logs and in error extensions.
@@ -22,29 +22,53 @@ impl Default for RequestId {
     }
 }
 
-/// Whether one request's response may be kept in the whole-response cache, decided while it
-/// runs. The HTTP layer puts it into the request data and keeps a clone to read afterwards.
+/// How far one request's response may be reused, as the whole-response cache keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reuse {
+    /// By every caller of the same role, area, site and personal-data grant, from any process.
+    Shared = 0,
+    /// By the very caller it was made for, from this process's memory only, each reuse audited
+    /// again: the response read personal records.
+    Caller = 1,
+    /// Never: the response depends on something no write's generation raise covers (the audit
+    /// log grows with every unmasked read).
+    Never = 2,
+}
+
+/// How far one request's response may be reused, decided while it runs: each resolver can only
+/// narrow it. The HTTP layer puts it into the request data and keeps a clone to read afterwards.
 #[derive(Debug, Clone, Default)]
-pub struct ResponseCachePolicy(Arc<AtomicBool>);
+pub struct ResponseCachePolicy(Arc<AtomicU8>);
 
 impl ResponseCachePolicy {
-    /// From now on, this request's response must not be cached.
-    pub fn mark_uncacheable(&self) {
-        self.0.store(true, Ordering::Relaxed);
+    /// Narrows the reuse to `to` at most.
+    pub fn narrow(&self, to: Reuse) {
+        self.0.fetch_max(to as u8, Ordering::Relaxed);
     }
 
-    /// Whether nothing marked the response uncacheable.
-    pub fn is_cacheable(&self) -> bool {
-        !self.0.load(Ordering::Relaxed)
+    /// How far the response may be reused.
+    pub fn reuse(&self) -> Reuse {
+        match self.0.load(Ordering::Relaxed) {
+            0 => Reuse::Shared,
+            1 => Reuse::Caller,
+            _ => Reuse::Never,
+        }
     }
 }
 
 /// Marks the request as having read personal records (households, members, employments,
-/// homesteads): its response is never cached whole. Called where such records are looked up or
-/// listed; aggregates over them (indicators, `totalCount`) stay cacheable.
+/// homesteads): its response is reused by its caller alone. Called where such records are
+/// looked up or listed; aggregates over them (indicators, `totalCount`) stay shared.
 pub fn mark_personal(ctx: &Context<'_>) {
     if let Some(policy) = ctx.data_opt::<ResponseCachePolicy>() {
-        policy.mark_uncacheable();
+        policy.narrow(Reuse::Caller);
+    }
+}
+
+/// Marks the request's response as never to be reused (see [`Reuse::Never`]).
+pub fn mark_uncacheable(ctx: &Context<'_>) {
+    if let Some(policy) = ctx.data_opt::<ResponseCachePolicy>() {
+        policy.narrow(Reuse::Never);
     }
 }
 

@@ -221,8 +221,12 @@ async fn resolve_one(
 ) -> Result<Option<Node>> {
     let acc = access(ctx)?;
     if !kind.public() {
-        // Personal records and the audit log never go into the whole-response cache.
-        super::mark_personal(ctx);
+        // Personal records are reused by their caller alone, the audit log never.
+        if kind == Kind::AuditEntry {
+            super::mark_uncacheable(ctx);
+        } else {
+            super::mark_personal(ctx);
+        }
         if acc.principal().is_none() {
             return Ok(None);
         }

@@ -6,8 +6,9 @@ use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
-use crate::cache::{CachedResponse, GenScope};
-use crate::graphql::{loaders, RequestId, ResponseCachePolicy};
+use crate::cache::{CachedResponse, GenScope, PersonalResponse};
+use crate::graphql::cost::Meter;
+use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
 use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
@@ -20,10 +21,10 @@ use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// Who is asking, as far as a response can depend on it: part of every whole-response cache key,
-/// so one client is never served what was computed for another. A response depends on the
-/// caller's role, area, site and personal-data grant, never on who the caller is otherwise
-/// (responses that read personal records, or the audit log, are not cached at all).
+/// Who is asking, as far as a shared response can depend on it: part of every whole-response
+/// cache key, so one client is never served what was computed for another. A shared response
+/// depends on the caller's role, area, site and personal-data grant, never on who the caller is
+/// otherwise; a response that read personal records is kept under [`caller_scope`] instead.
 fn response_scope(caller: &Caller) -> String {
     match caller.principal() {
         None => "anonymous".to_owned(),
@@ -35,6 +36,26 @@ fn response_scope(caller: &Caller) -> String {
             if p.pii { "pii" } else { "masked" }
         ),
     }
+}
+
+/// The scope of a response that read personal records: the one caller it was made for.
+fn caller_scope(caller: &Caller) -> Option<String> {
+    let p = caller.principal()?;
+    Some(format!("{}|caller:{}", response_scope(caller), p.actor))
+}
+
+/// Whether the client asked for a fresh answer (`Cache-Control: no-cache`, or `Pragma: no-cache`
+/// from an HTTP/1.0 client): the response is then executed, never taken from the cache.
+fn wants_fresh(headers: &HeaderMap) -> bool {
+    let says_no_cache = |name: header::HeaderName| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',')
+                    .any(|d| d.trim().eq_ignore_ascii_case("no-cache"))
+            })
+        })
+    };
+    says_no_cache(header::CACHE_CONTROL) || says_no_cache(header::PRAGMA)
 }
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
@@ -104,9 +125,11 @@ pub async fn execute(
     }
     let started = std::time::Instant::now();
     // The whole-response cache: keyed by everything the response depends on, under the
-    // generation every write raises. Only error-free queries that read no personal record are
-    // stored, so a hit is always a 200 for a query, valid for these very limits.
+    // generation every write raises. Only error-free queries are stored, so a hit is always a
+    // 200 for a query, valid for these very limits. A response that read personal records is
+    // looked up for this very caller, and its unmasked reads are audited again.
     let cache_key = state.response_keys.key(&params, &response_scope(&caller));
+    let caller_key = caller_scope(&caller).map(|scope| state.response_keys.key(&params, &scope));
     let generation = state
         .cache
         .generations(&[GenScope::Register])
@@ -114,45 +137,26 @@ pub async fn execute(
         .ok()
         .and_then(|g| g.first().copied());
     let meter = throttle::meter(&state, &caller, &connection);
-    if let Some(generation) = generation {
-        if let Some(hit) = state.cache.response_get(&cache_key, generation).await {
-            // A stored response is charged what its document cost when it was executed.
-            let operation = state.metrics.operation_label(hit.operation.as_deref());
-            if let Err(refused) = meter.pay(hit.cost).await {
-                let code = refused
-                    .extensions
-                    .as_ref()
-                    .and_then(|e| e.get("code"))
-                    .and_then(|v| match v {
-                        async_graphql::Value::String(s) => Some(s.clone()),
-                        _ => None,
-                    })
-                    .unwrap_or_else(|| "THROTTLED".into());
-                state.metrics.executed(
-                    &operation,
-                    started.elapsed().as_secs_f64(),
-                    &[code.as_str()],
-                );
-                let body = serde_json::json!({
-                    "errors": [{
-                        "message": refused.message,
-                        "extensions": { "code": code, "requestId": request_id.0 },
-                    }],
-                });
-                let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-                let status = if media == MediaType::GraphqlResponse {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                };
-                let body = with_cost(body, meter.report().await);
-                return throttle::finish(&meter, json_response(status, media, body));
-            }
-            state
-                .metrics
-                .executed(&operation, started.elapsed().as_secs_f64(), &[]);
-            let body = with_cost(hit.body, meter.report().await);
-            return throttle::finish(&meter, json_response(StatusCode::OK, media, body));
+    if let (Some(generation), false) = (generation, wants_fresh(&headers)) {
+        let personal = match &caller_key {
+            Some(key) => state.cache.personal_get(key, generation).await,
+            None => None,
+        };
+        let hit = match personal {
+            Some(p) => Some((p.response.clone(), p.reads.clone())),
+            None => state
+                .cache
+                .response_get(&cache_key, generation)
+                .await
+                .map(|r| (r, Vec::new())),
+        };
+        if let Some((hit, reads)) = hit {
+            let hit = Hit {
+                response: hit,
+                reads,
+                purpose: purpose.as_deref(),
+            };
+            return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
         }
     }
     let mut request = async_graphql::Request::new(params.query);
@@ -238,8 +242,8 @@ pub async fn execute(
             },
         );
     };
+    let read = read_audit.take();
     if let Some(who) = caller.principal() {
-        let read = read_audit.take();
         if !read.is_empty() {
             if let Err(e) =
                 audit::record_reads(&state.db, who, &request_id.0, purpose.as_deref(), &read).await
@@ -289,11 +293,8 @@ pub async fn execute(
         StatusCode::OK
     };
     // The response as it may be stored (without its cost, which is per request) and as it leaves.
-    let store = generation.is_some()
-        && cacheable_operation
-        && error_free
-        && policy.is_cacheable()
-        && response.extensions.is_empty();
+    let store =
+        generation.is_some() && cacheable_operation && error_free && response.extensions.is_empty();
     let cost = meter.report().await;
     // A body without extensions of its own (every storable one) is rendered without the cost,
     // which is then spliced in; one with its own gets the cost beside them as it is rendered.
@@ -317,10 +318,30 @@ pub async fn execute(
             cost: meter.requested_cost().unwrap_or(0),
             body: rendered.clone(),
         };
-        state
-            .cache
-            .response_put(&cache_key, generation, entry)
-            .await;
+        // Whatever showed a record unmasked is personal, however the resolvers marked it.
+        let reuse = if read.is_empty() {
+            policy.reuse()
+        } else {
+            policy.reuse().max(Reuse::Caller)
+        };
+        match (reuse, &caller_key) {
+            (Reuse::Shared, _) => {
+                state
+                    .cache
+                    .response_put(&cache_key, generation, entry)
+                    .await
+            }
+            (Reuse::Caller, Some(key)) => {
+                let entry = PersonalResponse {
+                    response: entry,
+                    reads: read,
+                };
+                state.cache.personal_put(key, generation, entry).await
+            }
+            // Personal records are shown to an anonymous caller as nothing at all; such an
+            // answer is not worth keeping per caller.
+            (Reuse::Caller, None) | (Reuse::Never, _) => {}
+        }
     }
     let body = if own_extensions {
         rendered
@@ -328,6 +349,74 @@ pub async fn execute(
         with_cost(rendered, cost)
     };
     throttle::finish(&meter, json_response(status, media, body))
+}
+
+/// A whole response found in the cache, and what serving it again involves.
+struct Hit<'a> {
+    response: CachedResponse,
+    /// The records it shows unmasked, audited again before it leaves.
+    reads: Vec<(&'static str, String)>,
+    /// The purpose the client stated for this request.
+    purpose: Option<&'a str>,
+}
+
+/// Serves a cached response: charged what its document cost when it was executed, and its
+/// unmasked reads audited under this request before it leaves.
+async fn serve_hit(
+    state: &AppState,
+    caller: &Caller,
+    media: MediaType,
+    request_id: &RequestId,
+    meter: &Meter,
+    started: std::time::Instant,
+    hit: Hit<'_>,
+) -> Response {
+    let operation = state
+        .metrics
+        .operation_label(hit.response.operation.as_deref());
+    if let Err(refused) = meter.pay(hit.response.cost).await {
+        let code = refused
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .and_then(|v| match v {
+                async_graphql::Value::String(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "THROTTLED".into());
+        state.metrics.executed(
+            &operation,
+            started.elapsed().as_secs_f64(),
+            &[code.as_str()],
+        );
+        let body = serde_json::json!({
+            "errors": [{
+                "message": refused.message,
+                "extensions": { "code": code, "requestId": request_id.0 },
+            }],
+        });
+        let body = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+        let status = if media == MediaType::GraphqlResponse {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        let body = with_cost(body, meter.report().await);
+        return throttle::finish(meter, json_response(status, media, body));
+    }
+    if let (Some(who), false) = (caller.principal(), hit.reads.is_empty()) {
+        if let Err(e) =
+            audit::record_reads(&state.db, who, &request_id.0, hit.purpose, &hit.reads).await
+        {
+            tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
+            return reject(state, media, request_id, Rejection::internal());
+        }
+    }
+    state
+        .metrics
+        .executed(&operation, started.elapsed().as_secs_f64(), &[]);
+    let body = with_cost(hit.response.body, meter.report().await);
+    throttle::finish(meter, json_response(StatusCode::OK, media, body))
 }
 
 /// A response body: `data` when given, `errors` when there are any, and `extensions` (the
