@@ -23,6 +23,8 @@ pub struct LoadSpec {
     pub authorization: String,
     /// Writes mixed into the reads (Q5), if any.
     pub writes: Option<Writes>,
+    /// Asks for executed answers, never cached ones (`Cache-Control: no-cache`).
+    pub fresh: bool,
     pub connections: usize,
     /// Sent but not counted, so that connections are open and caches are what they will be.
     pub warmup: Duration,
@@ -130,18 +132,23 @@ pub fn client() -> anyhow::Result<reqwest::Client> {
         .context("cannot build an HTTP client")
 }
 
-/// Sends one GraphQL request; `Ok` holds the response body when the status is 200 and the body
-/// has no `errors`, `Err` says what failed.
+/// Sends one GraphQL request (asking for an executed answer when `fresh`); `Ok` holds the
+/// response body when the status is 200 and the body has no `errors`, `Err` says what failed.
 pub async fn send(
     client: &reqwest::Client,
     url: &str,
     authorization: &str,
     body: &str,
+    fresh: bool,
 ) -> Result<impl AsRef<[u8]>, String> {
-    let response = client
+    let mut request = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::AUTHORIZATION, authorization)
+        .header(reqwest::header::AUTHORIZATION, authorization);
+    if fresh {
+        request = request.header(reqwest::header::CACHE_CONTROL, "no-cache");
+    }
+    let response = request
         .body(body.to_owned())
         .send()
         .await
@@ -202,6 +209,7 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
         let url = spec.url.clone();
         let body = spec.body.clone();
         let authorization = spec.authorization.clone();
+        let fresh = spec.fresh;
         let every = spec.writes.as_ref().map_or(0, |w| w.every);
         let mut work = spec
             .writes
@@ -230,7 +238,7 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
                 };
                 let sent = Instant::now();
                 let outcome = match &write {
-                    Some(w) => send(&client, &url, &authorization, w)
+                    Some(w) => send(&client, &url, &authorization, w, false)
                         .await
                         .and_then(|bytes| {
                             let version = written_version(bytes.as_ref())?;
@@ -239,7 +247,7 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
                             }
                             Ok(bytes)
                         }),
-                    None => send(&client, &url, &authorization, &body).await,
+                    None => send(&client, &url, &authorization, &body, fresh).await,
                 };
                 let done = Instant::now();
                 let micros = u64::try_from(done.duration_since(sent).as_micros())

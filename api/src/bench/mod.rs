@@ -286,7 +286,7 @@ async fn measure(
     let mut cold = Vec::new();
     for q in selected.iter().filter(|q| q.cold) {
         let started = Instant::now();
-        let outcome = load::send(&client, url, authorization, &body_of(q)).await;
+        let outcome = load::send(&client, url, authorization, &body_of(q), false).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let area = match q.scope {
             queries::Scope::Province => &areas.province,
@@ -327,6 +327,7 @@ async fn measure(
                 every: queries::WRITE_EVERY,
                 works: works.clone(),
             }),
+            fresh: q.fresh,
             connections,
             warmup: WARMUP,
             duration: Duration::from_secs(opts.duration),
@@ -394,7 +395,7 @@ async fn works(
     authorization: &str,
 ) -> anyhow::Result<Vec<(String, i64)>> {
     let body = serde_json::json!({ "query": queries::WORKS }).to_string();
-    let bytes = load::send(client, url, authorization, &body)
+    let bytes = load::send(client, url, authorization, &body, false)
         .await
         .map_err(|e| anyhow::anyhow!("cannot list the works to write: {e}"))?;
     let value: serde_json::Value = serde_json::from_slice(bytes.as_ref())?;
@@ -420,7 +421,7 @@ async fn discover(
     authorization: &str,
 ) -> anyhow::Result<Areas> {
     let body = serde_json::json!({ "query": queries::DISCOVER }).to_string();
-    let bytes = load::send(client, url, authorization, &body)
+    let bytes = load::send(client, url, authorization, &body, false)
         .await
         .map_err(|e| anyhow::anyhow!("cannot find the areas to query: {e}"))?;
     let value: serde_json::Value = serde_json::from_slice(bytes.as_ref())?;

@@ -32,6 +32,9 @@ pub struct BenchQuery {
     pub cold: bool,
     /// Mixes writes into the load (see [`WRITE_EVERY`]).
     pub writes: bool,
+    /// Every request asks for an executed answer (`Cache-Control: no-cache`), so the row shows
+    /// what running the query costs, not what serving it from the response cache does.
+    pub fresh: bool,
 }
 
 /// The smallest request: what the HTTP and GraphQL layers cost without the database.
@@ -79,7 +82,7 @@ pub const DISCOVER: &str =
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 7] = [
+pub const QUERIES: [BenchQuery; 8] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -88,6 +91,7 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: false,
         writes: false,
+        fresh: false,
     },
     BenchQuery {
         id: "Q1a",
@@ -97,6 +101,7 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: true,
         writes: false,
+        fresh: false,
     },
     BenchQuery {
         id: "Q1b",
@@ -106,6 +111,7 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: true,
         writes: false,
+        fresh: false,
     },
     BenchQuery {
         id: "Q2",
@@ -115,15 +121,28 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: false,
         writes: false,
+        fresh: false,
     },
     BenchQuery {
         id: "Q3",
-        about: "100 households with site, origin village, members and employments",
+        about: "100 households with site, origin village, members and employments (the \
+                caller's own repeated read, from its response cache)",
         text: HOUSEHOLDS,
         scope: Scope::None,
         max_connections: Some(16),
         cold: false,
         writes: false,
+        fresh: false,
+    },
+    BenchQuery {
+        id: "Q3x",
+        about: "Q3 executed every time (Cache-Control: no-cache)",
+        text: HOUSEHOLDS,
+        scope: Scope::None,
+        max_connections: Some(16),
+        cold: false,
+        writes: false,
+        fresh: true,
     },
     BenchQuery {
         id: "Q4",
@@ -133,6 +152,7 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: false,
         writes: false,
+        fresh: false,
     },
     BenchQuery {
         id: "Q5",
@@ -142,6 +162,7 @@ pub const QUERIES: [BenchQuery; 7] = [
         max_connections: None,
         cold: false,
         writes: true,
+        fresh: false,
     },
 ];
 
@@ -192,6 +213,9 @@ pub fn listing() -> String {
             "{}: {}{scope}{conns}\n  {}\n\n",
             q.id, q.about, q.text
         ));
+        if q.fresh {
+            out.push_str("  sent with `Cache-Control: no-cache`\n\n");
+        }
         if q.writes {
             out.push_str(&format!(
                 "  and every {WRITE_EVERY}th request of a connection:\n  {WORK_COMPLETION}\n\n"
@@ -216,8 +240,11 @@ mod tests {
 
     #[test]
     fn only_selects_in_run_order_and_expands_q1() {
-        assert_eq!(ids(&[]), ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q4", "Q5"]);
-        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3"]);
+        assert_eq!(
+            ids(&[]),
+            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q4", "Q5"]
+        );
+        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x"]);
         assert_eq!(ids(&["Q1B", " Q0 "]), ["Q0", "Q1b"]);
     }
 
