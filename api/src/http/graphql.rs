@@ -20,6 +20,7 @@ use axum::Json;
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Who is asking, as far as a shared response can depend on it: part of every whole-response
 /// cache key, so one client is never served what was computed for another. A shared response
@@ -143,17 +144,17 @@ pub async fn execute(
             None => None,
         };
         let hit = match personal {
-            Some(p) => Some((p.response.clone(), p.reads.clone())),
+            Some(p) => Some((p.response.clone(), Some(p))),
             None => state
                 .cache
                 .response_get(&cache_key, generation)
                 .await
-                .map(|r| (r, Vec::new())),
+                .map(|r| (r, None)),
         };
-        if let Some((hit, reads)) = hit {
+        if let Some((response, personal)) = hit {
             let hit = Hit {
-                response: hit,
-                reads,
+                response,
+                personal,
                 purpose: purpose.as_deref(),
             };
             return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
@@ -204,7 +205,7 @@ pub async fn execute(
             }
         }
     }
-    let read_audit = std::sync::Arc::new(ReadAudit::default());
+    let read_audit = Arc::new(ReadAudit::default());
     let policy = ResponseCachePolicy::default();
     let cacheable_operation = selected
         .as_ref()
@@ -354,8 +355,9 @@ pub async fn execute(
 /// A whole response found in the cache, and what serving it again involves.
 struct Hit<'a> {
     response: CachedResponse,
-    /// The records it shows unmasked, audited again before it leaves.
-    reads: Vec<(&'static str, String)>,
+    /// The caller's own entry, for a response that read personal records: the records it shows
+    /// unmasked are audited again before it leaves.
+    personal: Option<Arc<PersonalResponse>>,
     /// The purpose the client stated for this request.
     purpose: Option<&'a str>,
 }
@@ -404,9 +406,12 @@ async fn serve_hit(
         let body = with_cost(body, meter.report().await);
         return throttle::finish(meter, json_response(status, media, body));
     }
-    if let (Some(who), false) = (caller.principal(), hit.reads.is_empty()) {
-        if let Err(e) =
-            audit::record_reads(&state.db, who, &request_id.0, hit.purpose, &hit.reads).await
+    let reads = hit
+        .personal
+        .as_ref()
+        .map_or(&[][..], |p| p.reads.as_slice());
+    if let (Some(who), false) = (caller.principal(), reads.is_empty()) {
+        if let Err(e) = audit::record_reads(&state.db, who, &request_id.0, hit.purpose, reads).await
         {
             tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
             return reject(state, media, request_id, Rejection::internal());
