@@ -29,6 +29,8 @@ pub struct AppState {
     pub loader_delay: std::time::Duration,
     /// Keys of the whole-response cache.
     pub response_keys: crate::http::response_cache::ResponseKeys,
+    /// The cacheable executions under way (see [`crate::http::response_cache::InFlight`]).
+    pub in_flight: std::sync::Arc<crate::http::response_cache::InFlight>,
     /// Every caller's rate-limit bucket.
     pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
 }
@@ -92,6 +94,7 @@ impl Application {
             graphiql: serve.graphiql && !serve.production,
             metrics: std::sync::Arc::new(crate::http::metrics::RequestMetrics::new()?),
             shutting_down: Default::default(),
+            in_flight: Default::default(),
             allow_list: match &serve.persisted_queries {
                 Some(path) => crate::http::persisted::AllowList::from_file(path)?,
                 None => crate::http::persisted::AllowList::open(),

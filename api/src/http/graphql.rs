@@ -2,6 +2,7 @@
 
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
+use super::response_cache::Turn;
 use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
@@ -138,24 +139,23 @@ pub async fn execute(
         .ok()
         .and_then(|g| g.first().copied());
     let meter = throttle::meter(&state, &caller, &connection);
+    // Held until this request's response is stored: identical requests arriving meanwhile wait
+    // for it rather than execute it again.
+    let mut _lead = None;
     if let (Some(generation), false) = (generation, wants_fresh(&headers)) {
-        let personal = match &caller_key {
-            Some(key) => state.cache.personal_get(key, generation).await,
-            None => None,
-        };
-        let hit = match personal {
-            Some(p) => Some((p.response.clone(), Some(p))),
-            None => state
-                .cache
-                .response_get(&cache_key, generation)
-                .await
-                .map(|r| (r, None)),
-        };
-        if let Some((response, personal)) = hit {
+        let mut found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await;
+        if found.is_none() {
+            match state.in_flight.join(&cache_key).await {
+                Turn::Lead(lead) => _lead = Some(lead),
+                Turn::Followed => {
+                    found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await
+                }
+            }
+        }
+        if let Some(hit) = found {
             let hit = Hit {
-                response,
-                personal,
                 purpose: purpose.as_deref(),
+                ..hit
             };
             return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
         }
@@ -360,6 +360,31 @@ struct Hit<'a> {
     personal: Option<Arc<PersonalResponse>>,
     /// The purpose the client stated for this request.
     purpose: Option<&'a str>,
+}
+
+/// The cached response to this request, if any: the caller's own (`caller_key`) first, then
+/// the one shared by its scope (`cache_key`).
+async fn lookup(
+    state: &AppState,
+    caller_key: Option<&str>,
+    cache_key: &str,
+    generation: i64,
+) -> Option<Hit<'static>> {
+    if let Some(key) = caller_key {
+        if let Some(p) = state.cache.personal_get(key, generation).await {
+            return Some(Hit {
+                response: p.response.clone(),
+                personal: Some(p),
+                purpose: None,
+            });
+        }
+    }
+    let response = state.cache.response_get(cache_key, generation).await?;
+    Some(Hit {
+        response,
+        personal: None,
+        purpose: None,
+    })
 }
 
 /// Serves a cached response: charged what its document cost when it was executed, and its

@@ -10,6 +10,8 @@
 use super::protocol::Params;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 
 /// What every response key of this deployment shares.
 #[derive(Debug, Clone)]
@@ -103,6 +105,68 @@ fn canonical_map(map: &Map<String, Value>, out: &mut Vec<u8>) {
         canonical(v, out);
     }
     out.push(b'}');
+}
+
+/// The cacheable executions under way, by response key: when several requests for one uncached
+/// response arrive together, the first executes it and the others wait for it to finish, then
+/// look in the cache again. A burst of identical requests is then one execution, not one each
+/// (and not one in-flight copy of the engine's work per request). A follower whose response
+/// was not stored (it had errors, or read personal records) executes its own, unhindered.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    running: std::sync::Mutex<std::collections::HashMap<String, Arc<RwLock<()>>>>,
+}
+
+/// What [`InFlight::join`] makes of a request.
+pub enum Turn {
+    /// The first for its key: execute, store, then drop the lead so that the followers look.
+    Lead(Lead),
+    /// Another request for the key has finished executing: look in the cache again.
+    Followed,
+}
+
+/// The first request's claim on a key; dropping it (however the request ends) lets the
+/// followers go.
+pub struct Lead {
+    key: String,
+    flight: Arc<InFlight>,
+    _running: OwnedRwLockWriteGuard<()>,
+}
+
+impl Drop for Lead {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.flight.running.lock() {
+            running.remove(&self.key);
+        }
+    }
+}
+
+impl InFlight {
+    /// Leads the execution of `key`, or waits for the one under way to finish.
+    pub async fn join(self: &Arc<Self>, key: &str) -> Turn {
+        let under_way = {
+            let Ok(mut running) = self.running.lock() else {
+                return Turn::Followed;
+            };
+            match running.get(key) {
+                Some(lock) => lock.clone(),
+                None => {
+                    let lock = Arc::new(RwLock::new(()));
+                    let Ok(guard) = lock.clone().try_write_owned() else {
+                        return Turn::Followed;
+                    };
+                    running.insert(key.to_owned(), lock);
+                    return Turn::Lead(Lead {
+                        key: key.to_owned(),
+                        flight: self.clone(),
+                        _running: guard,
+                    });
+                }
+            }
+        };
+        drop(under_way.read().await);
+        Turn::Followed
+    }
 }
 
 #[cfg(test)]

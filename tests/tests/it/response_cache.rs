@@ -435,3 +435,27 @@ async fn callers_of_different_scopes_never_share_a_response() {
         assert!(app.query_as(None, q, json!({})).await["data"]["sites"]["nodes"].is_array());
     }
 }
+
+#[tokio::test]
+async fn identical_requests_arriving_together_are_executed_once() {
+    let redis = TestRedis::start().await;
+    let app = with_redis(&redis).await;
+    // What one execution costs, measured on a twin document (another key, the same SQL).
+    let twin = "{ sites(first: 10) { nodes { code name } } }";
+    let before = app.statements.get();
+    let alone = app.data(twin, json!({})).await;
+    let once = app.statements.get() - before;
+    assert!(once > 0, "the twin ran no SQL");
+
+    let q = "{ sites(first: 10) { nodes { code name } } } # together";
+    let (hits, _, _, _) = response_lookups(&app).await;
+    let before = app.statements.get();
+    let answers = futures::future::join_all((0..8).map(|_| app.data(q, json!({})))).await;
+    assert!(answers.iter().all(|a| *a == alone), "{answers:#?}");
+    assert_eq!(
+        app.statements.get() - before,
+        once,
+        "eight identical requests must cost one execution"
+    );
+    assert_eq!(response_lookups(&app).await.0, hits + 7);
+}
