@@ -307,8 +307,12 @@ impl Cache {
                 }
             }
         }
-        self.inner.metrics.response_miss();
         None
+    }
+
+    /// Counts a whole response that was looked for and not found, so executed.
+    pub fn response_missed(&self) {
+        self.inner.metrics.response_miss();
     }
 
     /// Stores a whole response as `id` under `generation` (see [`response_get`](Self::response_get)).

@@ -145,19 +145,22 @@ pub async fn execute(
     if let (Some(generation), false) = (generation, wants_fresh(&headers)) {
         let mut found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await;
         if found.is_none() {
-            match state.in_flight.join(&cache_key).await {
-                Turn::Lead(lead) => _lead = Some(lead),
-                Turn::Followed => {
-                    found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await
-                }
+            // Look once more whatever the turn: the execution just waited for, or one that
+            // finished between the first look and the lead, may have stored the response.
+            if let Turn::Lead(lead) = state.in_flight.join(&cache_key).await {
+                _lead = Some(lead);
             }
+            found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await;
         }
-        if let Some(hit) = found {
-            let hit = Hit {
-                purpose: purpose.as_deref(),
-                ..hit
-            };
-            return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
+        match found {
+            Some(hit) => {
+                let hit = Hit {
+                    purpose: purpose.as_deref(),
+                    ..hit
+                };
+                return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
+            }
+            None => state.cache.response_missed(),
         }
     }
     let mut request = async_graphql::Request::new(params.query);
