@@ -310,7 +310,7 @@ impl Cache {
         None
     }
 
-    /// Counts a whole response that was looked for and not found, so executed.
+    /// Counts a query whose response was looked for and not found, so executed.
     pub fn response_missed(&self) {
         self.inner.metrics.response_miss();
     }

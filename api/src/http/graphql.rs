@@ -139,28 +139,12 @@ pub async fn execute(
         .ok()
         .and_then(|g| g.first().copied());
     let meter = throttle::meter(&state, &caller, &connection);
-    // Held until this request's response is stored: identical requests arriving meanwhile wait
-    // for it rather than execute it again.
-    let mut _lead = None;
-    if let (Some(generation), false) = (generation, wants_fresh(&headers)) {
-        let mut found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await;
-        if found.is_none() {
-            // Look once more whatever the turn: the execution just waited for, or one that
-            // finished between the first look and the lead, may have stored the response.
-            if let Turn::Lead(lead) = state.in_flight.join(&cache_key).await {
-                _lead = Some(lead);
-            }
-            found = lookup(&state, caller_key.as_deref(), &cache_key, generation).await;
-        }
-        match found {
-            Some(hit) => {
-                let hit = Hit {
-                    purpose: purpose.as_deref(),
-                    ..hit
-                };
-                return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
-            }
-            None => state.cache.response_missed(),
+    // Looked up before the document is even parsed: a hit is the common case and needs no more.
+    let looks = generation.filter(|_| !wants_fresh(&headers));
+    if let Some(generation) = looks {
+        let key = (caller_key.as_deref(), cache_key.as_str());
+        if let Some(hit) = lookup(&state, key, generation, purpose.as_deref()).await {
+            return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
         }
     }
     let mut request = async_graphql::Request::new(params.query);
@@ -208,11 +192,26 @@ pub async fn execute(
             }
         }
     }
-    let read_audit = Arc::new(ReadAudit::default());
-    let policy = ResponseCachePolicy::default();
     let cacheable_operation = selected
         .as_ref()
         .is_some_and(|(_, ty)| *ty == OperationType::Query);
+    // Held until this query's response is stored: identical queries arriving meanwhile wait for
+    // it rather than execute it again. Mutations never wait on one another here.
+    let mut _lead = None;
+    if let (Some(generation), true) = (looks, cacheable_operation) {
+        // Look once more whatever the turn: the execution just waited for, or one that finished
+        // between the first look and the lead, may have stored the response.
+        if let Turn::Lead(lead) = state.in_flight.join(&cache_key).await {
+            _lead = Some(lead);
+        }
+        let key = (caller_key.as_deref(), cache_key.as_str());
+        if let Some(hit) = lookup(&state, key, generation, purpose.as_deref()).await {
+            return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
+        }
+        state.cache.response_missed();
+    }
+    let read_audit = Arc::new(ReadAudit::default());
+    let policy = ResponseCachePolicy::default();
     let request = loaders::attach(
         request
             .data(request_id.clone())
@@ -365,20 +364,20 @@ struct Hit<'a> {
     purpose: Option<&'a str>,
 }
 
-/// The cached response to this request, if any: the caller's own (`caller_key`) first, then
-/// the one shared by its scope (`cache_key`).
-async fn lookup(
+/// The cached response to this request, if any: under `(caller_key, cache_key)`, the caller's
+/// own first, then the one shared by its scope; to be served for `purpose`.
+async fn lookup<'a>(
     state: &AppState,
-    caller_key: Option<&str>,
-    cache_key: &str,
+    (caller_key, cache_key): (Option<&str>, &str),
     generation: i64,
-) -> Option<Hit<'static>> {
+    purpose: Option<&'a str>,
+) -> Option<Hit<'a>> {
     if let Some(key) = caller_key {
         if let Some(p) = state.cache.personal_get(key, generation).await {
             return Some(Hit {
                 response: p.response.clone(),
                 personal: Some(p),
-                purpose: None,
+                purpose,
             });
         }
     }
@@ -386,7 +385,7 @@ async fn lookup(
     Some(Hit {
         response,
         personal: None,
-        purpose: None,
+        purpose,
     })
 }
 

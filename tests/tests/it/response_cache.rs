@@ -462,3 +462,39 @@ async fn identical_requests_arriving_together_are_executed_once() {
     // when they look between the two layers' writes.
     assert_eq!(hits(response_lookups(&app).await), hits_before + 7);
 }
+
+#[tokio::test]
+async fn a_mutation_is_never_counted_or_coalesced_as_a_cacheable_query() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let write = "mutation($input: RecordWorkCompletionInput!) { \
+                 recordWorkCompletion(input: $input) { work { version } userErrors { code } } }";
+    let input = json!({ "input": {
+        "idempotencyKey": "a-mutation-is-no-cache-miss",
+        "code": "AZD001-W5",
+        "version": 1,
+        "completedOn": "2020-06-30",
+    } });
+    let misses = response_lookups(&app).await.2;
+    let first = without_cost(app.query_as(Some(&admin), write, input.clone()).await);
+    assert_eq!(
+        first["data"]["recordWorkCompletion"]["work"]["version"], 2,
+        "{first:#}"
+    );
+    // The same mutation again is replayed for its idempotency key, not looked up as a query.
+    let again = without_cost(app.query_as(Some(&admin), write, input).await);
+    assert_eq!(again, first);
+    assert_eq!(
+        response_lookups(&app).await.2,
+        misses,
+        "a mutation counted as a miss"
+    );
+    // A query that goes on to execute is the one miss.
+    app.query_as(
+        Some(&admin),
+        "{ sites(first: 1) { nodes { code } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(response_lookups(&app).await.2, misses + 1);
+}
