@@ -4,7 +4,8 @@
 //! 榆社县, its nine townships and their villages (some poverty villages, some relocated whole),
 //! about twenty resettlement sites finished across 2017–2020 (a few still building), and exactly
 //! 4,029 households with 9,614 people. Larger sizes add synthetic counties under Shanxi's cities,
-//! one per ~4,000 households, with one site per ~200 households.
+//! one per ~4,000 households, with Yushe's people per household and one site per ~200 households
+//! unless told how many people and sites to have in all.
 //!
 //! Every value comes from a ChaCha8 generator seeded from the options (one stream per county),
 //! so the same options always give the same bytes. Rows are written as they are made, one
@@ -31,6 +32,12 @@ pub struct DemoOptions {
     pub households: usize,
     /// Seed of the random generator: the same options always give the same data set.
     pub seed: u64,
+    /// People in all, from one to eight per household; `None` is Yushe's ratio (9,614 in 4,029
+    /// households).
+    pub persons: Option<usize>,
+    /// Resettlement sites in all, shared among the counties by households (at least one each, at
+    /// most 999); `None` is one per ~200 households.
+    pub sites: Option<usize>,
 }
 
 impl Default for DemoOptions {
@@ -38,6 +45,8 @@ impl Default for DemoOptions {
         Self {
             households: 4029,
             seed: 20_170_101,
+            persons: None,
+            sites: None,
         }
     }
 }
@@ -52,9 +61,32 @@ pub struct DemoSummary {
 }
 
 /// Writes the data set as the contract's seven CSV files in `dir` (created if missing).
+///
+/// Options that cannot be met (more than eight people per household or fewer than one, fewer
+/// sites than counties, more than their households or 999 a county) are refused as
+/// `InvalidInput` before anything is written.
 pub fn write_csv(opts: &DemoOptions, dir: &Path) -> std::io::Result<DemoSummary> {
-    let persons = (opts.households * YUSHE_PERSONS + YUSHE_HOUSEHOLDS / 2) / YUSHE_HOUSEHOLDS;
-    let slots = geography::counties(opts.households, persons);
+    let households = opts.households;
+    let persons = opts
+        .persons
+        .unwrap_or((households * YUSHE_PERSONS + YUSHE_HOUSEHOLDS / 2) / YUSHE_HOUSEHOLDS);
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    if !(households..=households * 8).contains(&persons) {
+        return Err(invalid(format!(
+            "{persons} people cannot live in {households} households: each has one to eight"
+        )));
+    }
+    let slots = geography::counties(households, persons, opts.sites);
+    if let Some(wanted) = opts.sites {
+        let fits = slots.iter().map(|s| s.households.min(999)).sum::<usize>();
+        if wanted < slots.len() || wanted > fits {
+            return Err(invalid(format!(
+                "{wanted} sites cannot be shared among {} counties of {households} households: \
+                 each county has at least one site, at most 999 and no more than its households",
+                slots.len()
+            )));
+        }
+    }
     let mut sink = sink::Sink::create(dir)?;
     let mut summary = DemoSummary {
         areas: geography::write_top(&mut sink, &slots)?,

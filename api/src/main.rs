@@ -52,6 +52,14 @@ enum Command {
         /// Households to generate (4,029 is Yushe itself).
         #[arg(long, default_value_t = 4029)]
         households: usize,
+        /// People in all, one to eight per household [default: Yushe's 9,614 per 4,029
+        /// households].
+        #[arg(long)]
+        people: Option<usize>,
+        /// Resettlement sites in all, at least one per county [default: one per ~200
+        /// households].
+        #[arg(long)]
+        sites: Option<usize>,
         /// Random seed; the same seed and size always give the same data set.
         #[arg(long, default_value_t = demo::DemoOptions::default().seed)]
         seed: u64,
@@ -197,9 +205,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo {
             out,
             households,
+            people,
+            sites,
             seed,
         } => {
-            let summary = demo::write_csv(&demo::DemoOptions { households, seed }, &out)?;
+            let opts = demo::DemoOptions {
+                households,
+                seed,
+                persons: people,
+                sites,
+            };
+            let summary = demo::write_csv(&opts, &out)?;
             println!("wrote {summary:?} to {}", out.display());
         }
         Command::Schema => print!("{}", anju::graphql::sdl()),

@@ -26,6 +26,12 @@ pub struct BenchOptions {
     /// Households to generate (170,000 is about a province).
     #[arg(long, default_value_t = 170_000)]
     pub households: usize,
+    /// People in all [default: the province's 560,000 per 170,000 households].
+    #[arg(long)]
+    pub people: Option<usize>,
+    /// Resettlement sites in all [default: the province's 1,900 per 170,000 households].
+    #[arg(long)]
+    pub sites: Option<usize>,
     /// Random seed of the data set; the same seed and size always give the same data.
     #[arg(long, default_value_t = demo::DemoOptions::default().seed)]
     pub seed: u64,
@@ -45,6 +51,19 @@ pub struct BenchOptions {
     /// Print the query texts and exit.
     #[arg(long)]
     pub list: bool,
+}
+
+/// Shanxi's relocation, the province the default data set is shaped like: 560,000 people in
+/// about 170,000 households, on about 1,900 sites.
+const PROVINCE_HOUSEHOLDS: usize = 170_000;
+const PROVINCE_PEOPLE: usize = 560_000;
+const PROVINCE_SITES: usize = 1_900;
+
+/// `per_province` scaled from the province's households to `households`, rounded.
+fn province_share(households: usize, per_province: usize) -> usize {
+    let scaled = (households as u128 * per_province as u128 + PROVINCE_HOUSEHOLDS as u128 / 2)
+        / PROVINCE_HOUSEHOLDS as u128;
+    usize::try_from(scaled).unwrap_or(usize::MAX)
 }
 
 /// Sent before each measured window and not counted.
@@ -191,6 +210,14 @@ async fn prepare(database: &DatabaseConfig, opts: &BenchOptions) -> anyhow::Resu
     let demo_opts = demo::DemoOptions {
         households: opts.households,
         seed: opts.seed,
+        persons: Some(
+            opts.people
+                .unwrap_or(province_share(opts.households, PROVINCE_PEOPLE)),
+        ),
+        sites: Some(
+            opts.sites
+                .unwrap_or(province_share(opts.households, PROVINCE_SITES).max(1)),
+        ),
     };
     eprintln!("generating {} households…", opts.households);
     let started = Instant::now();

@@ -62,6 +62,8 @@ pub(super) struct CountySlot {
     pub name: String,
     pub households: usize,
     pub persons: usize,
+    /// Resettlement sites: at least one, at most 999 and no more than the households.
+    pub sites: usize,
 }
 
 fn city(index: usize) -> (String, String) {
@@ -77,9 +79,10 @@ fn city(index: usize) -> (String, String) {
     }
 }
 
-/// Splits `households` (with `persons` people) over counties of about
-/// [`HOUSEHOLDS_PER_COUNTY`] households each; Yushe is always the first.
-pub(super) fn counties(households: usize, persons: usize) -> Vec<CountySlot> {
+/// Splits `households` (with `persons` people, and `sites` sites when given, otherwise one per
+/// [`HOUSEHOLDS_PER_SITE`]) over counties of about [`HOUSEHOLDS_PER_COUNTY`] households each;
+/// Yushe is always the first.
+pub(super) fn counties(households: usize, persons: usize, sites: Option<usize>) -> Vec<CountySlot> {
     let max = 1 + MAX_CITIES * SUFFIXES;
     let n = ((households + HOUSEHOLDS_PER_COUNTY / 2) / HOUSEHOLDS_PER_COUNTY).clamp(1, max);
     let cities = n
@@ -104,13 +107,19 @@ pub(super) fn counties(households: usize, persons: usize) -> Vec<CountySlot> {
                     ),
                 )
             };
+            let households = share(households, i + 1) - share(households, i);
+            let wanted = match sites {
+                Some(total) => share(total, i + 1) - share(total, i),
+                None => (households + HOUSEHOLDS_PER_SITE / 2) / HOUSEHOLDS_PER_SITE,
+            };
             CountySlot {
                 index: i,
                 city,
                 code,
                 name,
-                households: share(households, i + 1) - share(households, i),
+                households,
                 persons: share(persons, i + 1) - share(persons, i),
+                sites: wanted.clamp(1, households.clamp(1, 999)),
             }
         })
         .collect()
@@ -271,8 +280,7 @@ pub(super) fn county(rng: &mut impl Rng, slot: CountySlot) -> County {
     } else {
         (rng.random_range(35.0..39.8), rng.random_range(110.9..113.9))
     };
-    let site_count = ((slot.households + HOUSEHOLDS_PER_SITE / 2) / HOUSEHOLDS_PER_SITE)
-        .clamp(1, slot.households.max(1));
+    let site_count = slot.sites;
     let mut sites = Vec::with_capacity(site_count);
     let mut weights = Vec::with_capacity(site_count);
     for i in 0..site_count {

@@ -124,6 +124,7 @@ fn demo_is_deterministic() {
     let opts = DemoOptions {
         households: 2000,
         seed: 7,
+        ..DemoOptions::default()
     };
     let (a, b, c) = (
         tempfile::tempdir().unwrap(),
@@ -153,6 +154,7 @@ async fn larger_demos_add_counties_and_import_cleanly() {
         &DemoOptions {
             households: 9000,
             seed: 1,
+            ..DemoOptions::default()
         },
         dir.path(),
     )
@@ -178,4 +180,73 @@ async fn larger_demos_add_counties_and_import_cleanly() {
         },
         summary
     );
+}
+
+#[tokio::test]
+async fn people_and_sites_can_be_asked_for_and_import_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = write_csv(
+        &DemoOptions {
+            households: 9000,
+            seed: 3,
+            persons: Some(29_647),
+            sites: Some(101),
+        },
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(
+        (summary.households, summary.persons, summary.sites),
+        (9000, 29_647, 101)
+    );
+    assert_eq!(rows(dir.path(), "members.csv").len(), 29_647);
+    let sites = rows(dir.path(), "sites.csv");
+    assert_eq!(sites.len(), 101);
+    // Both counties get their share of the sites, each coded within its county.
+    let mut by_county: HashMap<&str, usize> = HashMap::new();
+    for site in &sites {
+        *by_county.entry(&site[0][..6]).or_default() += 1;
+    }
+    assert_eq!(by_county.len(), 2, "{by_county:?}");
+    assert_eq!(by_county["140721"], 50);
+
+    let db = TestDb::new().await;
+    let imported = import_dir(&db.db, dir.path()).await.unwrap();
+    assert_eq!(
+        (imported.households, imported.members, imported.sites),
+        (9000, 29_647, 101)
+    );
+}
+
+#[test]
+fn people_or_sites_that_cannot_fit_are_refused_before_anything_is_written() {
+    let refused = |persons: Option<usize>, sites: Option<usize>| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = DemoOptions {
+            households: 9000,
+            persons,
+            sites,
+            ..DemoOptions::default()
+        };
+        let err = write_csv(&opts, dir.path()).expect_err("refused");
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(
+            std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "files were written"
+        );
+        err.to_string()
+    };
+    let too_many = refused(Some(72_001), None);
+    assert!(
+        too_many.contains("72001 people cannot live in 9000 households"),
+        "{too_many}"
+    );
+    assert!(refused(Some(8_999), None).contains("one to eight"));
+    // Two counties need a site each.
+    let too_few = refused(None, Some(1));
+    assert!(
+        too_few.contains("1 sites cannot be shared among 2 counties"),
+        "{too_few}"
+    );
+    assert!(refused(None, Some(9_001)).contains("at most 999"));
 }

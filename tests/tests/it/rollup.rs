@@ -125,6 +125,7 @@ async fn rollups_equal_the_direct_aggregates() {
         &DemoOptions {
             households: 3000,
             seed: 7,
+            ..DemoOptions::default()
         },
         dir.path(),
     )

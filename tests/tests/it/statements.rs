@@ -31,6 +31,7 @@ async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
         &anju::demo::DemoOptions {
             households: 150,
             seed: 7,
+            ..anju::demo::DemoOptions::default()
         },
         dir.path(),
     )
