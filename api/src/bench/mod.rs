@@ -499,3 +499,18 @@ impl RssSampler {
         self.task.await.ok().flatten()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_data_set_scales_the_provinces_people_and_sites() {
+        assert_eq!(province_share(170_000, PROVINCE_PEOPLE), 560_000);
+        assert_eq!(province_share(170_000, PROVINCE_SITES), 1_900);
+        // The nation the brief cites: 2.9 million households, about 9.6 million people.
+        assert_eq!(province_share(2_900_000, PROVINCE_PEOPLE), 9_552_941);
+        assert_eq!(province_share(4_029, PROVINCE_SITES), 45);
+        assert_eq!(province_share(0, PROVINCE_SITES), 0);
+    }
+}
