@@ -96,7 +96,23 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     );
     db.execute_raw(stmt(backend, &insert, [Value::from(SENTINEL)]))
         .await?;
-    db.execute_unprepared(&area_site_side_rows(table)).await?;
+    // Each area's site-side rows from its own sites' rows and its children's rows, deepest
+    // areas first: every site row is summed once, not once per ancestor.
+    let deepest: Option<i64> = db
+        .query_one_raw(stmt(
+            backend,
+            "SELECT CAST(MAX(depth) AS BIGINT) AS deepest FROM area_closure",
+            [],
+        ))
+        .await?
+        .map(|row| row.try_get::<Option<i64>>("", "deepest"))
+        .transpose()?
+        .flatten();
+    let sql = area_site_side_rows(table);
+    for depth in (0..=deepest.unwrap_or(-1)).rev() {
+        db.execute_raw(stmt(backend, &sql, [Value::from(depth)]))
+            .await?;
+    }
     db.execute_raw(stmt(
         backend,
         &area_origin_rows(table),
@@ -492,19 +508,31 @@ fn homestead_events(condition: &str) -> String {
     )
 }
 
-/// Per-area rows of the site-side metrics, into `table`: the sums of the site rows over the
-/// sites located in the area's subtree. Reads the site rows already written to `table`.
+/// Per-area rows of the site-side metrics, into `table`, for the areas `$1` levels below the
+/// root: the sums of the site rows of the sites located in each such area and of the rows of
+/// its children, which must be in `table` already (so deeper levels go first).
 fn area_site_side_rows(table: &str) -> String {
     format!(
         "INSERT INTO {table} (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
-         SELECT '{AREA}', c.ancestor_code, d.metric, d.on_date, SUM(d.delta_count), SUM(d.delta_amount) \
-         FROM {table} d \
-         JOIN sites s ON s.code = d.scope_code \
-         JOIN area_closure c ON c.descendant_code = s.township_code \
-         WHERE d.scope_kind = '{SITE}' AND d.metric NOT IN ({origin}) \
-         GROUP BY c.ancestor_code, d.metric, d.on_date \
-         HAVING SUM(d.delta_count) <> 0 OR SUM(d.delta_amount) <> 0 \
-         ORDER BY c.ancestor_code, d.metric, d.on_date",
+         WITH level AS ( \
+           SELECT descendant_code AS code FROM area_closure \
+           GROUP BY descendant_code HAVING MAX(depth) = $1 \
+         ), parts AS ( \
+           SELECT s.township_code AS code, d.metric AS metric, d.on_date AS on_date, \
+                  d.delta_count AS n, d.delta_amount AS amount \
+           FROM {table} d JOIN sites s ON s.code = d.scope_code \
+           WHERE d.scope_kind = '{SITE}' AND d.metric NOT IN ({origin}) \
+             AND s.township_code IN (SELECT code FROM level) \
+           UNION ALL \
+           SELECT a.parent_code, d.metric, d.on_date, d.delta_count, d.delta_amount \
+           FROM {table} d JOIN areas a ON a.code = d.scope_code \
+           WHERE d.scope_kind = '{AREA}' AND d.metric NOT IN ({origin}) \
+             AND a.parent_code IN (SELECT code FROM level) \
+         ) \
+         SELECT '{AREA}', p.code, p.metric, p.on_date, SUM(p.n), SUM(p.amount) FROM parts p \
+         GROUP BY p.code, p.metric, p.on_date \
+         HAVING SUM(p.n) <> 0 OR SUM(p.amount) <> 0 \
+         ORDER BY p.code, p.metric, p.on_date",
         origin = origin_metrics_sql(),
     )
 }
