@@ -10,13 +10,29 @@ use super::report::Breaches;
 use super::table::{AREAS, EMPLOYMENTS, HOMESTEADS, HOUSEHOLDS, MEMBERS, SITES, SITE_WORKS};
 use crate::domain::rules;
 use entity::enums::AreaLevel;
-use entity::{area, employment, homestead, household, member};
+use entity::{area, employment, homestead, household, member, site, site_work};
 use sea_orm::{ConnectionTrait, DbErr};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// Records the data set replaces, to be deleted once it is written.
+/// The tables that held no row when the data set was checked. An import holds the writers' lock,
+/// so they hold none until it writes them.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Empty {
+    pub areas: bool,
+    pub sites: bool,
+    pub site_works: bool,
+    pub households: bool,
+    pub members: bool,
+    pub employments: bool,
+    pub homesteads: bool,
+}
+
+/// What the write must know of the register as checked: the records the data set replaces, to
+/// be deleted once it is written, and the tables that are still empty.
 #[derive(Debug, Default)]
 pub(crate) struct Stale {
+    /// The tables that held no row.
+    pub empty: Empty,
     /// Employments of the data set's members (or of stale members) that it no longer lists.
     pub employment_ids: Vec<i64>,
     /// Homesteads of the data set's households that it no longer lists.
@@ -106,11 +122,15 @@ pub(crate) async fn check<C: ConnectionTrait>(
     let employment_keys = unique_employments(&set.employments, breaches);
 
     // What the database holds about the keys named here. A fresh register skips the lookups.
-    let areas_empty = lookup::is_empty::<area::Entity, _>(db).await?;
-    let households_empty = lookup::is_empty::<household::Entity, _>(db).await?;
-    let members_empty = lookup::is_empty::<member::Entity, _>(db).await?;
-    let employments_empty = lookup::is_empty::<employment::Entity, _>(db).await?;
-    let homesteads_empty = lookup::is_empty::<homestead::Entity, _>(db).await?;
+    let empty = Empty {
+        areas: lookup::is_empty::<area::Entity, _>(db).await?,
+        sites: lookup::is_empty::<site::Entity, _>(db).await?,
+        site_works: lookup::is_empty::<site_work::Entity, _>(db).await?,
+        households: lookup::is_empty::<household::Entity, _>(db).await?,
+        members: lookup::is_empty::<member::Entity, _>(db).await?,
+        employments: lookup::is_empty::<employment::Entity, _>(db).await?,
+        homesteads: lookup::is_empty::<homestead::Entity, _>(db).await?,
+    };
 
     let mut area_codes: Vec<&str> = areas.keys().copied().collect();
     let referenced = set
@@ -125,7 +145,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
         )
         .chain(set.homesteads.iter().map(|r| r.village_code.as_str()));
     area_codes.extend(missing(referenced, |k| areas.contains_key(k)));
-    let (stored_levels, stored_roots) = if areas_empty {
+    let (stored_levels, stored_roots) = if empty.areas {
         (HashMap::new(), Vec::new())
     } else {
         (
@@ -148,7 +168,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
     // Stored members: those of the listed households (the data set replaces them), then those
     // of its members and of its employments' members found elsewhere (a member may move).
     let listed: Vec<&str> = households.keys().copied().collect();
-    let of_listed = if members_empty {
+    let of_listed = if empty.members {
         Vec::new()
     } else {
         lookup::members_of(db, &listed).await?
@@ -161,7 +181,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
             .chain(set.employments.iter().map(|r| r.member_id_number.as_str())),
         |k| found.contains(k),
     );
-    let by_id = if members_empty || others.is_empty() {
+    let by_id = if empty.members || others.is_empty() {
         Vec::new()
     } else {
         lookup::members_by_id(db, &others).await?
@@ -192,13 +212,13 @@ pub(crate) async fn check<C: ConnectionTrait>(
         set.homesteads.iter().map(|r| r.household_code.as_str()),
         |k| households.contains_key(k) || touched.contains_key(k),
     ));
-    let stored_households = if households_empty || household_codes.is_empty() {
+    let stored_households = if empty.households || household_codes.is_empty() {
         HashMap::new()
     } else {
         lookup::households(db, &household_codes).await?
     };
     let touched_codes: Vec<&str> = touched.keys().copied().collect();
-    let of_touched = if members_empty || touched_codes.is_empty() {
+    let of_touched = if empty.members || touched_codes.is_empty() {
         Vec::new()
     } else {
         lookup::members_of(db, &touched_codes).await?
@@ -364,7 +384,10 @@ pub(crate) async fn check<C: ConnectionTrait>(
     );
 
     // What the data set replaces.
-    let mut stale = Stale::default();
+    let mut stale = Stale {
+        empty,
+        ..Stale::default()
+    };
     for m in &of_listed {
         if !members.contains_key(m.id_number.as_str()) {
             stale.member_ids.push(m.id_number.clone());
@@ -377,7 +400,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
         .filter(|id| stored_members.contains_key(id))
         .collect();
     owners.extend(stale.member_ids.iter().map(String::as_str));
-    if !employments_empty && !owners.is_empty() {
+    if !empty.employments && !owners.is_empty() {
         let stale_members: HashSet<&str> = stale.member_ids.iter().map(String::as_str).collect();
         for (id, key) in lookup::employments_of(db, &owners).await? {
             if stale_members.contains(key.0.as_str()) || !employment_keys.contains(&key) {
@@ -385,7 +408,7 @@ pub(crate) async fn check<C: ConnectionTrait>(
             }
         }
     }
-    if !homesteads_empty && !listed.is_empty() {
+    if !empty.homesteads && !listed.is_empty() {
         let keys: HashSet<HomesteadKey> = set.homesteads.iter().map(|r| r.key()).collect();
         for (id, key) in lookup::homesteads_of(db, &listed).await? {
             if !keys.contains(&key) {

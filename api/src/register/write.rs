@@ -5,7 +5,7 @@
 use super::dataset::{
     AreaRow, DataSet, EmploymentRow, HomesteadRow, HouseholdRow, MemberRow, SiteRow, WorkRow,
 };
-use super::lookup::{self, CHUNK};
+use super::lookup::CHUNK;
 use super::parse::level_rank;
 use super::validate::Stale;
 use super::ImportSummary;
@@ -38,8 +38,20 @@ fn known<T>(value: Option<T>, what: &str) -> Result<T, DbErr> {
 }
 
 /// `ON CONFLICT (keys) DO UPDATE` every other column from the new row, except that
-/// `created_at` is kept and `version` goes up by one.
-fn upsert_on<E: EntityTrait>(keys: &[E::Column], version: E::Column) -> OnConflict {
+/// `created_at` is kept and `version` goes up by one; `None` for a table that was `empty`.
+///
+/// Into an empty table the rows are inserted without `ON CONFLICT`: their keys are unique (the
+/// checks refuse a repeated key) and nothing else writes while an import holds the writers'
+/// lock, so no row can conflict, and a plain insert skips the speculative insertion an upsert
+/// makes for every row (about a tenth of the write phase of a province).
+fn upsert_on<E: EntityTrait>(
+    empty: bool,
+    keys: &[E::Column],
+    version: E::Column,
+) -> Option<OnConflict> {
+    if empty {
+        return None;
+    }
     let kept = |c: &E::Column| {
         let name = c.as_str();
         name == "id"
@@ -47,18 +59,16 @@ fn upsert_on<E: EntityTrait>(keys: &[E::Column], version: E::Column) -> OnConfli
             || name == "version"
             || keys.iter().any(|k| k.as_str() == name)
     };
-    OnConflict::columns(keys.iter().copied())
-        .update_columns(E::Column::iter().filter(|c| !kept(c)))
-        .value(version, Expr::col((E::default(), version)).add(1))
-        .to_owned()
+    Some(
+        OnConflict::columns(keys.iter().copied())
+            .update_columns(E::Column::iter().filter(|c| !kept(c)))
+            .value(version, Expr::col((E::default(), version)).add(1))
+            .to_owned(),
+    )
 }
 
-/// Upserts `rows` converted by `model`, as many per statement as the parameter limit allows.
-///
-/// Into a table that holds no row yet, the rows are inserted without `ON CONFLICT`: their keys
-/// are unique (the checks refuse a repeated key), and nothing else writes while an import holds
-/// the writers' lock, so no row can conflict, and a plain insert skips the speculative
-/// insertion an upsert makes for every row (a third of the time of the members of a province).
+/// Upserts `rows` converted by `model` (plainly inserts them without `on_conflict`), as many per
+/// statement as the parameter limit allows.
 ///
 /// Each statement is built while the database writes the one before it: the writes of one
 /// transaction are serial, and building tens of thousands of rows' values is a sixth of the
@@ -66,24 +76,16 @@ fn upsert_on<E: EntityTrait>(keys: &[E::Column], version: E::Column) -> OnConfli
 async fn upsert<C, R, A>(
     db: &C,
     rows: &[R],
-    on_conflict: OnConflict,
+    on_conflict: Option<OnConflict>,
     model: impl Fn(&R) -> Result<A, DbErr>,
 ) -> Result<usize, DbErr>
 where
     C: ConnectionTrait,
     A: ActiveModelTrait,
 {
-    if rows.is_empty() {
-        return Ok(0);
-    }
     let backend = db.get_database_backend();
     let columns = <A::Entity as EntityTrait>::Column::iter().count();
     let per_statement = (max_params(backend) / columns).max(1);
-    let on_conflict = if lookup::is_empty::<A::Entity, _>(db).await? {
-        None
-    } else {
-        Some(on_conflict)
-    };
     let build = |chunk: &[R]| -> Result<Statement, DbErr> {
         let models = chunk
             .iter()
@@ -120,19 +122,39 @@ pub(crate) async fn write<C: ConnectionTrait>(
     // Parents before children: the parent_code foreign key is checked per statement.
     let mut areas: Vec<&AreaRow> = set.areas.iter().collect();
     areas.sort_by_key(|r| (r.level.map_or(usize::MAX, level_rank), r.line));
-    let on = upsert_on::<area::Entity>(&[area::Column::Code], area::Column::Version);
+    let on = upsert_on::<area::Entity>(
+        stale.empty.areas,
+        &[area::Column::Code],
+        area::Column::Version,
+    );
     summary.areas = upsert(db, &areas, on, |r| area_model(r, now)).await?;
     if !areas.is_empty() {
         db::rebuild_area_closure(db).await?;
     }
 
-    let on = upsert_on::<site::Entity>(&[site::Column::Code], site::Column::Version);
+    let on = upsert_on::<site::Entity>(
+        stale.empty.sites,
+        &[site::Column::Code],
+        site::Column::Version,
+    );
     summary.sites = upsert(db, &set.sites, on, |r| site_model(r, now)).await?;
-    let on = upsert_on::<site_work::Entity>(&[site_work::Column::Code], site_work::Column::Version);
+    let on = upsert_on::<site_work::Entity>(
+        stale.empty.site_works,
+        &[site_work::Column::Code],
+        site_work::Column::Version,
+    );
     summary.site_works = upsert(db, &set.works, on, |r| work_model(r, now)).await?;
-    let on = upsert_on::<household::Entity>(&[household::Column::Code], household::Column::Version);
+    let on = upsert_on::<household::Entity>(
+        stale.empty.households,
+        &[household::Column::Code],
+        household::Column::Version,
+    );
     summary.households = upsert(db, &set.households, on, |r| household_model(r, now)).await?;
-    let on = upsert_on::<member::Entity>(&[member::Column::IdNumber], member::Column::Version);
+    let on = upsert_on::<member::Entity>(
+        stale.empty.members,
+        &[member::Column::IdNumber],
+        member::Column::Version,
+    );
     summary.members = upsert(db, &set.members, on, |r| member_model(r, now)).await?;
 
     // Stale employments go before their members (foreign key), and before the upsert so a
@@ -157,6 +179,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
     }
 
     let on = upsert_on::<employment::Entity>(
+        stale.empty.employments,
         &[
             employment::Column::MemberIdNumber,
             employment::Column::Path,
@@ -167,6 +190,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
     );
     summary.employments = upsert(db, &set.employments, on, |r| employment_model(r, now)).await?;
     let on = upsert_on::<homestead::Entity>(
+        stale.empty.homesteads,
         &[
             homestead::Column::HouseholdCode,
             homestead::Column::VillageCode,
