@@ -515,8 +515,9 @@ fn area_site_side_rows(table: &str) -> String {
     format!(
         "INSERT INTO {table} (scope_kind, scope_code, metric, on_date, delta_count, delta_amount) \
          WITH level AS ( \
-           SELECT descendant_code AS code FROM area_closure \
-           GROUP BY descendant_code HAVING MAX(depth) = $1 \
+           SELECT c.descendant_code AS code FROM area_closure c \
+           JOIN areas r ON r.code = c.ancestor_code \
+           WHERE r.parent_code IS NULL AND c.depth = $1 \
          ), parts AS ( \
            SELECT s.township_code AS code, d.metric AS metric, d.on_date AS on_date, \
                   d.delta_count AS n, d.delta_amount AS amount \
