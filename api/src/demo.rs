@@ -78,8 +78,8 @@ pub fn write_csv(opts: &DemoOptions, dir: &Path) -> std::io::Result<DemoSummary>
     }
     let slots = geography::counties(households, persons, opts.sites);
     if let Some(wanted) = opts.sites {
-        let fits = slots.iter().map(|s| s.households.min(999)).sum::<usize>();
-        if wanted < slots.len() || wanted > fits {
+        // The counties' shares, as bounded there, add up to less or more than asked.
+        if slots.iter().map(|s| s.sites).sum::<usize>() != wanted {
             return Err(invalid(format!(
                 "{wanted} sites cannot be shared among {} counties of {households} households: \
                  each county has at least one site, at most 999 and no more than its households",
