@@ -328,6 +328,12 @@ impl Cache {
             .await;
     }
 
+    /// The key of a personal response (held in this process only, so without the prefix that
+    /// Redis keys carry).
+    fn personal_key(id: &str, generation: i64) -> String {
+        format!("{id}:g{generation}")
+    }
+
     /// The response cached as `id` for one caller (see [`PersonalResponse`]) under
     /// `generation`; `id` must name the caller.
     pub async fn personal_get(&self, id: &str, generation: i64) -> Option<Arc<PersonalResponse>> {
@@ -335,7 +341,7 @@ impl Cache {
             .inner
             .personal
             .as_ref()?
-            .get(&format!("{id}:g{generation}"))
+            .get(&Self::personal_key(id, generation))
             .await;
         if found.is_some() {
             self.inner.metrics.response_caller_hit();
@@ -348,7 +354,7 @@ impl Cache {
     pub async fn personal_put(&self, id: &str, generation: i64, response: PersonalResponse) {
         if let Some(personal) = &self.inner.personal {
             personal
-                .insert(format!("{id}:g{generation}"), Arc::new(response))
+                .insert(Self::personal_key(id, generation), Arc::new(response))
                 .await;
         }
     }
