@@ -1,9 +1,11 @@
 //! The load generator: concurrent clients over loopback, each on its own keep-alive HTTP/1.1
 //! connection, recording every request's latency.
 
+use super::sql::PageSql;
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde::de::IgnoredAny;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Longest a single request may take before it counts as an error.
@@ -25,6 +27,8 @@ pub struct LoadSpec {
     pub writes: Option<Writes>,
     /// Asks for executed answers, never cached ones (`Cache-Control: no-cache`).
     pub fresh: bool,
+    /// Runs Q3's statements against the database instead of sending `body` to the server.
+    pub sql: Option<Arc<PageSql>>,
     pub connections: usize,
     /// Sent but not counted, so that connections are open and caches are what they will be.
     pub warmup: Duration,
@@ -210,6 +214,7 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
         let body = spec.body.clone();
         let authorization = spec.authorization.clone();
         let fresh = spec.fresh;
+        let sql = spec.sql.clone();
         let every = spec.writes.as_ref().map_or(0, |w| w.every);
         let mut work = spec
             .writes
@@ -237,17 +242,20 @@ pub async fn drive(spec: &LoadSpec) -> anyhow::Result<LoadResult> {
                     _ => None,
                 };
                 let sent = Instant::now();
-                let outcome = match &write {
-                    Some(w) => send(&client, &url, &authorization, w, false)
+                let outcome = match (&write, &sql) {
+                    (Some(w), _) => send(&client, &url, &authorization, w, false)
                         .await
                         .and_then(|bytes| {
                             let version = written_version(bytes.as_ref())?;
                             if let Some((_, v)) = work.as_mut() {
                                 *v = version;
                             }
-                            Ok(bytes)
+                            Ok(())
                         }),
-                    None => send(&client, &url, &authorization, &body, fresh).await,
+                    (None, Some(page)) => page.run().await.map(|_| ()).map_err(|e| e.to_string()),
+                    (None, None) => send(&client, &url, &authorization, &body, fresh)
+                        .await
+                        .map(|_| ()),
                 };
                 let done = Instant::now();
                 let micros = u64::try_from(done.duration_since(sent).as_micros())

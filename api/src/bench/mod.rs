@@ -11,6 +11,7 @@
 mod load;
 mod queries;
 mod report;
+pub mod sql;
 
 use crate::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use crate::{db, demo, startup};
@@ -18,6 +19,7 @@ use anyhow::{bail, ensure, Context};
 use clap::Args;
 use report::Row;
 use sea_orm::{EntityTrait, PaginatorTrait};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How `anju bench` runs.
@@ -110,7 +112,15 @@ pub async fn run(
     let server = tokio::spawn(app.run_until_stopped());
     let at_start = report::memory();
 
-    let outcome = measure(&url, &authorization, &statements, &selected, &opts).await;
+    let outcome = measure(
+        &database,
+        &url,
+        &authorization,
+        &statements,
+        &selected,
+        &opts,
+    )
+    .await;
     server.abort();
     let measured = outcome?;
 
@@ -288,6 +298,7 @@ struct Areas {
 }
 
 async fn measure(
+    database: &DatabaseConfig,
     url: &str,
     authorization: &str,
     statements: &db::StatementCounter,
@@ -334,6 +345,23 @@ async fn measure(
         Vec::new()
     };
     drop(client);
+    // Q3sql's own pool, as large as its connections, so that no request waits for another's.
+    let sql = match selected.iter().find(|q| q.sql) {
+        Some(q) => {
+            let size = q
+                .max_connections
+                .map_or(opts.connections, |max| max.min(opts.connections));
+            let config = DatabaseConfig {
+                max_connections: u32::try_from(size).unwrap_or(u32::MAX),
+                ..database.clone()
+            };
+            let (conn, counter) = db::connect(&config)
+                .await
+                .context("cannot connect to the database for Q3sql")?;
+            Some((Arc::new(sql::PageSql::new(conn, &areas.province)), counter))
+        }
+        None => None,
+    };
 
     let mut rows = Vec::new();
     let mut first_errors = Vec::new();
@@ -355,15 +383,21 @@ async fn measure(
                 works: works.clone(),
             }),
             fresh: q.fresh,
+            sql: sql.as_ref().filter(|_| q.sql).map(|(page, _)| page.clone()),
             connections,
             warmup: WARMUP,
             duration: Duration::from_secs(opts.duration),
         };
-        let statements_before = statements.get();
+        // Q3sql's statements are its own pool's; every other query's are the server's.
+        let counter = match &sql {
+            Some((_, own)) if q.sql => own,
+            _ => statements,
+        };
+        let statements_before = counter.get();
         let sampler = RssSampler::start();
         let result = load::drive(&spec).await?;
         let rss_mb = sampler.stop().await;
-        let statements_run = statements.get().saturating_sub(statements_before);
+        let statements_run = counter.get().saturating_sub(statements_before);
         // Fewer answers than connections: most requests outlasted the window.
         let (sample, whole_run) = result.representative(connections as u64);
         let completed = result.completed();

@@ -35,6 +35,9 @@ pub struct BenchQuery {
     /// Every request asks for an executed answer (`Cache-Control: no-cache`), so the row shows
     /// what running the query costs, not what serving it from the response cache does.
     pub fresh: bool,
+    /// Not sent to the server: the load generator runs the statements an executed answer costs
+    /// straight against the database (Q3's page only; see `bench::sql`).
+    pub sql: bool,
 }
 
 /// The smallest request: what the HTTP and GraphQL layers cost without the database.
@@ -82,7 +85,7 @@ pub const DISCOVER: &str =
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 8] = [
+pub const QUERIES: [BenchQuery; 9] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -92,6 +95,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q1a",
@@ -102,6 +106,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: true,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q1b",
@@ -112,6 +117,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: true,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q2",
@@ -122,6 +128,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q3",
@@ -133,6 +140,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q3x",
@@ -143,6 +151,19 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: false,
         fresh: true,
+        sql: false,
+    },
+    BenchQuery {
+        id: "Q3sql",
+        about: "Q3x's statements alone, sent by the load generator straight to the database: \
+                the most Q3x could reach here if the server cost nothing but its SQL",
+        text: HOUSEHOLDS,
+        scope: Scope::None,
+        max_connections: Some(16),
+        cold: false,
+        writes: false,
+        fresh: false,
+        sql: true,
     },
     BenchQuery {
         id: "Q4",
@@ -153,6 +174,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: false,
         fresh: false,
+        sql: false,
     },
     BenchQuery {
         id: "Q5",
@@ -163,6 +185,7 @@ pub const QUERIES: [BenchQuery; 8] = [
         cold: false,
         writes: true,
         fresh: false,
+        sql: false,
     },
 ];
 
@@ -216,6 +239,13 @@ pub fn listing() -> String {
         if q.fresh {
             out.push_str("  sent with `Cache-Control: no-cache`\n\n");
         }
+        if q.sql {
+            out.push_str(
+                "  not sent to the server: each request is the page's statements, run against the \
+                 database by the load generator (the households, then their sites, origin \
+                 villages and members with the members' employments, then the audit entry)\n\n",
+            );
+        }
         if q.writes {
             out.push_str(&format!(
                 "  and every {WRITE_EVERY}th request of a connection:\n  {WORK_COMPLETION}\n\n"
@@ -242,9 +272,10 @@ mod tests {
     fn only_selects_in_run_order_and_expands_q1() {
         assert_eq!(
             ids(&[]),
-            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q4", "Q5"]
+            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5"]
         );
-        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x"]);
+        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);
+        assert_eq!(ids(&["q3SQL"]), ["Q3sql"]);
         assert_eq!(ids(&["Q1B", " Q0 "]), ["Q0", "Q1b"]);
     }
 

@@ -87,3 +87,94 @@ async fn counting_a_list_fetches_none_of_its_records() {
         "counting households of 3 sites took {spent} statements"
     );
 }
+
+/// Q3's page as the benchmark's Q3sql row runs it: the statements without the server.
+const Q3_PAGE: &str = "{ households(first: 100) { nodes { code site { code } \
+    originVillage { code } members { nodes { idNumber employments { nodes { path } } } } } } }";
+
+#[tokio::test]
+async fn the_benchmarks_sql_page_reads_and_audits_what_the_graphql_page_shows() {
+    use anju::bench::sql::{PageCounts, PageSql};
+    use entity::audit_log;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use std::collections::BTreeSet;
+
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    anju::demo::write_csv(
+        &anju::demo::DemoOptions {
+            households: 150,
+            seed: 11,
+            ..anju::demo::DemoOptions::default()
+        },
+        dir.path(),
+    )
+    .expect("demo");
+    anju::register::import_dir(&db.db, dir.path())
+        .await
+        .expect("import demo");
+    let app = TestApp::spawn_on(db).await;
+    let data = app.data(Q3_PAGE, json!({})).await;
+    let households = data["households"]["nodes"].as_array().expect("households");
+    let distinct = |field: &str| -> usize {
+        households
+            .iter()
+            .map(|h| h[field]["code"].as_str().expect("code").to_owned())
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    let members: Vec<&serde_json::Value> = households
+        .iter()
+        .flat_map(|h| h["members"]["nodes"].as_array().expect("members"))
+        .collect();
+    let employments: usize = members
+        .iter()
+        .map(|m| {
+            m["employments"]["nodes"]
+                .as_array()
+                .expect("employments")
+                .len()
+        })
+        .sum();
+    let shown: Vec<String> = members
+        .iter()
+        .map(|m| m["idNumber"].as_str().expect("id number").to_owned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(
+        employments > 0 && shown.len() > households.len(),
+        "the page has members and employments"
+    );
+
+    let page = PageSql::new(app.db.db.clone(), "140000");
+    let before = app.db.statements.get();
+    let counts = page.run().await.expect("the SQL page runs");
+    let spent = app.db.statements.get() - before;
+    assert_eq!(
+        counts,
+        PageCounts {
+            households: households.len(),
+            sites: distinct("site"),
+            villages: distinct("originVillage"),
+            members: shown.len(),
+            employments,
+        }
+    );
+    // The households, their sites, origin villages, members, the members' employments, and the
+    // audit entry.
+    assert_eq!(spent, 6, "the SQL page took {spent} statements");
+
+    let entries = audit_log::Entity::find()
+        .filter(audit_log::Column::Actor.eq("user:bench"))
+        .all(&app.db.db)
+        .await
+        .expect("read the audit log");
+    assert_eq!(entries.len(), 1, "one entry per page");
+    assert_eq!(entries[0].action, "read_unmasked");
+    assert_eq!(entries[0].entity, "member");
+    let listed: Vec<String> =
+        serde_json::from_str(entries[0].entity_keys.as_deref().expect("keys listed"))
+            .expect("keys are a JSON array");
+    assert_eq!(listed, shown, "the entry lists every member the page shows");
+}
