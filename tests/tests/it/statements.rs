@@ -23,14 +23,14 @@ async fn statements_for(app: &TestApp, first: i64) -> (u64, usize) {
     (after - before, rows)
 }
 
-#[tokio::test]
-async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
+/// A fresh database holding a generated demo of 150 households from `seed`.
+async fn demo_db(seed: u64) -> TestDb {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("temp dir");
     anju::demo::write_csv(
         &anju::demo::DemoOptions {
             households: 150,
-            seed: 7,
+            seed,
             ..anju::demo::DemoOptions::default()
         },
         dir.path(),
@@ -39,6 +39,12 @@ async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
     anju::register::import_dir(&db.db, dir.path())
         .await
         .expect("import demo");
+    db
+}
+
+#[tokio::test]
+async fn a_page_of_100_households_costs_what_a_page_of_10_does() {
+    let db = demo_db(7).await;
     // Batches are gathered over a time window; a wide one keeps a loaded test machine from
     // splitting a batch in two, which would blur what is measured: the number of batches.
     let config = anju::config::ServeConfig {
@@ -99,20 +105,7 @@ async fn the_benchmarks_sql_page_reads_and_audits_what_the_graphql_page_shows() 
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use std::collections::BTreeSet;
 
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    anju::demo::write_csv(
-        &anju::demo::DemoOptions {
-            households: 150,
-            seed: 11,
-            ..anju::demo::DemoOptions::default()
-        },
-        dir.path(),
-    )
-    .expect("demo");
-    anju::register::import_dir(&db.db, dir.path())
-        .await
-        .expect("import demo");
+    let db = demo_db(11).await;
     let app = TestApp::spawn_on(db).await;
     let data = app.data(Q3_PAGE, json!({})).await;
     let households = data["households"]["nodes"].as_array().expect("households");
