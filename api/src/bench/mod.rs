@@ -348,11 +348,8 @@ async fn measure(
     // Q3sql's own pool, as large as its connections, so that no request waits for another's.
     let sql = match selected.iter().find(|q| q.sql) {
         Some(q) => {
-            let size = q
-                .max_connections
-                .map_or(opts.connections, |max| max.min(opts.connections));
             let config = DatabaseConfig {
-                max_connections: u32::try_from(size).unwrap_or(u32::MAX),
+                max_connections: u32::try_from(q.connections(opts.connections)).unwrap_or(u32::MAX),
                 ..database.clone()
             };
             let (conn, counter) = db::connect(&config)
@@ -366,9 +363,7 @@ async fn measure(
     let mut rows = Vec::new();
     let mut first_errors = Vec::new();
     for q in selected {
-        let connections = q
-            .max_connections
-            .map_or(opts.connections, |max| max.min(opts.connections));
+        let connections = q.connections(opts.connections);
         eprintln!(
             "{}: {connections} connections, {} s…",
             q.id,

@@ -40,6 +40,13 @@ pub struct BenchQuery {
     pub sql: bool,
 }
 
+impl BenchQuery {
+    /// How many connections it is driven with when `wanted` are asked for.
+    pub fn connections(&self, wanted: usize) -> usize {
+        self.max_connections.map_or(wanted, |max| max.min(wanted))
+    }
+}
+
 /// The smallest request: what the HTTP and GraphQL layers cost without the database.
 pub const TYPENAME: &str = "{ __typename }";
 
