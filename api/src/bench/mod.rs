@@ -17,6 +17,7 @@ use crate::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use crate::{db, demo, startup};
 use anyhow::{bail, ensure, Context};
 use clap::Args;
+use queries::Drive;
 use report::Row;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use std::sync::Arc;
@@ -339,14 +340,14 @@ async fn measure(
             ),
         });
     }
-    let works = if selected.iter().any(|q| q.writes) {
+    let works = if selected.iter().any(|q| q.drive == Drive::WithWrites) {
         works(&client, url, authorization).await?
     } else {
         Vec::new()
     };
     drop(client);
     // Q3sql's own pool, as large as its connections, so that no request waits for another's.
-    let sql = match selected.iter().find(|q| q.sql) {
+    let sql = match selected.iter().find(|q| q.drive == Drive::Sql) {
         Some(q) => {
             let config = DatabaseConfig {
                 max_connections: u32::try_from(q.connections(opts.connections)).unwrap_or(u32::MAX),
@@ -373,19 +374,22 @@ async fn measure(
             url: url.to_string(),
             body: body_of(q),
             authorization: authorization.to_string(),
-            writes: q.writes.then(|| load::Writes {
+            writes: (q.drive == Drive::WithWrites).then(|| load::Writes {
                 every: queries::WRITE_EVERY,
                 works: works.clone(),
             }),
-            fresh: q.fresh,
-            sql: sql.as_ref().filter(|_| q.sql).map(|(page, _)| page.clone()),
+            fresh: q.drive == Drive::Fresh,
+            sql: sql
+                .as_ref()
+                .filter(|_| q.drive == Drive::Sql)
+                .map(|(page, _)| page.clone()),
             connections,
             warmup: WARMUP,
             duration: Duration::from_secs(opts.duration),
         };
         // Q3sql's statements are its own pool's; every other query's are the server's.
         let counter = match &sql {
-            Some((_, own)) if q.sql => own,
+            Some((_, own)) if q.drive == Drive::Sql => own,
             _ => statements,
         };
         let statements_before = counter.get();

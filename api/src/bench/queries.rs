@@ -30,14 +30,22 @@ pub struct BenchQuery {
     pub max_connections: Option<usize>,
     /// Measured once, alone, on the fresh server before any load.
     pub cold: bool,
-    /// Mixes writes into the load (see [`WRITE_EVERY`]).
-    pub writes: bool,
+    pub drive: Drive,
+}
+
+/// How a query's requests are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drive {
+    /// Sent to the server as they are: a repeated read may be answered from the response cache.
+    Served,
     /// Every request asks for an executed answer (`Cache-Control: no-cache`), so the row shows
     /// what running the query costs, not what serving it from the response cache does.
-    pub fresh: bool,
+    Fresh,
+    /// Writes mixed into the reads (see [`WRITE_EVERY`]).
+    WithWrites,
     /// Not sent to the server: the load generator runs the statements an executed answer costs
     /// straight against the database (Q3's page only; see `bench::sql`).
-    pub sql: bool,
+    Sql,
 }
 
 impl BenchQuery {
@@ -100,9 +108,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::None,
         max_connections: None,
         cold: false,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q1a",
@@ -111,9 +117,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::County,
         max_connections: None,
         cold: true,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q1b",
@@ -122,9 +126,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::Province,
         max_connections: None,
         cold: true,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q2",
@@ -133,9 +135,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::None,
         max_connections: None,
         cold: false,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q3",
@@ -145,9 +145,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::None,
         max_connections: Some(16),
         cold: false,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q3x",
@@ -156,9 +154,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::None,
         max_connections: Some(16),
         cold: false,
-        writes: false,
-        fresh: true,
-        sql: false,
+        drive: Drive::Fresh,
     },
     BenchQuery {
         id: "Q3sql",
@@ -168,9 +164,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::None,
         max_connections: Some(16),
         cold: false,
-        writes: false,
-        fresh: false,
-        sql: true,
+        drive: Drive::Sql,
     },
     BenchQuery {
         id: "Q4",
@@ -179,9 +173,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::County,
         max_connections: None,
         cold: false,
-        writes: false,
-        fresh: false,
-        sql: false,
+        drive: Drive::Served,
     },
     BenchQuery {
         id: "Q5",
@@ -190,9 +182,7 @@ pub const QUERIES: [BenchQuery; 9] = [
         scope: Scope::County,
         max_connections: None,
         cold: false,
-        writes: true,
-        fresh: false,
-        sql: false,
+        drive: Drive::WithWrites,
     },
 ];
 
@@ -243,20 +233,17 @@ pub fn listing() -> String {
             "{}: {}{scope}{conns}\n  {}\n\n",
             q.id, q.about, q.text
         ));
-        if q.fresh {
-            out.push_str("  sent with `Cache-Control: no-cache`\n\n");
-        }
-        if q.sql {
-            out.push_str(
+        match q.drive {
+            Drive::Served => {}
+            Drive::Fresh => out.push_str("  sent with `Cache-Control: no-cache`\n\n"),
+            Drive::Sql => out.push_str(
                 "  not sent to the server: each request is the page's statements, run against the \
                  database by the load generator (the households, then their sites, origin \
                  villages and members with the members' employments, then the audit entry)\n\n",
-            );
-        }
-        if q.writes {
-            out.push_str(&format!(
+            ),
+            Drive::WithWrites => out.push_str(&format!(
                 "  and every {WRITE_EVERY}th request of a connection:\n  {WORK_COMPLETION}\n\n"
-            ));
+            )),
         }
     }
     out.push_str(&format!("Areas are found with:\n  {DISCOVER}\n"));
