@@ -88,15 +88,15 @@ impl PageSql {
         let (sites, villages, (mut ids, employments)) =
             futures::future::try_join3(sites, villages, members).await?;
         ids.sort();
-        let read: Vec<(&'static str, String)> =
-            ids.iter().map(|id| ("member", id.clone())).collect();
+        let members = ids.len();
+        let read: Vec<(&'static str, String)> = ids.into_iter().map(|id| ("member", id)).collect();
         let request_id = uuid::Uuid::new_v4().simple().to_string();
         audit::record_reads(db, &self.who, &request_id, None, &read).await?;
         Ok(PageCounts {
             households: rows.len(),
             sites: sites.len(),
             villages: villages.len(),
-            members: ids.len(),
+            members,
             employments,
         })
     }
