@@ -189,7 +189,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Tell every API replica at once: mirror the raised generation into the shared cache.
             // Were Redis unreachable now, the replicas' reconcilers catch up within a second.
             if cli.cache.redis_url.is_some() {
-                let cache = Cache::new(conn.clone(), &cli.cache);
+                let cache = Cache::open(conn.clone(), &cli.cache).await?;
                 cache
                     .wait_connected(std::time::Duration::from_secs(2))
                     .await;

@@ -62,7 +62,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("demo import failed: {e}"))?;
             tracing::info!(?summary, "demo county loaded");
         }
-        let cache = Cache::new(conn.clone(), &serve.cache);
+        let cache = Cache::open(conn.clone(), &serve.cache).await?;
         cache.publish_generations().await?;
         cache.spawn_reconciler(std::time::Duration::from_secs(1));
         let schema = graphql::build_schema(

@@ -8,6 +8,7 @@ mod m20261129_000002_cache_generations;
 mod m20261129_000003_indicator_rollups;
 mod m20261129_000004_access;
 mod m20261130_000005_audit_read_entries;
+mod m20261204_000006_register_identity;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_indicator_rollups::Migration),
             Box::new(m20261129_000004_access::Migration),
             Box::new(m20261130_000005_audit_read_entries::Migration),
+            Box::new(m20261204_000006_register_identity::Migration),
         ]
     }
 }

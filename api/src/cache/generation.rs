@@ -1,9 +1,21 @@
-//! Generation counters: the database holds the truth, raised inside every writing transaction.
+//! Generations: the database holds the truth, raised inside every writing transaction.
+//!
+//! A generation names one state of what a scope covers. Each raise gives the scope a fresh
+//! random 128-bit token, so no two states of a register's history ever share a token, not even
+//! after the database is restored from a backup: the restored state comes back with the tokens
+//! it had, whose cached entries were computed from exactly that data, and the states it left
+//! are never reached again. Cache keys carry tokens.
+//!
+//! Beside its token each generation has a stamp, which only grows across raises: the larger of
+//! the last stamp plus one and the time of the raise in microseconds. Stamps order generations
+//! for the Redis mirror (a late or repeated mirror never lowers a newer one), and since they
+//! follow the clock, a raise after a restore outranks every generation the lost state had.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use std::collections::HashMap;
+use std::fmt;
 
-/// What a generation counter covers.
+/// What a generation covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GenScope {
     /// The whole register: raised by imports, which may touch anything.
@@ -18,7 +30,7 @@ pub enum GenScope {
 }
 
 impl GenScope {
-    /// The counter's name, as stored.
+    /// The generation's name, as stored.
     pub fn name(&self) -> String {
         match self {
             GenScope::Global => "global".to_owned(),
@@ -26,6 +38,50 @@ impl GenScope {
             GenScope::Area(c) => format!("area:{c}"),
             GenScope::Site(c) => format!("site:{c}"),
         }
+    }
+}
+
+/// One state of a scope: a stamp that orders states and a token that names this one alone.
+/// [`Generation::NONE`] stands for a scope never raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Generation {
+    /// Grows with every raise (see the module's documentation).
+    pub stamp: i64,
+    /// Random, fresh at every raise; 0 for a scope never raised.
+    pub token: u128,
+}
+
+impl Generation {
+    /// The generation of a scope never raised.
+    pub const NONE: Generation = Generation { stamp: 0, token: 0 };
+
+    /// The mirrored form, `stamp:token`, which Redis scripts compare by its stamp.
+    pub fn encode(&self) -> String {
+        format!("{}:{:032x}", self.stamp, self.token)
+    }
+
+    /// Reads [`encode`](Self::encode)'s form; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Generation> {
+        let (stamp, token) = text.split_once(':')?;
+        if token.len() != 32 {
+            return None;
+        }
+        Some(Generation {
+            stamp: stamp.parse().ok()?,
+            token: u128::from_str_radix(token, 16).ok()?,
+        })
+    }
+
+    /// Whether `self` is a later state than `other`.
+    pub fn is_after(&self, other: &Generation) -> bool {
+        self.stamp > other.stamp
+    }
+}
+
+/// The token, as cache keys carry it.
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:032x}", self.token)
     }
 }
 
@@ -39,40 +95,73 @@ fn placeholders(backend: DbBackend, n: usize) -> String {
         .join(", ")
 }
 
-/// Raises the counters of `scopes` by one, and always [`GenScope::Register`] too. Call inside the
+/// Microseconds since the Unix epoch by this process's clock (the floor of a new stamp).
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Moves `scopes`, and always [`GenScope::Register`] too, to new generations. Call inside the
 /// writing transaction, so the raise commits or rolls back with the write.
 pub async fn bump<C: ConnectionTrait>(db: &C, scopes: &[GenScope]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
+    let greatest = match backend {
+        DbBackend::Postgres => "GREATEST",
+        _ => "MAX",
+    };
+    let sql = format!(
+        "INSERT INTO cache_generations (scope, generation, token) VALUES ({}) \
+         ON CONFLICT (scope) DO UPDATE SET \
+         generation = {greatest}(cache_generations.generation + 1, excluded.generation), \
+         token = excluded.token",
+        placeholders(backend, 3)
+    );
     let register = std::iter::once(&GenScope::Register);
     for scope in scopes
         .iter()
         .filter(|s| **s != GenScope::Register)
         .chain(register)
     {
-        let sql = format!(
-            "INSERT INTO cache_generations (scope, generation) VALUES ({}, 1) \
-             ON CONFLICT (scope) DO UPDATE SET generation = cache_generations.generation + 1",
-            placeholders(backend, 1)
-        );
+        let token = format!("{:032x}", rand::random::<u128>());
         db.execute_raw(Statement::from_sql_and_values(
             backend,
-            sql,
-            [Value::from(scope.name())],
+            sql.clone(),
+            [
+                Value::from(scope.name()),
+                Value::from(now_micros()),
+                Value::from(token),
+            ],
         ))
         .await?;
     }
     Ok(())
 }
 
-/// The current counters of `scopes` (0 for one never raised), in the order asked.
-pub async fn read<C: ConnectionTrait>(db: &C, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
+/// A stored row's generation: a token that is not 32 hex digits (none is written so) reads as
+/// 0, which still names the row's state apart from every raised one.
+fn from_row(row: &sea_orm::QueryResult) -> Result<(String, Generation), DbErr> {
+    let scope: String = row.try_get("", "scope")?;
+    let stamp: i64 = row.try_get("", "generation")?;
+    let token: String = row.try_get("", "token")?;
+    let token = u128::from_str_radix(&token, 16).unwrap_or(0);
+    Ok((scope, Generation { stamp, token }))
+}
+
+/// The current generations of `scopes` ([`Generation::NONE`] for one never raised), in the
+/// order asked.
+pub async fn read<C: ConnectionTrait>(
+    db: &C,
+    scopes: &[GenScope],
+) -> Result<Vec<Generation>, DbErr> {
     if scopes.is_empty() {
         return Ok(vec![]);
     }
     let backend = db.get_database_backend();
     let names: Vec<String> = scopes.iter().map(GenScope::name).collect();
     let sql = format!(
-        "SELECT scope, generation FROM cache_generations WHERE scope IN ({})",
+        "SELECT scope, generation, token FROM cache_generations WHERE scope IN ({})",
         placeholders(backend, names.len())
     );
     let rows = db
@@ -84,26 +173,61 @@ pub async fn read<C: ConnectionTrait>(db: &C, scopes: &[GenScope]) -> Result<Vec
         .await?;
     let mut found = HashMap::new();
     for row in rows {
-        let scope: String = row.try_get("", "scope")?;
-        let generation: i64 = row.try_get("", "generation")?;
+        let (scope, generation) = from_row(&row)?;
         found.insert(scope, generation);
     }
     Ok(names
         .iter()
-        .map(|n| found.get(n).copied().unwrap_or(0))
+        .map(|n| found.get(n).copied().unwrap_or(Generation::NONE))
         .collect())
 }
 
-/// Every counter ever raised, for mirroring into a shared cache.
-pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, i64)>, DbErr> {
+/// Every generation ever raised, by scope name, for mirroring into a shared cache.
+pub async fn all<C: ConnectionTrait>(db: &C) -> Result<HashMap<String, Generation>, DbErr> {
     let backend = db.get_database_backend();
     let rows = db
         .query_all_raw(crate::db::tag_background(Statement::from_string(
             backend,
-            "SELECT scope, generation FROM cache_generations",
+            "SELECT scope, generation, token FROM cache_generations",
         )))
         .await?;
-    rows.into_iter()
-        .map(|row| Ok((row.try_get("", "scope")?, row.try_get("", "generation")?)))
-        .collect()
+    rows.iter().map(from_row).collect()
+}
+
+/// The register's identity: a random id made when its database was created, kept in it (and
+/// so in its backups). Every key a shared cache holds for this register carries it.
+pub async fn register_identity<C: ConnectionTrait>(db: &C) -> Result<String, DbErr> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(crate::db::tag_background(Statement::from_string(
+            backend,
+            "SELECT id FROM register_identity",
+        )))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the register has no identity row".into()))?;
+    row.try_get("", "id")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generation_reads_back_from_its_mirrored_form() {
+        let g = Generation {
+            stamp: 1_780_000_000_000_123,
+            token: 0x0123_4567_89ab_cdef_0011_2233_4455_6677,
+        };
+        assert_eq!(
+            g.encode(),
+            "1780000000000123:0123456789abcdef0011223344556677"
+        );
+        assert_eq!(Generation::decode(&g.encode()), Some(g));
+        assert_eq!(Generation::decode("12"), None);
+        assert_eq!(Generation::decode("12:abc"), None);
+        assert_eq!(
+            Generation::decode("x:0123456789abcdef0011223344556677"),
+            None
+        );
+    }
 }

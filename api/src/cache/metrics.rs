@@ -24,6 +24,8 @@ pub struct Metrics {
     pub errors: AtomicU64,
     /// Redis calls skipped because it is unreachable or its breaker is open.
     pub bypasses: AtomicU64,
+    /// Shared entries that did not decode: computed again and overwritten.
+    pub unreadable: AtomicU64,
 }
 
 impl Metrics {
@@ -51,6 +53,9 @@ impl Metrics {
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
     }
+    pub fn unreadable(&self) {
+        self.unreadable.fetch_add(1, Ordering::Relaxed);
+    }
     pub fn bypass(&self) {
         self.bypasses.fetch_add(1, Ordering::Relaxed);
     }
@@ -76,6 +81,9 @@ impl Metrics {
              # HELP anju_cache_bypasses_total Shared-cache calls skipped while it is unreachable.\n\
              # TYPE anju_cache_bypasses_total counter\n\
              anju_cache_bypasses_total {}\n\
+             # HELP anju_cache_unreadable_total Shared-cache entries that did not decode, computed again and overwritten.\n\
+             # TYPE anju_cache_unreadable_total counter\n\
+             anju_cache_unreadable_total {}\n\
              # HELP anju_cache_healthy Whether the configured cache backend is usable (1) or degraded (0).\n\
              # TYPE anju_cache_healthy gauge\n\
              anju_cache_healthy{{backend=\"{backend}\"}} {}\n",
@@ -88,6 +96,7 @@ impl Metrics {
             get(&self.response_misses),
             get(&self.errors),
             get(&self.bypasses),
+            get(&self.unreadable),
             u8::from(healthy),
         )
     }

@@ -1,11 +1,17 @@
 //! Cached aggregates: a process-local layer in front of an optional shared Redis layer.
 //!
-//! Freshness is by construction, not by expiry. Every write raises generation counters in the
-//! database inside its own transaction ([`generation`]); every cache key carries the counters of
-//! the scopes its value depends on. A committed write therefore makes every older entry
-//! unreachable. With Redis, the counters are mirrored there after each commit (and reconciled
-//! from the database every second), so a lookup costs one Redis round trip; without Redis, they
-//! are read from the database, which is what a single process on SQLite wants anyway.
+//! Freshness is by construction, not by expiry. Every write moves the scopes it touches to new
+//! generations in the database inside its own transaction ([`generation`]); every cache key
+//! carries the generation tokens of the scopes its value depends on. A committed write
+//! therefore makes every older entry unreachable, and since a token is never issued twice in a
+//! register's history, no entry is ever reached from another state, not even after a restore.
+//! Every Redis key also carries the register's identity ([`Namespace`]), so two databases behind
+//! one Redis never share an entry, whatever the configured prefix.
+//!
+//! With Redis, the generations are mirrored there after each commit (and reconciled from the
+//! database every second, which also brings the mirror back to a restored database), so a
+//! lookup costs one Redis round trip; without Redis, they are read from the database, which is
+//! what a single process on SQLite wants anyway.
 //!
 //! Redis is best-effort: each call has a short timeout and a circuit breaker, and any failure
 //! falls back to the database. Concurrent lookups of one cold key compute it once per process
@@ -18,7 +24,7 @@ mod metrics;
 mod redis_backend;
 
 use crate::config::CacheConfig;
-pub use generation::GenScope;
+pub use generation::{GenScope, Generation};
 use metrics::Metrics;
 pub(crate) use redis_backend::RedisBackend;
 use sea_orm::{DatabaseConnection, DbErr};
@@ -67,8 +73,56 @@ struct Inner {
     personal: Option<moka::future::Cache<String, Arc<PersonalResponse>>>,
     redis: Option<Arc<RedisBackend>>,
     prefix: String,
+    namespace: Namespace,
     metrics: Arc<Metrics>,
     reader: batch::GenerationReader,
+}
+
+/// The start of every Redis key that depends on the register's data: the configured prefix and
+/// the register's identity. It changes only if the database behind the process turns out to
+/// hold another register (another database's dump restored in its place).
+#[derive(Clone)]
+pub(crate) struct Namespace {
+    prefix: Arc<str>,
+    current: Arc<std::sync::RwLock<Arc<str>>>,
+}
+
+impl Namespace {
+    fn new(prefix: &str, identity: &str) -> Namespace {
+        Namespace {
+            prefix: prefix.into(),
+            current: Arc::new(std::sync::RwLock::new(
+                format!("{prefix}:r{identity}").into(),
+            )),
+        }
+    }
+
+    /// `prefix:r<identity>`.
+    pub(crate) fn get(&self) -> Arc<str> {
+        match self.current.read() {
+            Ok(ns) => ns.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Moves to another register's identity; true if it differs from the current one.
+    fn set_identity(&self, identity: &str) -> bool {
+        let wanted = format!("{}:r{identity}", self.prefix);
+        let mut current = match self.current.write() {
+            Ok(ns) => ns,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if **current == *wanted {
+            return false;
+        }
+        *current = wanted.into();
+        true
+    }
+
+    /// The Redis hash that mirrors the register's generations.
+    pub(crate) fn generations_key(&self) -> String {
+        format!("{}:gen", self.get())
+    }
 }
 
 /// An entry of the process-local layer: the decoded value, so a hit costs no decoding, and the
@@ -146,39 +200,11 @@ pub struct PersonalResponse {
     pub reads: Vec<(&'static str, String)>,
 }
 
-/// The Redis key of a generation counter.
-fn gen_key(prefix: &str, scope: &str) -> String {
-    format!("{prefix}:gen:{scope}")
-}
-
-/// Reads generation counters: from Redis when it answers and knows them all, otherwise from
-/// the database (and then mirrors them into Redis).
-async fn read_generations(
-    db: &DatabaseConnection,
-    redis: Option<&RedisBackend>,
-    prefix: &str,
-    scopes: &[GenScope],
-) -> Result<Vec<i64>, DbErr> {
-    if let Some(redis) = redis {
-        let keys: Vec<String> = scopes.iter().map(|s| gen_key(prefix, &s.name())).collect();
-        if let Ok(values) = redis.get_many(&keys).await {
-            if let Some(all) = values.into_iter().collect::<Option<Vec<i64>>>() {
-                return Ok(all);
-            }
-            let from_db = generation::read(db, scopes).await?;
-            for (key, value) in keys.iter().zip(&from_db) {
-                let _ = redis.raise(key, *value).await;
-            }
-            return Ok(from_db);
-        }
-    }
-    generation::read(db, scopes).await
-}
-
 impl Cache {
-    /// Builds the cache named by `config` over `db`. Never fails: an unreachable Redis only makes
-    /// the cache degraded.
-    pub fn new(db: DatabaseConnection, config: &CacheConfig) -> Cache {
+    /// Builds the cache named by `config` over `db`, the register whose identity is `identity`
+    /// (see [`generation::register_identity`]). Never fails: an unreachable Redis only makes the
+    /// cache degraded.
+    pub fn new(db: DatabaseConnection, config: &CacheConfig, identity: &str) -> Cache {
         let metrics = Arc::new(Metrics::default());
         let redis = config
             .redis_url
@@ -213,8 +239,8 @@ impl Cache {
                 .time_to_live(Duration::from_secs(config.personal_ttl_secs))
                 .build()
         });
-        let reader =
-            batch::GenerationReader::start(db.clone(), redis.clone(), config.prefix.clone());
+        let namespace = Namespace::new(&config.prefix, identity);
+        let reader = batch::GenerationReader::start(db.clone(), redis.clone(), namespace.clone());
         Cache {
             inner: Arc::new(Inner {
                 db,
@@ -222,10 +248,17 @@ impl Cache {
                 personal,
                 redis,
                 prefix: config.prefix.clone(),
+                namespace,
                 metrics,
                 reader,
             }),
         }
+    }
+
+    /// Builds the cache named by `config` over `db`, reading the register's identity from it.
+    pub async fn open(db: DatabaseConnection, config: &CacheConfig) -> Result<Cache, DbErr> {
+        let identity = generation::register_identity(&db).await?;
+        Ok(Cache::new(db, config, &identity))
     }
 
     /// Waits up to `limit` for the shared backend to connect (for short-lived commands).
@@ -272,17 +305,17 @@ impl Cache {
             .await;
     }
 
-    fn response_key(&self, id: &str, generation: i64) -> String {
+    fn response_key(&self, id: &str, generation: Generation) -> String {
         format!(
             "{}:response:v{RESPONSE_VERSION}:{id}:g{generation}",
-            self.inner.prefix
+            self.inner.namespace.get()
         )
     }
 
     /// The whole response cached as `id` (a hash of everything the response depends on) under
     /// `generation`, the current value of [`GenScope::Register`]: from this process, else from
     /// Redis.
-    pub async fn response_get(&self, id: &str, generation: i64) -> Option<CachedResponse> {
+    pub async fn response_get(&self, id: &str, generation: Generation) -> Option<CachedResponse> {
         let key = self.response_key(id, generation);
         if let Some(found) = self
             .inner
@@ -305,6 +338,9 @@ impl Cache {
                         .await;
                     return Some(found);
                 }
+                // Executed again, and stored over the unreadable entry.
+                self.inner.metrics.unreadable();
+                tracing::warn!(key = %key, "unreadable cached response: executing it again");
             }
         }
         None
@@ -316,7 +352,7 @@ impl Cache {
     }
 
     /// Stores a whole response as `id` under `generation` (see [`response_get`](Self::response_get)).
-    pub async fn response_put(&self, id: &str, generation: i64, response: CachedResponse) {
+    pub async fn response_put(&self, id: &str, generation: Generation, response: CachedResponse) {
         let key = self.response_key(id, generation);
         let encoded = response.encode();
         if let Some(redis) = &self.inner.redis {
@@ -330,13 +366,17 @@ impl Cache {
 
     /// The key of a personal response (held in this process only, so without the prefix that
     /// Redis keys carry).
-    fn personal_key(id: &str, generation: i64) -> String {
+    fn personal_key(id: &str, generation: Generation) -> String {
         format!("{id}:g{generation}")
     }
 
     /// The response cached as `id` for one caller (see [`PersonalResponse`]) under
     /// `generation`; `id` must name the caller.
-    pub async fn personal_get(&self, id: &str, generation: i64) -> Option<Arc<PersonalResponse>> {
+    pub async fn personal_get(
+        &self,
+        id: &str,
+        generation: Generation,
+    ) -> Option<Arc<PersonalResponse>> {
         let found = self
             .inner
             .personal
@@ -351,7 +391,7 @@ impl Cache {
 
     /// Keeps a response for one caller (see [`personal_get`](Self::personal_get)); nothing when
     /// personal responses are not kept.
-    pub async fn personal_put(&self, id: &str, generation: i64, response: PersonalResponse) {
+    pub async fn personal_put(&self, id: &str, generation: Generation, response: PersonalResponse) {
         if let Some(personal) = &self.inner.personal {
             personal
                 .insert(Self::personal_key(id, generation), Arc::new(response))
@@ -370,22 +410,27 @@ impl Cache {
         &self.inner.prefix
     }
 
-    /// `"memory"` or `"redis"`, and whether it is fully usable.
+    /// `"memory"` or `"redis"`, and whether it is fully usable: Redis is when it is connected,
+    /// its breaker closed, and it accepts a write (one out of memory answers reads but refuses
+    /// every write).
     pub async fn status(&self) -> (&'static str, bool) {
         match &self.inner.redis {
             None => ("memory", true),
-            Some(r) => ("redis", r.healthy().await),
+            Some(r) => {
+                let probe = format!("{}:probe", self.inner.prefix);
+                let usable = r.healthy().await && r.probe_write(&probe).await.is_ok();
+                ("redis", usable)
+            }
         }
     }
 
     /// Prometheus text for the cache.
     pub async fn metrics_text(&self) -> String {
-        let (backend, healthy) = self.status().await;
+        let (backend, healthy) = match &self.inner.redis {
+            None => ("memory", true),
+            Some(r) => ("redis", r.healthy().await),
+        };
         self.inner.metrics.render(backend, healthy)
-    }
-
-    fn gen_key(&self, scope: &str) -> String {
-        gen_key(&self.inner.prefix, scope)
     }
 
     /// The current generations of `scopes`: from Redis when it answers and knows them all,
@@ -394,25 +439,61 @@ impl Cache {
     /// Concurrent callers share reads: each read serves every caller that was waiting when it
     /// started, so it reflects every write committed before any of them asked (see
     /// [`batch::GenerationReader`]).
-    pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<i64>, DbErr> {
+    pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<Generation>, DbErr> {
         self.inner.reader.read(scopes).await
     }
 
-    /// Mirrors every generation counter from the database into Redis. Run after each committed
-    /// write, and periodically to repair a mirror a Redis fault interrupted.
+    /// Brings the Redis mirror of the generations in step with the database. Run at start, and
+    /// every second to repair a mirror a Redis fault interrupted or a restore left ahead.
+    ///
+    /// The mirror is read first, the database after: a generation is mirrored only once its
+    /// write has committed, so a database read that follows finds it or a later one, unless the
+    /// database itself went back (a restore). A mirrored generation the database does not have
+    /// then is replaced by the database's, if the mirror still holds what was read (a write
+    /// mirrored meanwhile is newer, and stays). The register's identity is read again too, in
+    /// case another register's dump now fills the database.
     pub async fn publish_generations(&self) -> Result<(), DbErr> {
         let Some(redis) = &self.inner.redis else {
             return Ok(());
         };
-        let mut all = generation::all(&self.inner.db).await?;
-        // The register counter last: see `publish`.
-        let register = GenScope::Register.name();
-        all.sort_by_key(|(scope, _)| *scope == register);
-        for (scope, value) in all {
-            if redis.raise(&self.gen_key(&scope), value).await.is_err() {
-                break;
+        let identity = generation::register_identity(&self.inner.db).await?;
+        if self.inner.namespace.set_identity(&identity) {
+            tracing::warn!("the database holds another register than before: its cache entries are used from now on");
+        }
+        let hash = self.inner.namespace.generations_key();
+        let Ok(mirrored) = redis.hash_all(&hash).await else {
+            return Ok(());
+        };
+        let truth = generation::all(&self.inner.db).await?;
+        let mut raise = Vec::new();
+        let mut swap = Vec::new();
+        for (scope, g) in &truth {
+            match mirrored.get(scope) {
+                Some(raw) => match Generation::decode(raw) {
+                    Some(m) if m == *g => {}
+                    Some(m) if !g.is_after(&m) => {
+                        swap.push((scope.clone(), raw.clone(), g.encode()));
+                    }
+                    _ => raise.push((scope.clone(), g.encode())),
+                },
+                None => raise.push((scope.clone(), g.encode())),
             }
         }
+        for (scope, raw) in &mirrored {
+            let never_raised = Generation::decode(raw) == Some(Generation::NONE);
+            if !truth.contains_key(scope) && !never_raised {
+                swap.push((scope.clone(), raw.clone(), Generation::NONE.encode()));
+            }
+        }
+        if !swap.is_empty() {
+            if let Ok(n) = redis.swap(&hash, &swap).await {
+                tracing::warn!(
+                    generations = n,
+                    "the database is behind its cache mirror (restored?): mirror brought back to it"
+                );
+            }
+        }
+        let _ = redis.raise(&hash, &raise).await;
         Ok(())
     }
 
@@ -439,7 +520,7 @@ impl Cache {
     pub async fn get_or_compute<K, F, Fut>(
         &self,
         key: &K,
-        gens: &[i64],
+        gens: &[Generation],
         compute: F,
     ) -> Result<K::Value, DbErr>
     where
@@ -447,10 +528,10 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<K::Value, DbErr>>,
     {
-        let gens: Vec<String> = gens.iter().map(i64::to_string).collect();
+        let gens: Vec<String> = gens.iter().map(Generation::to_string).collect();
         let full = format!(
             "{}:{}:v{}:{}:g{}",
-            self.inner.prefix,
+            self.inner.namespace.get(),
             K::KIND,
             K::VERSION,
             key.id(),
@@ -462,10 +543,8 @@ impl Cache {
             .local
             .try_get_with(full.clone(), async {
                 computed_here = true;
-                let bytes = self.shared_or_compute::<K, _, _>(&full, compute).await?;
-                let value: K::Value = serde_json::from_slice(&bytes)
-                    .map_err(|e| DbErr::Custom(format!("cached value unreadable: {e}")))?;
-                Ok::<_, DbErr>(Local::new(value, bytes.len()))
+                let (value, len) = self.shared_or_compute::<K, _, _>(&full, compute).await?;
+                Ok::<_, DbErr>(Local::new(value, len))
             })
             .await
             .map_err(|e| DbErr::Custom(format!("cache fill failed: {e}")))?;
@@ -477,7 +556,14 @@ impl Cache {
             .ok_or_else(|| DbErr::Custom(format!("cache entry `{full}` holds another type")))
     }
 
-    async fn shared_or_compute<K, F, Fut>(&self, full: &str, compute: F) -> Result<Vec<u8>, DbErr>
+    /// The value of `full` from Redis, or computed (then stored there for every replica), and
+    /// the size of its encoding. An entry Redis holds that does not decode is counted, computed
+    /// again and overwritten: it is never an error for the request.
+    async fn shared_or_compute<K, F, Fut>(
+        &self,
+        full: &str,
+        compute: F,
+    ) -> Result<(K::Value, usize), DbErr>
     where
         K: CacheKey,
         F: FnOnce() -> Fut,
@@ -488,40 +574,59 @@ impl Cache {
         };
         let Some(redis) = &self.inner.redis else {
             self.inner.metrics.miss();
-            return encode(&compute().await?);
+            let value = compute().await?;
+            let len = encode(&value)?.len();
+            return Ok((value, len));
         };
+        let decode = |bytes: Vec<u8>| match serde_json::from_slice::<K::Value>(&bytes) {
+            Ok(value) => {
+                self.inner.metrics.shared_hit();
+                Some((value, bytes.len()))
+            }
+            Err(e) => {
+                self.inner.metrics.unreadable();
+                tracing::warn!(key = %full, error = %e, "unreadable cached value: computing it again");
+                None
+            }
+        };
+        let mut unreadable = false;
         if let Ok(Some(bytes)) = redis.get_bytes(full).await {
-            self.inner.metrics.shared_hit();
-            return Ok(bytes);
+            match decode(bytes) {
+                Some(found) => return Ok(found),
+                None => unreadable = true,
+            }
         }
         let lock_key = format!("{full}:lock");
         let token = uuid::Uuid::new_v4().simple().to_string();
         let held = match redis.lock(&lock_key, &token, LOCK_TTL).await {
             Ok(true) => true,
-            Ok(false) => {
+            Ok(false) if !unreadable => {
                 // Another process is computing this value: wait for it, at most as long as its
                 // lock can live, then compute it here after all.
                 let deadline = tokio::time::Instant::now() + LOCK_TTL;
                 while tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(LOCK_POLL).await;
                     match redis.get_bytes(full).await {
-                        Ok(Some(bytes)) => {
-                            self.inner.metrics.shared_hit();
-                            return Ok(bytes);
-                        }
+                        Ok(Some(bytes)) => match decode(bytes) {
+                            Some(found) => return Ok(found),
+                            None => break,
+                        },
                         Ok(None) => {}
                         Err(_) => break,
                     }
                 }
                 false
             }
-            Err(_) => false,
+            Ok(false) | Err(_) => false,
         };
         self.inner.metrics.miss();
-        let result = compute().await.and_then(|v| encode(&v));
-        if let Ok(bytes) = &result {
-            let _ = redis.set_bytes(full, bytes, SHARED_TTL).await;
+        let result = async {
+            let value = compute().await?;
+            let bytes = encode(&value)?;
+            let _ = redis.set_bytes(full, &bytes, SHARED_TTL).await;
+            Ok((value, bytes.len()))
         }
+        .await;
         if held {
             let _ = redis.unlock(&lock_key, &token).await;
         }
@@ -530,16 +635,14 @@ impl Cache {
 }
 
 impl Cache {
-    /// Mirrors the counters of `scopes` from the database into Redis, right after the write that
-    /// raised them commits. Best effort, like every Redis call: the reconciler repairs a mirror
-    /// a fault interrupted.
+    /// Mirrors the generations of `scopes` (and of the register, which every write raises too)
+    /// from the database into Redis, right after the write that raised them commits, in one
+    /// atomic call. Best effort, like every Redis call: the reconciler repairs a mirror a fault
+    /// interrupted.
     pub async fn publish(&self, scopes: &[GenScope]) {
         let Some(redis) = &self.inner.redis else {
             return;
         };
-        // Every write raises the register counter too, and it goes last: whoever sees its new
-        // value in Redis then also sees the new values of the written scopes, so no response
-        // is cached under the new register generation from aggregates of the old one.
         let scopes: Vec<GenScope> = scopes
             .iter()
             .filter(|s| **s != GenScope::Register)
@@ -548,15 +651,14 @@ impl Cache {
             .collect();
         match generation::read(&self.inner.db, &scopes).await {
             Ok(values) => {
-                for (scope, value) in scopes.iter().zip(values) {
-                    if redis
-                        .raise(&self.gen_key(&scope.name()), value)
-                        .await
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
+                let pairs: Vec<(String, String)> = scopes
+                    .iter()
+                    .zip(values)
+                    .map(|(scope, g)| (scope.name(), g.encode()))
+                    .collect();
+                let _ = redis
+                    .raise(&self.inner.namespace.generations_key(), &pairs)
+                    .await;
             }
             Err(e) => tracing::debug!(error = %e, "generation publish skipped"),
         }

@@ -19,12 +19,32 @@ pub enum Unavailable {
     Failed,
 }
 
-/// Sets a generation counter only upward, so that a late or repeated mirror never lowers it.
+/// Mirrors generations into one hash (field: scope, value: `stamp:token`), each only upward by
+/// its stamp, so that a late or repeated mirror never lowers a newer one. A value that does not
+/// read as `stamp:…` counts as lower than any. ARGV holds field, value pairs.
 const RAISE_SCRIPT: &str = r#"
-local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
-local wanted = tonumber(ARGV[1])
-if current < wanted then redis.call('SET', KEYS[1], ARGV[1]) return wanted end
-return current
+for i = 1, #ARGV, 2 do
+  local current = redis.call('HGET', KEYS[1], ARGV[i])
+  local have = -1
+  if current then have = tonumber(string.match(current, '^(%d+):')) or -1 end
+  local want = tonumber(string.match(ARGV[i + 1], '^(%d+):')) or -1
+  if have < want then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+"#;
+
+/// Replaces mirrored generations that still hold what the caller read (compare and set), even
+/// with lower ones: how a mirror is brought back to a restored database. ARGV holds field,
+/// expected value, new value triples.
+const SWAP_SCRIPT: &str = r#"
+local swapped = 0
+for i = 1, #ARGV, 3 do
+  if (redis.call('HGET', KEYS[1], ARGV[i]) or '') == ARGV[i + 1] then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+    swapped = swapped + 1
+  end
+end
+return swapped
 "#;
 
 /// Deletes a lock only if it still holds our token.
@@ -40,6 +60,7 @@ pub struct RedisBackend {
     breaker: Breaker,
     metrics: Arc<Metrics>,
     raise: Script,
+    swap: Script,
     unlock: Script,
 }
 
@@ -59,6 +80,7 @@ impl RedisBackend {
             breaker: Breaker::new(open_for),
             metrics,
             raise: Script::new(RAISE_SCRIPT),
+            swap: Script::new(SWAP_SCRIPT),
             unlock: Script::new(UNLOCK_SCRIPT),
         });
         let weak = Arc::downgrade(&backend);
@@ -145,10 +167,25 @@ impl RedisBackend {
         }
     }
 
-    /// MGET of several keys.
-    pub async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<i64>>, Unavailable> {
-        let keys = keys.to_vec();
-        self.call(|mut c| async move { c.mget(keys).await }).await
+    /// HMGET of several fields of one hash.
+    pub async fn hash_get(
+        &self,
+        key: &str,
+        fields: &[String],
+    ) -> Result<Vec<Option<String>>, Unavailable> {
+        if fields.is_empty() {
+            return Ok(vec![]);
+        }
+        self.call(|mut c| async move { c.hmget(key, fields).await })
+            .await
+    }
+
+    /// HGETALL of one hash.
+    pub async fn hash_all(
+        &self,
+        key: &str,
+    ) -> Result<std::collections::HashMap<String, String>, Unavailable> {
+        self.call(|mut c| async move { c.hgetall(key).await }).await
     }
 
     /// GET of a byte value.
@@ -168,10 +205,48 @@ impl RedisBackend {
             .await
     }
 
-    /// Raises a generation counter to at least `value`.
-    pub async fn raise(&self, key: &str, value: i64) -> Result<i64, Unavailable> {
+    /// Raises mirrored generations in the hash `key` (see [`RAISE_SCRIPT`]); `pairs` are field,
+    /// `stamp:token` value.
+    pub async fn raise(&self, key: &str, pairs: &[(String, String)]) -> Result<(), Unavailable> {
+        if pairs.is_empty() {
+            return Ok(());
+        }
         let script = &self.raise;
-        self.call(|mut c| async move { script.key(key).arg(value).invoke_async(&mut c).await })
+        self.call(|mut c| async move {
+            let mut invocation = script.key(key);
+            for (field, value) in pairs {
+                invocation.arg(field).arg(value);
+            }
+            invocation.invoke_async::<i64>(&mut c).await.map(|_| ())
+        })
+        .await
+    }
+
+    /// Replaces mirrored generations that still hold the expected value (see [`SWAP_SCRIPT`]);
+    /// `triples` are field, expected, new. Returns how many were replaced.
+    pub async fn swap(
+        &self,
+        key: &str,
+        triples: &[(String, String, String)],
+    ) -> Result<i64, Unavailable> {
+        if triples.is_empty() {
+            return Ok(0);
+        }
+        let script = &self.swap;
+        self.call(|mut c| async move {
+            let mut invocation = script.key(key);
+            for (field, expected, new) in triples {
+                invocation.arg(field).arg(expected).arg(new);
+            }
+            invocation.invoke_async(&mut c).await
+        })
+        .await
+    }
+
+    /// Writes a short-lived probe key: whether Redis accepts writes now (a Redis out of memory
+    /// answers reads but refuses writes).
+    pub async fn probe_write(&self, key: &str) -> Result<(), Unavailable> {
+        self.call(|mut c| async move { c.set_ex(key, "1", 5).await })
             .await
     }
 

@@ -2,7 +2,7 @@
 //! however many parents the page holds. Loaders are created per request, so nothing is cached
 //! across requests.
 
-use crate::cache::{Cache, GenScope};
+use crate::cache::{Cache, GenScope, Generation};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Request};
 use entity::{area, employment, homestead, household, member, site, site_work};
@@ -87,10 +87,10 @@ where
 pub struct Generations(Cache);
 
 impl Loader<GenScope> for Generations {
-    type Value = i64;
+    type Value = Generation;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[GenScope]) -> Result<HashMap<GenScope, i64>, Self::Error> {
+    async fn load(&self, keys: &[GenScope]) -> Result<HashMap<GenScope, Generation>, Self::Error> {
         let values = self.0.generations(keys).await?;
         Ok(keys.iter().cloned().zip(values).collect())
     }
@@ -100,7 +100,7 @@ impl Loader<GenScope> for Generations {
 pub async fn generations(
     ctx: &Context<'_>,
     scopes: &[GenScope],
-) -> async_graphql::Result<Vec<i64>> {
+) -> async_graphql::Result<Vec<Generation>> {
     let loader = ctx.data::<DataLoader<Generations, HashMapCache>>()?;
     let found = loader
         .load_many(scopes.iter().cloned())
@@ -108,7 +108,7 @@ pub async fn generations(
         .map_err(db_error)?;
     Ok(scopes
         .iter()
-        .map(|s| found.get(s).copied().unwrap_or(0))
+        .map(|s| found.get(s).copied().unwrap_or(Generation::NONE))
         .collect())
 }
 

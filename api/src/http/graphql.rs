@@ -7,7 +7,7 @@ use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
-use crate::cache::{CachedResponse, GenScope, PersonalResponse};
+use crate::cache::{CachedResponse, GenScope, Generation, PersonalResponse};
 use crate::graphql::cost::Meter;
 use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
 use crate::startup::AppState;
@@ -369,7 +369,7 @@ struct Hit<'a> {
 async fn lookup<'a>(
     state: &AppState,
     (caller_key, cache_key): (Option<&str>, &str),
-    generation: i64,
+    generation: Generation,
     purpose: Option<&'a str>,
 ) -> Option<Hit<'a>> {
     if let Some(key) = caller_key {
