@@ -7,6 +7,7 @@ mod access;
 mod api;
 mod auth;
 mod cache;
+mod cache_state;
 mod demo;
 mod http_protocol;
 mod import;
