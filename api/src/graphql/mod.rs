@@ -83,6 +83,7 @@ pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod node;
+pub mod nul;
 pub mod pagination;
 pub mod rules;
 pub mod scalars;

@@ -4,7 +4,8 @@
 //! extension costs a boxed future and a hop per field: on a page of a hundred households with
 //! their members that is thousands of hops. The rules therefore travel together in one
 //! extension, each hook handing over to the module that owns the rule:
-//! - after parsing, [`super::limits::DocumentRules`] (aliases, introspection);
+//! - after parsing, [`super::limits::DocumentRules`] (aliases, introspection) and
+//!   [`super::nul::check`] (no NUL character in any string argument or variable);
 //! - after validation, [`super::cost::charge`] (the caller's rate-limit budget);
 //! - around each field, [`super::access::gate`] (what an anonymous caller may read).
 
@@ -42,6 +43,7 @@ impl Extension for Rules {
     ) -> ServerResult<ExecutableDocument> {
         let doc = next.run(ctx, query, variables).await?;
         self.document.check(&doc)?;
+        super::nul::check(&doc, variables)?;
         Ok(doc)
     }
 

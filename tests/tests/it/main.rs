@@ -12,6 +12,7 @@ mod demo;
 mod http_protocol;
 mod import;
 mod indicators_domain;
+mod input;
 mod limits;
 mod mutations;
 mod ops;
