@@ -31,17 +31,75 @@ pub fn whole(n: i64, min: i32) -> Result<i32, String> {
         .ok_or_else(|| not_whole(&n.to_string(), min))
 }
 
+/// The largest area a homestead may have, in mu (亩; 1 mu = 666.7 m²). A rural homestead
+/// (宅基地) is allotted a fraction of one mu; a thousand (some 67 hectares) is far beyond any
+/// homestead with its yard, so a larger figure is a slip of the keyboard or of the unit, and it
+/// would swamp the reclaimed area (`reclaimedAreaMu`) of every scope it counts in.
+pub const MAX_HOMESTEAD_MU: f64 = 1000.0;
+
 /// The reason `shown` is not a decimal greater than zero.
 pub fn not_positive_decimal(shown: &str) -> String {
     format!("\"{shown}\" is not a decimal > 0")
 }
 
-/// A finite decimal greater than zero (a homestead's area in mu).
-pub fn positive_decimal(x: f64) -> Result<f64, String> {
+/// The reason `x`, written `shown`, is not a homestead's area.
+pub fn not_homestead_area(x: f64, shown: &str) -> String {
     if x.is_finite() && x > 0.0 {
+        format!("\"{shown}\" mu is more than any homestead has: at most {MAX_HOMESTEAD_MU} mu")
+    } else {
+        not_positive_decimal(shown)
+    }
+}
+
+/// A homestead's area in mu: finite, greater than zero, at most [`MAX_HOMESTEAD_MU`].
+pub fn homestead_area(x: f64) -> Result<f64, String> {
+    if x.is_finite() && x > 0.0 && x <= MAX_HOMESTEAD_MU {
         Ok(x)
     } else {
-        Err(not_positive_decimal(&x.to_string()))
+        Err(not_homestead_area(x, &shown(x)))
+    }
+}
+
+/// A number as a clerk would write it, in scientific notation when it is huge.
+fn shown(x: f64) -> String {
+    if x.is_finite() && x.abs() < 1e15 {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// A name a person reads (a household head's or member's, a site's, a work's, an area's, an
+/// employer's) is plain text: no control character (C0, DEL or C1: tab, line breaks, ESC and
+/// the terminal sequences it starts, NUL…). Such characters do not belong in a name, break the
+/// lists and files the name is shown in, and can rewrite a terminal that prints it. Every other
+/// character, CJK text, spaces and the middle dot of minority and foreign names included, is
+/// fine.
+pub fn name(s: &str) -> Result<(), String> {
+    match s.chars().find(|c| c.is_control()) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "\"{}\" holds the control character U+{:04X}: a name is plain text",
+            s.escape_debug(),
+            u32::from(c)
+        )),
+    }
+}
+
+/// Today's date in China Standard Time (UTC+8), the register's calendar.
+pub fn today() -> NaiveDate {
+    let now = chrono::Utc::now();
+    chrono::FixedOffset::east_opt(8 * 3600)
+        .map(|cst| now.with_timezone(&cst).date_naive())
+        .unwrap_or_else(|| now.date_naive())
+}
+
+/// A birth date is not after `today`.
+pub fn born_by(born: NaiveDate, today: NaiveDate) -> Result<(), String> {
+    if born <= today {
+        Ok(())
+    } else {
+        Err(format!("{born} is in the future (today is {today})"))
     }
 }
 
@@ -258,18 +316,77 @@ mod tests {
         assert_eq!(whole(0, 1), Err("\"0\" is not a whole number ≥ 1".into()));
         assert_eq!(whole(-3, 0), Err("\"-3\" is not a whole number ≥ 0".into()));
         assert!(whole(i64::from(i32::MAX) + 1, 0).is_err());
-        assert_eq!(positive_decimal(0.35), Ok(0.35));
-        assert_eq!(
-            positive_decimal(0.0),
-            Err("\"0\" is not a decimal > 0".into())
-        );
-        assert!(positive_decimal(f64::NAN).is_err());
         assert_eq!(
             latitude(91.0),
             Err("\"91\" is not a latitude (decimal degrees from -90 to 90)".into())
         );
         assert!(longitude(-181.0).is_err());
         assert_eq!(longitude(112.5), Ok(112.5));
+    }
+
+    #[test]
+    fn homestead_areas_are_bounded() {
+        assert_eq!(homestead_area(0.35), Ok(0.35));
+        assert_eq!(homestead_area(MAX_HOMESTEAD_MU), Ok(MAX_HOMESTEAD_MU));
+        assert_eq!(
+            homestead_area(1e308),
+            Err("\"1e308\" mu is more than any homestead has: at most 1000 mu".into())
+        );
+        assert_eq!(
+            homestead_area(1000.5),
+            Err("\"1000.5\" mu is more than any homestead has: at most 1000 mu".into())
+        );
+        assert_eq!(
+            homestead_area(0.0),
+            Err("\"0\" is not a decimal > 0".into())
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(homestead_area(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_plain_text() {
+        for good in [
+            "王建国",
+            "阿依古丽·买买提",
+            "Zhang San",
+            "吴老太",
+            "O'Neil-Smith",
+            "a\u{3000}b",
+        ] {
+            assert_eq!(name(good), Ok(()), "{good}");
+        }
+        assert_eq!(
+            name("王\u{1b}[31m建国"),
+            Err(
+                "\"王\\u{1b}[31m建国\" holds the control character U+001B: a name is plain text"
+                    .into()
+            )
+        );
+        for bad in [
+            "a\tb",
+            "a\nb",
+            "a\rb",
+            "a\u{0}",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{9b}31m",
+            "\u{1}",
+        ] {
+            assert!(name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn birth_dates_are_not_in_the_future() {
+        let today = day("2024-05-01");
+        assert_eq!(born_by(today, today), Ok(()));
+        assert_eq!(born_by(day("1938-07-07"), today), Ok(()));
+        assert_eq!(
+            born_by(day("2024-05-02"), today),
+            Err("2024-05-02 is in the future (today is 2024-05-01)".into())
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use crate::cache::{Cache, CacheKey, GenScope};
 use crate::domain::indicators::{self as dom, Scope};
 use crate::error::{Error, GqlResult};
 use async_graphql::{Context, Object, OneofObject, Result, SimpleObject};
-use chrono::{FixedOffset, NaiveDate, Utc};
+use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 
 /// Longest `indicatorSeries` a request may ask for, in month ends.
@@ -33,10 +33,7 @@ impl From<ScopeInput> for Scope {
 
 /// Today's date in China Standard Time (UTC+8), the default `asOf`.
 pub fn today() -> NaiveDate {
-    let now = Utc::now();
-    FixedOffset::east_opt(8 * 3600)
-        .map(|cst| now.with_timezone(&cst).date_naive())
-        .unwrap_or_else(|| now.date_naive())
+    crate::domain::rules::today()
 }
 
 /// A ratio: `rate = numerator / denominator`, null when the denominator is 0.

@@ -6,7 +6,7 @@
 //! any breach stands, so those placeholders never reach the database.
 
 use super::parse::{
-    boolean, code_digits, coded, date, division_code, latitude, longitude, positive_decimal, whole,
+    boolean, code_digits, coded, date, division_code, homestead_area, latitude, longitude, whole,
 };
 use super::reader::{self, Row};
 use super::report::Breaches;
@@ -162,13 +162,14 @@ pub(crate) fn read(dir: &Path, breaches: &mut Breaches) -> Result<Option<DataSet
     };
     let mut set = DataSet::default();
     let mut seqs: HashMap<(String, String), i32> = HashMap::new();
+    let today = rules::today();
     for (t, source) in table::ALL.iter().zip(sources) {
         match t.file {
             "areas.csv" => source.rows(breaches, |row| set.areas.push(area(row)))?,
             "sites.csv" => source.rows(breaches, |row| set.sites.push(site(row)))?,
             "site_works.csv" => source.rows(breaches, |row| set.works.push(work(row)))?,
             "households.csv" => source.rows(breaches, |row| set.households.push(household(row)))?,
-            "members.csv" => source.rows(breaches, |row| set.members.push(member(row)))?,
+            "members.csv" => source.rows(breaches, |row| set.members.push(member(row, today)))?,
             "employments.csv" => {
                 source.rows(breaches, |row| set.employments.push(employment(row)))?
             }
@@ -198,7 +199,7 @@ fn area(row: &mut Row<'_>) -> AreaRow {
     }
     AreaRow {
         line: row.line(),
-        name: row.text("name"),
+        name: name(row, "name"),
         parent_code: row.optional_text("parent_code"),
         poverty_village: row.value("poverty_village", boolean).unwrap_or_default(),
         whole_village_relocation: row
@@ -213,7 +214,7 @@ fn site(row: &mut Row<'_>) -> SiteRow {
     SiteRow {
         line: row.line(),
         code: row.text("code"),
-        name: row.text("name"),
+        name: name(row, "name"),
         township_code: row.text("township_code"),
         placement: row.value("placement", coded),
         setting: row.value("setting", coded),
@@ -233,7 +234,7 @@ fn work(row: &mut Row<'_>) -> WorkRow {
         site_code: row.text("site_code"),
         code: row.text("code"),
         category: row.value("category", coded),
-        name: row.text("name"),
+        name: name(row, "name"),
         completed_on: row.optional("completed_on", date).flatten(),
     }
 }
@@ -252,7 +253,7 @@ fn household(row: &mut Row<'_>) -> HouseholdRow {
     HouseholdRow {
         line: row.line(),
         code: row.text("code"),
-        head_name: row.text("head_name"),
+        head_name: name(row, "head_name"),
         head_id_number,
         phone: row.optional_text("phone"),
         origin_village_code: row.text("origin_village_code"),
@@ -265,7 +266,7 @@ fn household(row: &mut Row<'_>) -> HouseholdRow {
     }
 }
 
-fn member(row: &mut Row<'_>) -> MemberRow {
+fn member(row: &mut Row<'_>, today: NaiveDate) -> MemberRow {
     let household_code = row.text("household_code");
     let id_number = row.text("id_number");
     let id = if id_number.is_empty() {
@@ -274,6 +275,9 @@ fn member(row: &mut Row<'_>) -> MemberRow {
         ok(row, "id_number", rules::id_number(&id_number))
     };
     let birth_date = row.value("birth_date", date);
+    if let Some(born) = birth_date {
+        check(row, "birth_date", rules::born_by(born, today));
+    }
     if let (Some(id), Some(born)) = (id, birth_date) {
         check(row, "birth_date", rules::birth_date(&id, born));
     }
@@ -281,7 +285,7 @@ fn member(row: &mut Row<'_>) -> MemberRow {
         line: row.line(),
         household_code,
         id_number,
-        name: row.text("name"),
+        name: name(row, "name"),
         relation: row.value("relation", coded),
         birth_date,
         gender: row.value("gender", coded),
@@ -299,7 +303,7 @@ fn employment(row: &mut Row<'_>) -> EmploymentRow {
         line: row.line(),
         member_id_number: row.text("member_id_number"),
         path: row.value("path", coded),
-        employer: row.text("employer"),
+        employer: name(row, "employer"),
         location: row.value("location", coded),
         started_on,
         ended_on,
@@ -326,12 +330,21 @@ fn homestead(row: &mut Row<'_>, seqs: &mut HashMap<(String, String), i32>) -> Ho
         seq: *seq,
         household_code,
         village_code,
-        area_mu: row.value("area_mu", positive_decimal).unwrap_or(1.0),
+        area_mu: row.value("area_mu", homestead_area).unwrap_or(1.0),
         exempt: exempt.unwrap_or_default(),
         demolished_on: demolished.flatten(),
         reclaimed_on: reclaimed.flatten(),
         reclaimed_use: reclaimed_use.flatten(),
     }
+}
+
+/// A required name cell (see [`rules::name`]), as written; an empty or unfit one is reported.
+fn name(row: &mut Row<'_>, column: &str) -> String {
+    let value = row.text(column);
+    if !value.is_empty() {
+        check(row, column, rules::name(&value));
+    }
+    value
 }
 
 /// Records `result`'s breach, if any; whether the cell is fine.

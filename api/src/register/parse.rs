@@ -58,11 +58,12 @@ fn decimal(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|x| x.is_finite())
 }
 
-/// A decimal greater than zero.
-pub(crate) fn positive_decimal(s: &str) -> Parsed<f64> {
-    decimal(s)
-        .and_then(|x| rules::positive_decimal(x).ok())
-        .ok_or_else(|| rules::not_positive_decimal(s))
+/// A homestead's area in mu (see [`rules::homestead_area`]).
+pub(crate) fn homestead_area(s: &str) -> Parsed<f64> {
+    match decimal(s) {
+        Some(x) => rules::homestead_area(x).map_err(|_| rules::not_homestead_area(x, s)),
+        None => Err(rules::not_positive_decimal(s)),
+    }
 }
 
 /// Decimal degrees of latitude.
@@ -185,10 +186,18 @@ mod tests {
             whole(0)("99999999999"),
             Err("\"99999999999\" is not a whole number ≥ 0".into())
         );
-        assert_eq!(positive_decimal("0.35"), Ok(0.35));
-        assert!(positive_decimal("0").is_err());
-        assert!(positive_decimal("NaN").is_err());
-        assert!(positive_decimal("inf").is_err());
+        assert_eq!(
+            homestead_area("0"),
+            Err("\"0\" is not a decimal > 0".into())
+        );
+        assert!(homestead_area("inf").is_err());
+        assert_eq!(homestead_area("0.35"), Ok(0.35));
+        assert_eq!(
+            homestead_area("1e308"),
+            Err("\"1e308\" mu is more than any homestead has: at most 1000 mu".into())
+        );
+        assert!(homestead_area("1000.01").is_err());
+        assert!(homestead_area("NaN").is_err());
         assert_eq!(latitude("37.07"), Ok(37.07));
         assert!(latitude("91").is_err());
         assert!(longitude("-181").is_err());

@@ -100,7 +100,8 @@ pub(crate) fn open(
 
 impl Source {
     /// Hands every data row to `each`. Rows that cannot be split into the header's cells (wrong
-    /// number of cells, invalid UTF-8) are reported here and not handed on.
+    /// number of cells, invalid UTF-8) are reported here and not handed on; a NUL character is
+    /// reported here and removed before the row is handed on.
     pub fn rows(
         mut self,
         breaches: &mut Breaches,
@@ -127,6 +128,23 @@ impl Source {
                     continue;
                 }
             };
+            // PostgreSQL cannot store NUL in text: each cell holding one is reported, and the
+            // row is read without it, so no statement (the register's lookups included) carries
+            // it and the row's other rules still run. Nothing is written while a breach stands.
+            let mut record = record;
+            if record.iter().any(|cell| cell.contains('\0')) {
+                for (column, position) in self.table.columns.iter().zip(&self.index) {
+                    if record
+                        .get(*position)
+                        .is_some_and(|cell| cell.contains('\0'))
+                    {
+                        let reason =
+                            "holds a NUL character (U+0000), which the register cannot store";
+                        breaches.add(self.table.file, line, column, reason);
+                    }
+                }
+                record = record.iter().map(|cell| cell.replace('\0', "")).collect();
+            }
             let mut row = Row {
                 table: self.table,
                 line,

@@ -648,7 +648,8 @@ async fn quoted_cells_and_crlf_lines_are_read_and_lines_counted_physically() {
             .replace(",王建国,", ",\"王建国\","),
     )
     .unwrap();
-    // A quoted employer spanning two physical lines moves the rows below it down by one line.
+    // A quoted employer spanning two physical lines moves the rows below it down by one line
+    // (and a line break has no place in a name).
     edit(
         p,
         "employments.csv",
@@ -663,13 +664,22 @@ async fn quoted_cells_and_crlf_lines_are_read_and_lines_counted_physically() {
     );
     assert_eq!(
         breaches(import_dir(&db.db, p).await),
-        ["employments.csv:6: ended_on: 2019-07-01 is before started_on 2019-08-01"]
+        [
+            "employments.csv:2: employer: \"北京顺达物流\\n有限公司\" holds the control character U+000A: a name is plain text",
+            "employments.csv:6: ended_on: 2019-07-01 is before started_on 2019-08-01"
+        ]
     );
     edit(
         p,
         "employments.csv",
         "2019-08-01,2019-07-01,600",
         "2019-08-01,,600",
+    );
+    edit(
+        p,
+        "employments.csv",
+        ",\"北京顺达物流\n有限公司\",",
+        ",\"北京顺达物流有限公司\",",
     );
     assert_eq!(import_dir(&db.db, p).await.unwrap(), small_summary());
     let head = member::Entity::find_by_id("140721196503120118")
@@ -678,4 +688,74 @@ async fn quoted_cells_and_crlf_lines_are_read_and_lines_counted_physically() {
         .unwrap()
         .unwrap();
     assert_eq!(head.name, "王建国");
+}
+
+#[tokio::test]
+async fn names_birth_dates_and_homestead_areas_must_be_believable() {
+    let db = TestDb::new().await;
+    let dir = copy_of(SMALL);
+    let p = dir.path();
+    // Control characters in every kind of name: an ESC sequence that clears a terminal, a tab,
+    // DEL, C1 controls (NEL, CSI) and an OSC hyperlink.
+    edit(p, "areas.csv", "箕城镇,", "箕城\u{1b}[2J镇,");
+    edit(p, "sites.csv", "箕城镇幸福苑", "箕城镇\t幸福苑");
+    edit(p, "site_works.csv", "幼儿园", "幼儿\u{7f}园");
+    edit(p, "households.csv", "郝平", "郝\u{85}平");
+    edit(p, "members.csv", "李秀英", "李秀\u{9b}31m英");
+    edit(
+        p,
+        "employments.csv",
+        "石源村保洁员",
+        "石源村\u{1b}]8;;http://x\u{7}保洁员",
+    );
+    // Plain names pass, spaces and middle dots included.
+    edit(p, "households.csv", "赵桂兰", "阿依古丽·买买提 赵");
+    // A birth date after today (the ID number says 1990).
+    edit(p, "members.csv", "1990-11-02", "2099-11-02");
+    // Homestead areas no homestead has.
+    edit(p, "homesteads.csv", "0.5,false", "1e308,false");
+    edit(p, "homesteads.csv", "0.35,false", "1000.5,false");
+    let before = counts(&db.db).await;
+
+    let today = anju::domain::rules::today();
+    assert_eq!(
+        breaches(import_dir(&db.db, p).await),
+        [
+            "areas.csv:5: name: \"箕城\\u{1b}[2J镇\" holds the control character U+001B: a name is plain text".to_owned(),
+            "sites.csv:2: name: \"箕城镇\\t幸福苑\" holds the control character U+0009: a name is plain text".to_owned(),
+            "site_works.csv:4: name: \"幼儿\\u{7f}园\" holds the control character U+007F: a name is plain text".to_owned(),
+            "households.csv:4: head_name: \"郝\\u{85}平\" holds the control character U+0085: a name is plain text".to_owned(),
+            "members.csv:3: name: \"李秀\\u{9b}31m英\" holds the control character U+009B: a name is plain text".to_owned(),
+            format!("members.csv:4: birth_date: 2099-11-02 is in the future (today is {today})"),
+            "members.csv:4: birth_date: 2099-11-02 differs from the birth date in the ID number (1990-11-02)".to_owned(),
+            "employments.csv:5: employer: \"石源村\\u{1b}]8;;http://x\\u{7}保洁员\" holds the control character U+001B: a name is plain text".to_owned(),
+            "homesteads.csv:2: area_mu: \"1000.5\" mu is more than any homestead has: at most 1000 mu".to_owned(),
+            "homesteads.csv:4: area_mu: \"1e308\" mu is more than any homestead has: at most 1000 mu".to_owned(),
+        ]
+    );
+    assert_eq!(counts(&db.db).await, before);
+}
+
+#[tokio::test]
+async fn a_nul_character_in_any_cell_is_reported_where_it_is() {
+    let db = TestDb::new().await;
+    let dir = copy_of(SMALL);
+    let p = dir.path();
+    edit(p, "households.csv", "13835412345", "1383541\u{0}2345");
+    edit(
+        p,
+        "site_works.csv",
+        "140721AZ001-02,",
+        "140721AZ001-0\u{0}2,",
+    );
+    let before = counts(&db.db).await;
+    let reason = "holds a NUL character (U+0000), which the register cannot store";
+    assert_eq!(
+        breaches(import_dir(&db.db, p).await),
+        [
+            format!("site_works.csv:3: code: {reason}"),
+            format!("households.csv:2: phone: {reason}"),
+        ]
+    );
+    assert_eq!(counts(&db.db).await, before);
 }

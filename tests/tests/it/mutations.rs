@@ -537,6 +537,145 @@ async fn a_rule_breach_reads_as_the_import_reports_it() {
     assert_eq!(household_version(&app, "H01").await, 1);
 }
 
+/// The single user error of a refused write: its field and message, with code `BAD_USER_INPUT`.
+fn bad_input(payload: &Value) -> (Value, String) {
+    let errors = payload["userErrors"].as_array().expect("userErrors");
+    assert_eq!(errors.len(), 1, "{payload:#}");
+    assert_eq!(errors[0]["code"], "BAD_USER_INPUT", "{payload:#}");
+    (
+        errors[0]["field"].clone(),
+        errors[0]["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn names_birth_dates_and_homestead_areas_must_be_believable() {
+    let app = TestApp::with_fixture("indicators").await;
+    let plain = "a name is plain text";
+
+    // A control character in any name: an ESC sequence, C1 controls, DEL, a tab.
+    let mut input = new_household(
+        "H20",
+        &id("52273219850505001"),
+        &id("52273219860606002"),
+        "1986-06-06",
+    );
+    input["idempotencyKey"] = json!(key());
+    input["headName"] = json!("赵\u{1b}[2J一");
+    let p = mutate(&app, "createHousehold", input.clone(), "household { code }").await;
+    assert_eq!(p["household"], Value::Null);
+    let (field, message) = bad_input(&p);
+    assert_eq!(field, json!(["headName"]));
+    assert!(
+        message.contains("U+001B") && message.contains(plain),
+        "{message}"
+    );
+
+    input["headName"] = json!("赵一");
+    input["members"][1]["name"] = json!("钱\u{9b}31m二");
+    let p = mutate(&app, "createHousehold", input.clone(), "household { code }").await;
+    let (field, message) = bad_input(&p);
+    assert_eq!(field, json!(["members", "1", "name"]));
+    assert!(message.contains("U+009B"), "{message}");
+
+    // A birth date after today, though the ID number carries it.
+    input["members"][1]["name"] = json!("钱二");
+    input["members"][1]["idNumber"] = json!(id("52273220990101002"));
+    input["members"][1]["birthDate"] = json!("2099-01-01");
+    let p = mutate(&app, "createHousehold", input.clone(), "household { code }").await;
+    let (field, message) = bad_input(&p);
+    assert_eq!(field, json!(["members", "1", "birthDate"]));
+    assert!(
+        message.starts_with("2099-01-01 is in the future"),
+        "{message}"
+    );
+
+    // Names with spaces and middle dots are fine.
+    input["members"][1]["idNumber"] = json!(id("52273219860606002"));
+    input["members"][1]["birthDate"] = json!("1986-06-06");
+    input["members"][1]["name"] = json!("阿依古丽·买买提");
+    input["headName"] = json!("Zhao Yi");
+    input["members"][0]["name"] = json!("Zhao Yi");
+    no_user_errors(&mutate(&app, "createHousehold", input, "household { code }").await);
+
+    let p = mutate(
+        &app,
+        "updateMember",
+        json!({ "idempotencyKey": key(), "idNumber": "522732197503120114", "version": 1,
+                "name": "王\u{7f}建国" }),
+        "member { name }",
+    )
+    .await;
+    let (field, _) = bad_input(&p);
+    assert_eq!(field, json!(["name"]));
+    let p = mutate(
+        &app,
+        "updateSite",
+        json!({ "idempotencyKey": key(), "code": "AZD001", "version": 1, "name": "幸福\t社区" }),
+        "site { name }",
+    )
+    .await;
+    let (field, message) = bad_input(&p);
+    assert_eq!(field, json!(["name"]));
+    assert!(message.contains("U+0009"), "{message}");
+    let p = mutate(
+        &app,
+        "createSiteWork",
+        json!({ "idempotencyKey": key(), "siteCode": "AZD001", "code": "AZD001-99",
+                "category": "ANCILLARY", "name": "\u{85}围墙" }),
+        "work { code }",
+    )
+    .await;
+    assert_eq!(bad_input(&p).0, json!(["name"]));
+    let p = mutate(
+        &app,
+        "addEmployment",
+        json!({ "idempotencyKey": key(), "memberIdNumber": "522732197503120114",
+                "path": "LOCAL", "employer": "鑫源\u{1b}]8;;http://x\u{7}建材", "location": "IN_COUNTY",
+                "startedOn": T }),
+        "employment { id }",
+    )
+    .await;
+    assert_eq!(bad_input(&p).0, json!(["employer"]));
+
+    // An area no homestead has reads as the import reports it.
+    let p = mutate(
+        &app,
+        "createHomestead",
+        json!({ "idempotencyKey": key(), "householdCode": "H05", "villageCode": "522732102202",
+                "areaMu": 1e308, "exempt": false }),
+        "homestead { id }",
+    )
+    .await;
+    let imported = import_reason(
+        &app,
+        "homesteads.csv",
+        "H05,522732102202,0.3,",
+        "H05,522732102202,1e308,",
+    )
+    .await;
+    assert_eq!(
+        imported,
+        "\"1e308\" mu is more than any homestead has: at most 1000 mu"
+    );
+    assert_eq!(bad_input(&p), (json!(["areaMu"]), imported));
+
+    // Nothing was written but the plain household.
+    assert_eq!(household_version(&app, "H01").await, 1);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM households WHERE code = 'H20'").await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT COUNT(*) FROM homesteads WHERE household_code = 'H05'"
+        )
+        .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn of_two_concurrent_updates_of_one_version_exactly_one_wins() {
     let app = TestApp::with_fixture("indicators").await;

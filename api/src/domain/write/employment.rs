@@ -30,11 +30,17 @@ async fn site_of_member(txn: &DatabaseTransaction, id_number: &str) -> Result<St
     Ok(h.site_code)
 }
 
-/// The rules of one employment as it will be stored.
-fn employment_rules(e: &employment::Model) -> Vec<UserError> {
+/// The rules of one employment as it will be stored, replacing `before` (if any); the
+/// employer's name is checked when it is written.
+fn employment_rules(e: &employment::Model, before: Option<&employment::Model>) -> Vec<UserError> {
     let mut errors = Vec::new();
     if e.employer.trim().is_empty() {
         errors.push(UserError::bad_input(&["employer"], "must not be empty"));
+    } else if let (true, Err(reason)) = (
+        before.is_none_or(|b| b.employer != e.employer),
+        rules::name(&e.employer),
+    ) {
+        errors.push(UserError::bad_input(&["employer"], reason));
     }
     if let Err(reason) = rules::employment_dates(e.started_on, e.ended_on) {
         errors.push(UserError::bad_input(&["endedOn"], reason));
@@ -99,7 +105,7 @@ impl Mutation for AddEmployment {
             updated_at: now,
             version: 1,
         };
-        let errors = employment_rules(&record);
+        let errors = employment_rules(&record, None);
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
@@ -172,7 +178,7 @@ impl Mutation for EndEmployment {
         }
         let mut after = before.clone();
         after.ended_on = self.ended_on;
-        let errors = employment_rules(&after);
+        let errors = employment_rules(&after, Some(&before));
         if !errors.is_empty() {
             return Ok(Err(errors));
         }

@@ -18,10 +18,12 @@ use serde::Serialize;
 
 const HOMESTEAD: &str = "homestead";
 
-/// The rules of one homestead as it will be stored.
-fn homestead_rules(h: &homestead::Model) -> Vec<UserError> {
+/// The rules of one homestead as it will be stored, replacing `before` (if any); the area is
+/// checked when it is written.
+fn homestead_rules(h: &homestead::Model, before: Option<&homestead::Model>) -> Vec<UserError> {
     let mut errors = Vec::new();
-    if let Err(reason) = rules::positive_decimal(h.area_mu) {
+    let written = before.is_none_or(|b| b.area_mu.to_bits() != h.area_mu.to_bits());
+    if let (true, Err(reason)) = (written, rules::homestead_area(h.area_mu)) {
         errors.push(UserError::bad_input(&["areaMu"], reason));
     }
     errors.extend(breaches(
@@ -107,7 +109,7 @@ impl Mutation for CreateHomestead {
             updated_at: now,
             version: 1,
         };
-        errors.extend(homestead_rules(&record));
+        errors.extend(homestead_rules(&record, None));
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
@@ -186,7 +188,7 @@ impl Mutation for HomesteadPatch {
         if let Some(v) = self.reclaimed_use {
             after.reclaimed_use = v;
         }
-        let errors = homestead_rules(&after);
+        let errors = homestead_rules(&after, Some(&before));
         if !errors.is_empty() {
             return Ok(Err(errors));
         }

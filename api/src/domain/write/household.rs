@@ -20,14 +20,21 @@ use serde::Serialize;
 const HOUSEHOLD: &str = "household";
 const MEMBER: &str = "member";
 
-/// The single-record rules of a household as it will be stored.
-fn household_rules(h: &household::Model) -> Vec<UserError> {
+/// The single-record rules of a household as it will be stored, replacing `before` (if any).
+/// The rules on the text of a name hold for names written now: one stored before they held
+/// does not block other changes.
+fn household_rules(h: &household::Model, before: Option<&household::Model>) -> Vec<UserError> {
     let mut errors = Vec::new();
     if h.code.trim().is_empty() {
         errors.push(UserError::bad_input(&["code"], "must not be empty"));
     }
     if h.head_name.trim().is_empty() {
         errors.push(UserError::bad_input(&["headName"], "must not be empty"));
+    } else if let (true, Err(reason)) = (
+        before.is_none_or(|b| b.head_name != h.head_name),
+        rules::name(&h.head_name),
+    ) {
+        errors.push(UserError::bad_input(&["headName"], reason));
     }
     if let Err(reason) = rules::id_number(&h.head_id_number) {
         errors.push(UserError::bad_input(&["headIdNumber"], reason));
@@ -88,8 +95,13 @@ fn membership_rules(
         .collect()
 }
 
-/// The single-record rules of a member, its fields under `prefix`.
-fn member_rules(prefix: &[&str], m: &member::Model) -> Vec<UserError> {
+/// The single-record rules of a member, its fields under `prefix`, replacing `before` (if any):
+/// the name's text and the birth date are checked when they are written.
+fn member_rules(
+    prefix: &[&str],
+    m: &member::Model,
+    before: Option<&member::Model>,
+) -> Vec<UserError> {
     let at = |field: &str| {
         let mut path: Vec<&str> = prefix.to_vec();
         path.push(field);
@@ -102,7 +114,12 @@ fn member_rules(prefix: &[&str], m: &member::Model) -> Vec<UserError> {
             ..UserError::bad_input(&[], reason)
         }),
         Ok(id) => {
-            if let Err(reason) = rules::birth_date(&id, m.birth_date) {
+            let born = if before.is_none_or(|b| b.birth_date != m.birth_date) {
+                rules::born_by(m.birth_date, rules::today())
+            } else {
+                Ok(())
+            };
+            if let Err(reason) = born.and_then(|()| rules::birth_date(&id, m.birth_date)) {
                 errors.push(UserError {
                     field: Some(at("birthDate")),
                     ..UserError::bad_input(&[], reason)
@@ -110,10 +127,17 @@ fn member_rules(prefix: &[&str], m: &member::Model) -> Vec<UserError> {
             }
         }
     }
-    if m.name.trim().is_empty() {
+    let name = if m.name.trim().is_empty() {
+        Err("must not be empty".to_owned())
+    } else if before.is_none_or(|b| b.name != m.name) {
+        rules::name(&m.name)
+    } else {
+        Ok(())
+    };
+    if let Err(reason) = name {
         errors.push(UserError {
             field: Some(at("name")),
-            ..UserError::bad_input(&[], "must not be empty")
+            ..UserError::bad_input(&[], reason)
         });
     }
     errors
@@ -227,13 +251,13 @@ impl Mutation for CreateHousehold {
         {
             errors.push(e);
         }
-        errors.extend(household_rules(&record));
+        errors.extend(household_rules(&record, None));
         let members: Vec<member::Model> =
             self.members.iter().map(|m| m.model(&self.code)).collect();
         let mut seen = std::collections::HashMap::new();
         for (i, m) in members.iter().enumerate() {
             let index = i.to_string();
-            errors.extend(member_rules(&["members", &index], m));
+            errors.extend(member_rules(&["members", &index], m, None));
             if let Some(first) = seen.insert(m.id_number.as_str(), i) {
                 errors.push(UserError::bad_input(
                     &["members", &index, "idNumber"],
@@ -417,7 +441,7 @@ impl Mutation for HouseholdPatch {
         if let Some(v) = self.relapsed_on {
             after.relapsed_on = v;
         }
-        errors.extend(household_rules(&after));
+        errors.extend(household_rules(&after, Some(&before)));
         if after.head_id_number != before.head_id_number {
             let members = stored_members(txn, &before.code).await?;
             let relations: Vec<(&str, Option<Relation>)> = members
@@ -487,7 +511,7 @@ impl Mutation for CreateMember {
             )]));
         };
         let record = self.member.model(&self.household_code);
-        let mut errors = member_rules(&[], &record);
+        let mut errors = member_rules(&[], &record, None);
         let members = stored_members(txn, &household.code).await?;
         household.persons += 1;
         let mut relations: Vec<(&str, Option<Relation>)> = members
@@ -618,7 +642,7 @@ impl Mutation for MemberPatch {
         if let Some(v) = self.labor_capacity {
             after.labor_capacity = v;
         }
-        let mut errors = member_rules(&[], &after);
+        let mut errors = member_rules(&[], &after, Some(&before));
         let household = household::Entity::find_by_id(before.household_code.clone())
             .one(txn)
             .await?

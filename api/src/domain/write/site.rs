@@ -19,8 +19,9 @@ use serde::Serialize;
 const SITE: &str = "site";
 const WORK: &str = "site_work";
 
-/// The site-level numbers every site write checks.
-fn site_numbers(s: &site::Model) -> Vec<UserError> {
+/// The site-level numbers and name every site write checks, replacing `before` (if any); the
+/// name's text is checked when it is written.
+fn site_numbers(s: &site::Model, before: Option<&site::Model>) -> Vec<UserError> {
     let mut errors = Vec::new();
     for (field, n) in [
         ("plannedHouseholds", s.planned_households),
@@ -41,8 +42,22 @@ fn site_numbers(s: &site::Model) -> Vec<UserError> {
     }
     if s.name.trim().is_empty() {
         errors.push(UserError::bad_input(&["name"], "must not be empty"));
+    } else if let (true, Err(reason)) = (
+        before.is_none_or(|b| b.name != s.name),
+        rules::name(&s.name),
+    ) {
+        errors.push(UserError::bad_input(&["name"], reason));
     }
     errors
+}
+
+/// A site's or work's name: not empty, and plain text.
+fn name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        Err("must not be empty".to_owned())
+    } else {
+        rules::name(name)
+    }
 }
 
 /// `createSite`.
@@ -88,7 +103,7 @@ impl Mutation for CreateSite {
             updated_at: now,
             version: 1,
         };
-        let mut errors = site_numbers(&record);
+        let mut errors = site_numbers(&record, None);
         if let Err(e) = area_ref(
             txn,
             writer,
@@ -206,7 +221,7 @@ impl Mutation for SitePatch {
         }
         after.version = before.version + 1;
         after.updated_at = Utc::now();
-        let errors = site_numbers(&after);
+        let errors = site_numbers(&after, Some(&before));
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
@@ -269,10 +284,11 @@ impl Mutation for CreateSiteWork {
             )]));
         }
         let mut errors = Vec::new();
-        for (field, v) in [("code", &self.code), ("name", &self.name)] {
-            if v.trim().is_empty() {
-                errors.push(UserError::bad_input(&[field], "must not be empty"));
-            }
+        if self.code.trim().is_empty() {
+            errors.push(UserError::bad_input(&["code"], "must not be empty"));
+        }
+        if let Err(reason) = name(&self.name) {
+            errors.push(UserError::bad_input(&["name"], reason));
         }
         if !errors.is_empty() {
             return Ok(Err(errors));
@@ -365,11 +381,8 @@ impl Mutation for WorkPatch {
         }
         let mut after = before.clone();
         if let Some(v) = &self.name {
-            if v.trim().is_empty() {
-                return Ok(Err(vec![UserError::bad_input(
-                    &["name"],
-                    "must not be empty",
-                )]));
+            if let Err(reason) = name(v) {
+                return Ok(Err(vec![UserError::bad_input(&["name"], reason)]));
             }
             after.name = v.clone();
         }
