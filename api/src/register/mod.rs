@@ -40,6 +40,7 @@ mod membership;
 mod parse;
 mod reader;
 mod report;
+pub mod spreadsheet;
 pub(crate) mod table;
 mod validate;
 mod write;
@@ -154,7 +155,8 @@ impl Phases {
 }
 
 /// Writes the whole register to `dir` as the contract's seven CSV files (creating `dir` if
-/// needed), and returns how many rows each file got.
+/// needed), and returns how many rows each file got. Every value is written exactly as stored,
+/// for programs to read back; files for people to open are made with [`spreadsheet::defang`].
 pub async fn export_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSummary, ExportError> {
     export::export(db, dir).await
 }

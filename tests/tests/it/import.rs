@@ -759,3 +759,29 @@ async fn a_nul_character_in_any_cell_is_reported_where_it_is() {
     );
     assert_eq!(counts(&db.db).await, before);
 }
+
+#[tokio::test]
+async fn export_keeps_cells_a_spreadsheet_would_evaluate_exactly_as_stored() {
+    // Export is interchange for programs, not a file for people: it is lossless, formula-like
+    // cells included (files for people go through `register::spreadsheet::defang`).
+    let db = TestDb::new().await;
+    let dir = copy_of(SMALL);
+    let p = dir.path();
+    edit(
+        p,
+        "employments.csv",
+        "石源村保洁员",
+        "\"=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\"",
+    );
+    edit(p, "site_works.csv", "幼儿园", "@SUM(1+1)");
+    edit(p, "households.csv", "郝平", "-郝平");
+    import_dir(&db.db, p).await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    export_dir(&db.db, out.path()).await.unwrap();
+    let read = |file: &str| std::fs::read_to_string(out.path().join(file)).unwrap();
+    assert!(read("employments.csv").contains(",\"=HYPERLINK(\"\"http://x\"\",\"\"点击\"\")\","));
+    assert!(read("site_works.csv").contains(",@SUM(1+1),"));
+    assert!(read("households.csv").contains(",-郝平,"));
+    let row = anju::register::spreadsheet::defang_row(["-郝平", "@SUM(1+1)", "郝平"]);
+    assert_eq!(row, ["'-郝平", "'@SUM(1+1)", "郝平"]);
+}
