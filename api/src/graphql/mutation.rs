@@ -5,7 +5,7 @@
 //! ([`crate::domain::write`]) in the caller's scope, convert the outcome. Every input carries an
 //! `idempotencyKey`; see the domain module for what it guarantees.
 
-use super::access::{require_role, restriction};
+use super::access::{forbidden, require_role, restriction};
 use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse, Relation,
     SiteSetting, WorkCategory,
@@ -62,6 +62,8 @@ impl From<dw::UserError> for UserError {
                 dw::UserErrorCode::NotFound => UserErrorCode::NotFound,
                 dw::UserErrorCode::Conflict => UserErrorCode::Conflict,
                 dw::UserErrorCode::IdempotencyKeyReused => UserErrorCode::IdempotencyKeyReused,
+                // Never a user error: `write` answers it as a `FORBIDDEN` error first.
+                dw::UserErrorCode::Forbidden => UserErrorCode::BadUserInput,
             },
         }
     }
@@ -84,6 +86,15 @@ async fn write<M: Write, T>(
     let db = ctx.data::<DatabaseConnection>()?;
     let cache = ctx.data::<Cache>()?;
     let outcome = dw::run(db, cache, &writer, key, mutation).await.gql()?;
+    // A field the caller's area does not own (the household's other township does) is refused
+    // like a role that may not write, and nothing was written.
+    if let Some(refused) = outcome
+        .user_errors
+        .iter()
+        .find(|e| e.code == dw::UserErrorCode::Forbidden)
+    {
+        return Err(forbidden(refused.message.clone()));
+    }
     Ok((
         outcome.record.map(wrap),
         outcome.user_errors.into_iter().map(Into::into).collect(),

@@ -505,3 +505,182 @@ async fn public_reads_can_be_turned_off() {
         .await;
     assert_eq!(ok["data"]["__typename"], "Query");
 }
+
+/// What one write answered: `OK`, the code of its first user error, or the code of the error
+/// that refused it.
+async fn write_as(app: &TestApp, token: &str, field: &str, input: Value) -> (String, String) {
+    let ty = format!("{}{}Input", field[..1].to_uppercase(), &field[1..]);
+    let mut input = input;
+    input["idempotencyKey"] = json!(uuid::Uuid::new_v4().simple().to_string());
+    let query = format!(
+        "mutation($input: {ty}!) {{ {field}(input: $input) {{ userErrors {{ field message code }} }} }}"
+    );
+    let body = app
+        .query_as(Some(token), &query, json!({ "input": input }))
+        .await;
+    if body.get("errors").is_some() {
+        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+        return (error_code(&body).to_owned(), message.to_owned());
+    }
+    match body["data"][field]["userErrors"]
+        .as_array()
+        .map(Vec::as_slice)
+    {
+        Some([]) => ("OK".to_owned(), String::new()),
+        Some([first, ..]) => (
+            first["code"].as_str().unwrap_or_default().to_owned(),
+            first["message"].as_str().unwrap_or_default().to_owned(),
+        ),
+        None => panic!("{field}: {body:#}"),
+    }
+}
+
+/// The current `version` and global id of H01's records, read by the root admin.
+async fn h01(app: &TestApp) -> Value {
+    app.data(
+        r#"{ household(code: "H01") { version
+             members { nodes { idNumber version employments { nodes { id version } } } }
+             homesteads { nodes { id version villageCode } } } }"#,
+        json!({}),
+    )
+    .await["household"]
+        .clone()
+}
+
+fn homestead_in<'a>(h: &'a Value, village: &str) -> &'a Value {
+    h["homesteads"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["villageCode"] == village)
+        .unwrap()
+}
+
+/// A write of each kind of field of H01, by whoever; `n` makes each write change its field.
+async fn write_h01(app: &TestApp, token: &str, what: &str, n: u32) -> (String, String) {
+    let h = h01(app).await;
+    let head = &h["members"]["nodes"][0];
+    let job = &head["employments"]["nodes"][0];
+    let old_home = homestead_in(&h, "522732102201");
+    let day = format!("2019-0{}-1{}", 1 + n % 9, n % 10);
+    let (field, input) = match what {
+        "moveIn" => (
+            "recordMoveIn",
+            json!({ "code": "H01", "version": h["version"], "movedInOn": day }),
+        ),
+        "povertyExit" => (
+            "recordPovertyExit",
+            json!({ "code": "H01", "version": h["version"], "povertyExitOn": day }),
+        ),
+        "phone" => (
+            "updateHousehold",
+            json!({ "code": "H01", "version": h["version"], "phone": format!("1388540000{}", n % 10) }),
+        ),
+        "addEmployment" => (
+            "addEmployment",
+            json!({ "memberIdNumber": head["idNumber"], "path": "LOCAL", "employer": format!("雇主{n}"),
+                    "location": "IN_COUNTY", "startedOn": day }),
+        ),
+        "endEmployment" => (
+            "endEmployment",
+            json!({ "id": job["id"], "version": job["version"], "endedOn": format!("2021-0{}-01", 1 + n % 9) }),
+        ),
+        "demolition" => (
+            "recordDemolition",
+            json!({ "id": old_home["id"], "version": old_home["version"], "demolishedOn": day }),
+        ),
+        "exemption" => (
+            "recordHomesteadExemption",
+            json!({ "id": old_home["id"], "version": old_home["version"], "exempt": true }),
+        ),
+        "reclamation" => (
+            "recordReclamation",
+            json!({ "id": old_home["id"], "version": old_home["version"], "reclaimedOn": "2021-01-01", "reclaimedUse": "FOREST" }),
+        ),
+        other => panic!("no write {other}"),
+    };
+    write_as(app, token, field, input).await
+}
+
+#[tokio::test]
+async fn each_township_writes_the_fields_it_owns_and_no_other() {
+    let app = TestApp::with_fixture("indicators").await;
+    // H01 lives at AZD001 in township 100 (its destination) and came from village 102201 in
+    // township 102 (its origin), where its first homestead lies; both see it.
+    let origin = app.token(Role::Officer, "522732102", None).await;
+    let destination = app.token(Role::Officer, "522732100", None).await;
+    let manager = app
+        .token(Role::SiteManager, "522732100", Some("AZD001"))
+        .await;
+    let county = app.token(Role::Officer, "522732", None).await;
+    let admin = app.token(Role::Admin, "520000", None).await;
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // The origin may not record what the destination's indicators count …
+        ("origin", "moveIn", "FORBIDDEN", "movedInOn"),
+        ("origin", "povertyExit", "FORBIDDEN", "povertyExitOn"),
+        ("origin", "addEmployment", "FORBIDDEN", "employment"),
+        ("origin", "endEmployment", "FORBIDDEN", "employment"),
+        // … but records its own homestead, and shared fields.
+        ("origin", "demolition", "OK", ""),
+        ("origin", "phone", "OK", ""),
+        // The destination may not touch a homestead in another township's village …
+        ("destination", "demolition", "FORBIDDEN", "demolishedOn"),
+        ("destination", "reclamation", "FORBIDDEN", "reclaimedOn"),
+        ("destination", "exemption", "FORBIDDEN", "exempt"),
+        ("manager", "demolition", "FORBIDDEN", "demolishedOn"),
+        // … and records its own fields.
+        ("destination", "moveIn", "OK", ""),
+        ("destination", "povertyExit", "OK", ""),
+        ("destination", "addEmployment", "OK", ""),
+        ("destination", "endEmployment", "OK", ""),
+        ("destination", "phone", "OK", ""),
+        ("manager", "moveIn", "OK", ""),
+        ("manager", "addEmployment", "OK", ""),
+        // An area above both owns everything.
+        ("county", "moveIn", "OK", ""),
+        ("county", "addEmployment", "OK", ""),
+        ("county", "demolition", "OK", ""),
+        ("county", "reclamation", "OK", ""),
+        ("admin", "moveIn", "OK", ""),
+        ("admin", "endEmployment", "OK", ""),
+        ("admin", "demolition", "OK", ""),
+    ];
+    for (n, (who, what, expected, field)) in cases.iter().enumerate() {
+        let token = match *who {
+            "origin" => &origin,
+            "destination" => &destination,
+            "manager" => &manager,
+            "county" => &county,
+            _ => &admin,
+        };
+        let before = h01(&app).await;
+        let (code, message) = write_h01(&app, token, what, n as u32).await;
+        assert_eq!(code, *expected, "{who} {what}: {message}");
+        if code == "FORBIDDEN" {
+            // The message names the field and the township that owns it; nothing changed.
+            assert!(message.contains(&format!("`{field}`")), "{message}");
+            let side = if what.contains("mployment") || *what == "moveIn" || *what == "povertyExit"
+            {
+                "destination township"
+            } else {
+                "origin township"
+            };
+            assert!(message.contains(side), "{message}");
+            assert_eq!(h01(&app).await, before, "{who} {what} changed H01");
+        }
+    }
+
+    // H01's second homestead lies in village 101201: township 101 records it, though it does
+    // not see H01 itself.
+    let other = app.token(Role::Officer, "522732101", None).await;
+    let h = h01(&app).await;
+    let home = homestead_in(&h, "522732101201");
+    let (code, message) = write_as(
+        &app,
+        &other,
+        "recordReclamation",
+        json!({ "id": home["id"], "version": home["version"], "reclaimedOn": "2020-07-01", "reclaimedUse": "CROPLAND" }),
+    )
+    .await;
+    assert_eq!(code, "OK", "{message}");
+}

@@ -1,8 +1,8 @@
 //! Members' employments.
 
 use super::{
-    duplicate, json, update_versioned, within, Applied, Mutation, Step, UserError, Versioned,
-    Writer,
+    destination_owns, duplicate, json, not_destination, update_versioned, within, Applied,
+    Mutation, Step, UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
 use crate::domain::rules;
@@ -17,17 +17,32 @@ use serde::Serialize;
 
 const EMPLOYMENT: &str = "employment";
 
-/// The site a member's household is registered to.
-async fn site_of_member(txn: &DatabaseTransaction, id_number: &str) -> Result<String, DbErr> {
+/// The household a member belongs to.
+async fn household_of_member(
+    txn: &DatabaseTransaction,
+    id_number: &str,
+) -> Result<household::Model, DbErr> {
     let m = member::Entity::find_by_id(id_number.to_owned())
         .one(txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(id_number.to_owned()))?;
-    let h = household::Entity::find_by_id(m.household_code.clone())
+    household::Entity::find_by_id(m.household_code.clone())
         .one(txn)
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(m.household_code))?;
-    Ok(h.site_code)
+        .ok_or_else(|| DbErr::RecordNotFound(m.household_code))
+}
+
+/// The refusal of an employment write to a caller whose area does not own the destination side
+/// of the member's household; `None` when it does.
+async fn not_owned(
+    txn: &DatabaseTransaction,
+    writer: &Writer<'_>,
+    household: &household::Model,
+) -> Result<Option<UserError>, DbErr> {
+    Ok(
+        (!destination_owns(txn, writer, &household.site_code).await?)
+            .then(|| not_destination("employment", &household.code, &household.site_code)),
+    )
 }
 
 /// The rules of one employment as it will be stored, replacing `before` (if any); the
@@ -91,6 +106,10 @@ impl Mutation for AddEmployment {
                 &self.member_id_number,
             )]));
         }
+        let household = household_of_member(txn, &self.member_id_number).await?;
+        if let Some(refused) = not_owned(txn, writer, &household).await? {
+            return Ok(Err(vec![refused]));
+        }
         let now = Utc::now();
         let mut record = employment::Model {
             id: 0,
@@ -110,7 +129,7 @@ impl Mutation for AddEmployment {
             return Ok(Err(errors));
         }
         let touched = Touched {
-            sites: vec![site_of_member(txn, &self.member_id_number).await?],
+            sites: vec![household.site_code],
             villages: vec![],
         };
         let mut model = record.clone().into_active_model().reset_all();
@@ -173,6 +192,10 @@ impl Mutation for EndEmployment {
         let Some(before) = found else {
             return Ok(Err(vec![UserError::not_found(&["id"], EMPLOYMENT, &key)]));
         };
+        let household = household_of_member(txn, &before.member_id_number).await?;
+        if let Some(refused) = not_owned(txn, writer, &household).await? {
+            return Ok(Err(vec![refused]));
+        }
         if before.version != self.version {
             return Ok(Err(vec![UserError::stale(EMPLOYMENT, &key, self.version)]));
         }
@@ -185,7 +208,7 @@ impl Mutation for EndEmployment {
         after.version = before.version + 1;
         after.updated_at = Utc::now();
         let touched = Touched {
-            sites: vec![site_of_member(txn, &before.member_id_number).await?],
+            sites: vec![household.site_code],
             villages: vec![],
         };
         update_versioned(

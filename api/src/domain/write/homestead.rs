@@ -1,8 +1,8 @@
 //! Homesteads: demolition, reclamation and exemption.
 
 use super::{
-    area_ref, breaches, json, update_versioned, within, Applied, Mutation, Step, UserError,
-    Versioned, Writer,
+    area_ref, breaches, json, origin_owns, update_versioned, within, Applied, Mutation, Step,
+    UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
 use crate::domain::register::Within;
@@ -149,6 +149,34 @@ pub struct HomesteadPatch {
     pub reclaimed_use: Option<Option<ReclaimedUse>>,
 }
 
+impl HomesteadPatch {
+    /// The first field this patch changes: every one of them is the origin township's (the
+    /// demolition and reclamation indicators count them).
+    fn origin_field(&self, before: &homestead::Model) -> Option<&'static str> {
+        let changes = [
+            ("exempt", self.exempt.is_some_and(|v| v != before.exempt)),
+            (
+                "demolishedOn",
+                self.demolished_on
+                    .is_some_and(|v| v != before.demolished_on),
+            ),
+            (
+                "reclaimedOn",
+                self.reclaimed_on.is_some_and(|v| v != before.reclaimed_on),
+            ),
+            (
+                "reclaimedUse",
+                self.reclaimed_use
+                    .is_some_and(|v| v != before.reclaimed_use),
+            ),
+        ];
+        changes
+            .into_iter()
+            .find(|(_, changed)| *changed)
+            .map(|(field, _)| field)
+    }
+}
+
 impl Mutation for HomesteadPatch {
     type Record = homestead::Model;
 
@@ -172,6 +200,19 @@ impl Mutation for HomesteadPatch {
         let Some(before) = found else {
             return Ok(Err(vec![UserError::not_found(&["id"], HOMESTEAD, &key)]));
         };
+        if let Some(field) = self.origin_field(&before) {
+            if !origin_owns(txn, writer, &before.village_code).await? {
+                return Ok(Err(vec![UserError::forbidden(
+                    &[field],
+                    format!(
+                        "`{field}` is recorded by the origin township: homestead {key} lies in \
+                         village \"{}\", outside your area, and that township's officers \
+                         record it",
+                        before.village_code
+                    ),
+                )]));
+            }
+        }
         if before.version != self.version {
             return Ok(Err(vec![UserError::stale(HOMESTEAD, &key, self.version)]));
         }

@@ -1,8 +1,8 @@
 //! Households and their members.
 
 use super::{
-    area_ref, breaches, distinct, duplicate, json, update_versioned, within, Applied, Mutation,
-    Step, UserError, Versioned, Writer,
+    area_ref, breaches, destination_owns, distinct, duplicate, json, not_destination,
+    update_versioned, within, Applied, Mutation, Step, UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
 use crate::domain::register::Within;
@@ -367,6 +367,43 @@ async fn stored_members(
         .await
 }
 
+impl HouseholdPatch {
+    /// The first field this patch changes that the destination township owns: the ones its
+    /// site-side indicators count (move-in, stable exit from poverty) and the site itself.
+    fn destination_field(&self, before: &household::Model) -> Option<&'static str> {
+        let changes = [
+            (
+                "movedInOn",
+                self.moved_in_on.is_some_and(|v| v != before.moved_in_on),
+            ),
+            (
+                "siteCode",
+                self.site_code
+                    .as_ref()
+                    .is_some_and(|v| *v != before.site_code),
+            ),
+            (
+                "registeredPoor",
+                self.registered_poor
+                    .is_some_and(|v| v != before.registered_poor),
+            ),
+            (
+                "povertyExitOn",
+                self.poverty_exit_on
+                    .is_some_and(|v| v != before.poverty_exit_on),
+            ),
+            (
+                "relapsedOn",
+                self.relapsed_on.is_some_and(|v| v != before.relapsed_on),
+            ),
+        ];
+        changes
+            .into_iter()
+            .find(|(_, changed)| *changed)
+            .map(|(field, _)| field)
+    }
+}
+
 impl Mutation for HouseholdPatch {
     type Record = household::Model;
 
@@ -393,6 +430,15 @@ impl Mutation for HouseholdPatch {
                 &self.code,
             )]));
         };
+        if let Some(field) = self.destination_field(&before) {
+            if !destination_owns(txn, writer, &before.site_code).await? {
+                return Ok(Err(vec![not_destination(
+                    field,
+                    &before.code,
+                    &before.site_code,
+                )]));
+            }
+        }
         if before.version != self.version {
             return Ok(Err(vec![UserError::stale(
                 HOUSEHOLD,
@@ -510,6 +556,14 @@ impl Mutation for CreateMember {
                 &self.household_code,
             )]));
         };
+        // A new member changes `persons`, which the destination's indicators count.
+        if !destination_owns(txn, writer, &household.site_code).await? {
+            return Ok(Err(vec![not_destination(
+                "member",
+                &household.code,
+                &household.site_code,
+            )]));
+        }
         let record = self.member.model(&self.household_code);
         let mut errors = member_rules(&[], &record, None);
         let members = stored_members(txn, &household.code).await?;
@@ -647,6 +701,16 @@ impl Mutation for MemberPatch {
             .one(txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(before.household_code.clone()))?;
+        // Labour capacity decides who counts as a laborer in the destination's employment.
+        if after.labor_capacity != before.labor_capacity
+            && !destination_owns(txn, writer, &household.site_code).await?
+        {
+            return Ok(Err(vec![not_destination(
+                "laborCapacity",
+                &household.code,
+                &household.site_code,
+            )]));
+        }
         if after.relation != before.relation {
             let members = stored_members(txn, &household.code).await?;
             let relations: Vec<(&str, Option<Relation>)> = members

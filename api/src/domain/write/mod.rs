@@ -18,6 +18,13 @@
 //!   database busy is retried, never surfaced.
 //! - **Scope.** Every record a mutation reads or refers to is found through the caller's
 //!   [`Within`], so a record outside it is `NOT_FOUND` exactly like a missing one.
+//! - **Who owns a field.** A household is seen from two townships: the destination (its site's)
+//!   and the origin (its village's). Each field belongs to the side whose indicators it feeds:
+//!   the destination records move-in, poverty exit and relapse, the site, members joining and
+//!   their labour capacity, and employments; the origin records the demolition, reclamation and
+//!   exemption of the homesteads left behind. A write of a field the caller's area does not own
+//!   is refused as `Forbidden` ([`destination_owns`], [`origin_owns`]); an area above both owns
+//!   everything.
 
 mod employment;
 mod homestead;
@@ -59,6 +66,9 @@ pub enum UserErrorCode {
     Conflict,
     /// The idempotency key was used before for another operation or input.
     IdempotencyKeyReused,
+    /// The caller sees the record but its area does not own the field: the household's other
+    /// township does. Answered as a `FORBIDDEN` error, not as a user error.
+    Forbidden,
 }
 
 /// One reason a mutation did not write.
@@ -91,6 +101,11 @@ impl UserError {
             UserErrorCode::NotFound,
             format!("{what} \"{key}\" was not found"),
         )
+    }
+
+    /// A field the caller's area does not own (see the module documentation).
+    pub fn forbidden(field: &[&str], message: impl Into<String>) -> Self {
+        Self::new(field, UserErrorCode::Forbidden, message)
     }
 
     /// A stale version.
@@ -497,6 +512,55 @@ where
         touched: target.touched,
         record: after,
     }))
+}
+
+/// Whether the caller's area owns the destination side of a household registered to site
+/// `site_code`: the site lies in its scope.
+async fn destination_owns(
+    txn: &DatabaseTransaction,
+    writer: &Writer<'_>,
+    site_code: &str,
+) -> Result<bool, DbErr> {
+    use sea_orm::EntityTrait;
+    let found = within(
+        entity::site::Entity::find_by_id(site_code.to_owned()),
+        &writer.visible,
+        Within::sites,
+    )
+    .one(txn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Whether the caller's area owns the origin side of a homestead in village `village_code`:
+/// the village lies in its subtree.
+async fn origin_owns(
+    txn: &DatabaseTransaction,
+    writer: &Writer<'_>,
+    village_code: &str,
+) -> Result<bool, DbErr> {
+    use sea_orm::EntityTrait;
+    let found = within(
+        entity::area::Entity::find_by_id(village_code.to_owned()),
+        &writer.visible,
+        Within::areas_below,
+    )
+    .one(txn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// The refusal of a destination-owned `field` of household `household` (at site `site`) to a
+/// caller who does not own it.
+fn not_destination(field: &str, household: &str, site: &str) -> UserError {
+    UserError::forbidden(
+        &[field],
+        format!(
+            "`{field}` is recorded by the destination township: household \"{household}\" is \
+             registered to site \"{site}\", outside your area, and that township's officers \
+             record it"
+        ),
+    )
 }
 
 /// `select` narrowed by `condition` of the caller's scope, when it has one.
