@@ -228,7 +228,8 @@ pub fn attach(
 
 fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
     use async_graphql::ErrorExtensions;
-    let cause = Arc::try_unwrap(e).unwrap_or_else(|shared| DbErr::Custom(shared.to_string()));
+    // A copy keeps what the error was (a lost connection is told apart from a failure).
+    let cause = Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone());
     Error::Database(cause).extend()
 }
 

@@ -8,6 +8,7 @@ use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
 use crate::cache::{CachedResponse, GenScope, Generation, PersonalResponse};
+use crate::error::DATABASE_UNAVAILABLE;
 use crate::graphql::cost::Meter;
 use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
 use crate::startup::AppState;
@@ -247,14 +248,10 @@ pub async fn execute(
     };
     let read = read_audit.take();
     if let Some(who) = caller.principal() {
-        if !read.is_empty() {
-            if let Err(e) =
-                audit::record_reads(&state.db, who, &request_id.0, purpose.as_deref(), &read).await
-            {
-                // Personal data leaves only on record.
-                tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
-                return reject(&state, media, &request_id, Rejection::internal());
-            }
+        if let Err(rejection) =
+            audit_reads(&state, who, &request_id, purpose.as_deref(), &read).await
+        {
+            return reject(&state, media, &request_id, rejection);
         }
     }
     for error in &mut response.errors {
@@ -290,7 +287,12 @@ pub async fn execute(
         && response.data == async_graphql::Value::Null
         && response.errors.iter().all(|e| e.path.is_empty());
     let data = (!request_error).then_some(&response.data);
-    let status = if request_error && media == MediaType::GraphqlResponse {
+    // A database out of reach fails the request as a whole, however much of it was answered:
+    // the client is to send it again shortly.
+    let unavailable = codes.contains(&DATABASE_UNAVAILABLE);
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_error && media == MediaType::GraphqlResponse {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -351,7 +353,55 @@ pub async fn execute(
     } else {
         with_cost(rendered, cost)
     };
-    throttle::finish(&meter, json_response(status, media, body))
+    let mut response = json_response(status, media, body);
+    if unavailable {
+        retry_after(&mut response);
+    }
+    throttle::finish(&meter, response)
+}
+
+/// How long a client told the database is unavailable waits before sending again, in seconds:
+/// the pool reconnects as soon as the database answers.
+const RETRY_AFTER_SECS: &str = "1";
+
+fn retry_after(response: &mut Response) {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+}
+
+/// Audits the records a response shows unmasked, before it leaves: personal data leaves only on
+/// record, so when the audit cannot be written the response is withheld. A connection lost
+/// under the insert (a database restart, a killed backend) is retried once: the pool checks a
+/// connection before handing it out, so the retry runs on a live one. When the database still
+/// cannot be reached the client is told to come back (503, `Retry-After`).
+async fn audit_reads(
+    state: &AppState,
+    who: &crate::auth::Principal,
+    request_id: &RequestId,
+    purpose: Option<&str>,
+    reads: &[(&'static str, String)],
+) -> Result<(), Rejection> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let record = || audit::record_reads(&state.db, who, &request_id.0, purpose, reads);
+    let outcome = match record().await {
+        Err(e) if crate::error::is_unavailable(&e) => {
+            tracing::warn!(request_id = %request_id.0, error = %e, "audit of unmasked reads lost its connection; retrying");
+            record().await
+        }
+        outcome => outcome,
+    };
+    outcome.map_err(|e| {
+        tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
+        if crate::error::is_unavailable(&e) {
+            Rejection::database_unavailable()
+        } else {
+            Rejection::internal()
+        }
+    })
 }
 
 /// A whole response found in the cache, and what serving it again involves.
@@ -437,11 +487,9 @@ async fn serve_hit(
         .personal
         .as_ref()
         .map_or(&[][..], |p| p.reads.as_slice());
-    if let (Some(who), false) = (caller.principal(), reads.is_empty()) {
-        if let Err(e) = audit::record_reads(&state.db, who, &request_id.0, hit.purpose, reads).await
-        {
-            tracing::error!(request_id = %request_id.0, error = %e, "cannot audit unmasked reads; response withheld");
-            return reject(state, media, request_id, Rejection::internal());
+    if let Some(who) = caller.principal() {
+        if let Err(rejection) = audit_reads(state, who, request_id, hit.purpose, reads).await {
+            return reject(state, media, request_id, rejection);
         }
     }
     state
@@ -540,12 +588,16 @@ fn reject(
             "extensions": { "code": rejection.code, "requestId": request_id.0 },
         }]
     });
-    (
+    let mut response = (
         rejection.status,
         [(header::CONTENT_TYPE, media.content_type())],
         Json(body),
     )
-        .into_response()
+        .into_response();
+    if rejection.code == DATABASE_UNAVAILABLE {
+        retry_after(&mut response);
+    }
+    response
 }
 
 /// The code of an error raised by the GraphQL engine itself rather than by Anju's resolvers,

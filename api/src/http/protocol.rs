@@ -82,6 +82,15 @@ impl Rejection {
         }
     }
 
+    /// The database could not be reached; the same request will most likely succeed shortly.
+    pub fn database_unavailable() -> Self {
+        Rejection {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: crate::error::DATABASE_UNAVAILABLE,
+            message: "the database is unavailable; try again shortly".into(),
+        }
+    }
+
     fn bad_request(message: impl Into<String>) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
