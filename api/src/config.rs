@@ -225,6 +225,19 @@ pub struct ServeConfig {
     /// milliseconds (give the load balancer time to notice).
     #[arg(long, env = "ANJU_SHUTDOWN_GRACE_MS", default_value_t = 0)]
     pub shutdown_grace_ms: u64,
+    /// Longest a client may take to send a request's head, in milliseconds; also how long a
+    /// kept-alive connection may stay idle. 0: no limit.
+    #[arg(long, env = "ANJU_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Longest a client may take to send a request's body once its head has arrived, in
+    /// milliseconds. 0: no limit.
+    #[arg(long, env = "ANJU_BODY_READ_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_read_timeout_ms: u64,
+    /// Most client connections open at once; further ones wait in the listen backlog until one
+    /// closes. Default: 4096, or the open-file limit less 256 where that is lower.
+    // Named apart from the database pool's `max_connections`: clap keys arguments by field name.
+    #[arg(long = "max-connections", env = "ANJU_MAX_CONNECTIONS")]
+    pub max_client_connections: Option<usize>,
     /// Rate-limit budgets by role, `role=maximum:restore_per_second,...` (`anonymous` for
     /// callers without credentials); roles left out keep their default.
     #[arg(long, env = "ANJU_RATE_LIMITS", default_value = crate::ratelimit::DEFAULT_RATE_LIMITS)]
@@ -248,6 +261,21 @@ impl ServeConfig {
         }
     }
 
+    /// The limits of the HTTP edge this configuration sets.
+    pub fn edge_limits(&self) -> anyhow::Result<crate::http::serve::EdgeLimits> {
+        let ms = |ms: u64| (ms > 0).then(|| std::time::Duration::from_millis(ms));
+        let max_connections = match self.max_client_connections {
+            Some(0) => anyhow::bail!("ANJU_MAX_CONNECTIONS must be at least 1"),
+            Some(n) => n,
+            None => crate::http::serve::default_max_connections(),
+        };
+        Ok(crate::http::serve::EdgeLimits {
+            header_read_timeout: ms(self.header_read_timeout_ms),
+            body_read_timeout: ms(self.body_read_timeout_ms),
+            max_connections,
+        })
+    }
+
     /// A server on a free loopback port, without demo data: what tests start.
     pub fn ephemeral() -> Self {
         Self {
@@ -263,6 +291,9 @@ impl ServeConfig {
             request_timeout_ms: 10_000,
             persisted_queries: None,
             shutdown_grace_ms: 0,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            max_client_connections: None,
             // Tests and local runs are not throttled unless they ask to be.
             rate_limits: EPHEMERAL_RATE_LIMITS.into(),
             cache: CacheConfig::default(),
@@ -301,6 +332,9 @@ pub const SETTINGS: &[&str] = &[
     "ANJU_REQUEST_TIMEOUT_MS",
     "ANJU_PERSISTED_QUERIES",
     "ANJU_SHUTDOWN_GRACE_MS",
+    "ANJU_HEADER_READ_TIMEOUT_MS",
+    "ANJU_BODY_READ_TIMEOUT_MS",
+    "ANJU_MAX_CONNECTIONS",
     "ANJU_RATE_LIMITS",
     "ANJU_JWT_SECRET",
     "ANJU_JWT_PUBLIC_KEY",

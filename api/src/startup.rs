@@ -33,6 +33,10 @@ pub struct AppState {
     pub in_flight: std::sync::Arc<crate::http::response_cache::InFlight>,
     /// Every caller's rate-limit bucket.
     pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
+    /// Longest a request body may take to arrive.
+    pub body_read_timeout: Option<std::time::Duration>,
+    /// The connections open, out of the most allowed.
+    pub connections: std::sync::Arc<http::serve::Connections>,
 }
 
 /// A server bound to its port, ready to run.
@@ -40,6 +44,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_grace: std::time::Duration,
+    limits: http::serve::EdgeLimits,
 }
 
 impl Application {
@@ -84,6 +89,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("ANJU_RATE_LIMITS: {e}"))?,
             &cache,
         ));
+        let limits = serve.edge_limits()?;
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
@@ -103,11 +109,14 @@ impl Application {
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
             response_keys,
             limiter,
+            body_read_timeout: limits.body_read_timeout,
+            connections: std::sync::Arc::new(http::serve::Connections::new(limits.max_connections)),
         };
         Ok(Application {
             listener,
             state,
             shutdown_grace: std::time::Duration::from_millis(serve.shutdown_grace_ms),
+            limits,
         })
     }
 
@@ -146,12 +155,15 @@ impl Application {
             );
             tokio::time::sleep(grace).await;
         };
-        // Anonymous callers are rate-limited by their address.
-        let app =
-            http::router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(drained)
-            .await
+        let connections = self.state.connections.clone();
+        http::serve::serve(
+            self.listener,
+            http::router(self.state),
+            self.limits,
+            connections,
+            drained,
+        )
+        .await
     }
 }
 

@@ -15,6 +15,7 @@ use crate::startup::AppState;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, Extensions, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -70,9 +71,31 @@ pub async fn execute(
     headers: HeaderMap,
     connection: Extensions,
     Query(query): Query<HashMap<String, String>>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = RequestId::new();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if super::serve::is_body_timeout(&rejection) => {
+            tracing::info!(request_id = %request_id.0, "request body not received in time");
+            let mut response = reject(
+                &state,
+                protocol::negotiate(&headers).unwrap_or(MediaType::Json),
+                &request_id,
+                Rejection {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    code: "BODY_TIMEOUT",
+                    message: "the request body did not arrive in time".into(),
+                },
+            );
+            // The rest of the body may still come: the connection cannot carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+        Err(rejection) => return rejection.into_response(),
+    };
     let Some(media) = protocol::negotiate(&headers) else {
         return reject(
             &state,
@@ -677,6 +700,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     body.push_str(&state.cache.metrics_text().await);
     body.push_str(&state.metrics.render());
     body.push_str(&pool_text(&state.db));
+    body.push_str(&format!(
+        "# HELP anju_http_connections Client connections open.\n\
+         # TYPE anju_http_connections gauge\n\
+         anju_http_connections {}\n\
+         # HELP anju_http_connections_max Most client connections open at once.\n\
+         # TYPE anju_http_connections_max gauge\n\
+         anju_http_connections_max {}\n",
+        state.connections.open(),
+        state.connections.max()
+    ));
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,13 +1,16 @@
-//! The HTTP edge: routes, request ids, body limits.
+//! The HTTP edge: connections, routes, request ids, body limits.
 
 mod graphql;
 pub mod metrics;
 pub mod persisted;
 pub mod protocol;
 pub mod response_cache;
+pub mod serve;
 mod throttle;
 
 use crate::startup::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::map_request_with_state;
 use axum::routing::get;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -25,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(graphql::ready))
         .route("/metrics", get(graphql::metrics))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(map_request_with_state(state.clone(), bound_body))
         // Spans name the method and path only: a query string may carry personal data.
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -32,4 +36,12 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// Bounds the time the request's body may take to arrive (see [`serve::bound_body`]).
+async fn bound_body(State(state): State<AppState>, request: Request) -> Request {
+    match state.body_read_timeout {
+        Some(timeout) => serve::bound_body(request, timeout),
+        None => request,
+    }
 }

@@ -10,6 +10,7 @@ mod cache;
 mod cache_state;
 mod db_faults;
 mod demo;
+mod edge;
 mod http_protocol;
 mod import;
 mod indicators_domain;
