@@ -135,9 +135,10 @@ impl Application {
         self.run_until(shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes; then readiness turns 503, the server keeps serving for
-    /// the shutdown grace period (so load balancers stop sending), stops accepting, and lets
-    /// in-flight requests finish.
+    /// Serves until `stop` completes; then readiness turns 503 and every response closes its
+    /// connection, the server keeps serving for the shutdown grace period (so load balancers
+    /// stop sending, and move off their kept-alive connections), stops accepting, closes the
+    /// idle connections and lets in-flight requests finish.
     pub async fn run_until(
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,

@@ -10,9 +10,12 @@ mod throttle;
 
 use crate::startup::AppState;
 use axum::extract::{Request, State};
-use axum::middleware::map_request_with_state;
+use axum::http::{header, HeaderValue};
+use axum::middleware::{map_request_with_state, map_response_with_state};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use std::sync::atomic::Ordering;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -29,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(graphql::metrics))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(map_request_with_state(state.clone(), bound_body))
+        .layer(map_response_with_state(state.clone(), close_when_draining))
         // Spans name the method and path only: a query string may carry personal data.
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -44,4 +48,16 @@ async fn bound_body(State(state): State<AppState>, request: Request) -> Request 
         Some(timeout) => serve::bound_body(request, timeout),
         None => request,
     }
+}
+
+/// Once shutdown has begun, every response closes its connection: clients (load balancers)
+/// move to fresh connections, which stop being accepted at the end of the grace period, rather
+/// than keep sending on one that is closed under their next request.
+async fn close_when_draining(State(state): State<AppState>, mut response: Response) -> Response {
+    if state.shutting_down.load(Ordering::Acquire) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }

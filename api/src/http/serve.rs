@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -93,10 +93,16 @@ impl Connections {
     }
 }
 
-/// Serves `router` on `listener` until `stop` completes; then stops accepting, tells every
-/// connection to finish (an idle one closes at once, one with a request under way after its
-/// response) and waits for them. Each request carries the client's address as
-/// [`ConnectInfo<SocketAddr>`].
+/// Serves `router` on `listener` until `stop` completes; then stops accepting (after taking in
+/// the connections already waiting in the backlog, which closing the listener would reset),
+/// tells every connection to finish, and waits for them. Each request carries the client's
+/// address as [`ConnectInfo<SocketAddr>`].
+///
+/// Finishing a connection that has served a request means closing it at once when it is idle,
+/// or after the response under way. One that has served nothing yet is left to send its first
+/// request, whose response closes it (every response does once shutdown has begun, see
+/// `close_when_draining`), or to the header read timeout: its client connected in order to send
+/// that request, and closing the connection under it would reset it.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -137,6 +143,19 @@ pub async fn serve(
             },
         };
         edge.spawn(stream, remote, Place::take(&connections, permit));
+    }
+    let listener = listener.into_std()?;
+    listener.set_nonblocking(true)?;
+    while let Ok(permit) = connections.slots.clone().try_acquire_owned() {
+        let Ok((stream, remote)) = listener.accept() else {
+            break;
+        };
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            edge.spawn(stream, remote, Place::take(&connections, permit));
+        }
     }
     drop(listener);
     tracing::info!(
@@ -182,10 +201,13 @@ struct Edge {
 
 impl Edge {
     fn spawn(&self, stream: tokio::net::TcpStream, remote: SocketAddr, place: Place) {
+        let served = Arc::new(AtomicBool::new(false));
         let service = {
+            let (router, served) = (self.router.clone(), served.clone());
             // Anonymous callers are rate-limited by their address.
-            let router = AddExtension::new(self.router.clone(), ConnectInfo(remote));
+            let router = AddExtension::new(router, ConnectInfo(remote));
             hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                served.store(true, Ordering::Relaxed);
                 router.clone().oneshot(request)
             })
         };
@@ -205,7 +227,9 @@ impl Edge {
                     }
                     _ = finishing.wait_for(|finish| *finish), if !told => {
                         told = true;
-                        connection.as_mut().graceful_shutdown();
+                        if served.load(Ordering::Relaxed) {
+                            connection.as_mut().graceful_shutdown();
+                        }
                     }
                 }
             }

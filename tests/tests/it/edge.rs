@@ -1,9 +1,11 @@
-//! The HTTP edge under stress: clients that never finish a request, and more connections than
-//! the server allows.
+//! The HTTP edge under stress: shutdown while clients keep their connections busy, clients that
+//! never finish a request, and more connections than the server allows.
 
 use crate::support::TestDb;
 use anju::config::ServeConfig;
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -85,6 +87,149 @@ fn post_head(length: usize) -> String {
         "POST /graphql HTTP/1.1\r\nHost: anju\r\nContent-Type: application/json\r\n\
          Content-Length: {length}\r\n\r\n"
     )
+}
+
+/// What one client request during the shutdown test came to.
+struct Outcome {
+    sent: Instant,
+    /// The `Connection` header of the answer, or the error.
+    result: Result<(u16, Option<String>), reqwest::Error>,
+}
+
+#[tokio::test]
+async fn shutdown_moves_clients_off_their_connections_and_resets_no_request() {
+    let grace = Duration::from_millis(1500);
+    let (_db, port, stop, server) = start(ServeConfig {
+        shutdown_grace_ms: grace.as_millis() as u64,
+        ..ServeConfig::ephemeral()
+    })
+    .await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    // A keep-alive connection that made one request, then stays idle.
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    idle.write_all(b"GET /livez HTTP/1.1\r\nHost: anju\r\n\r\n")
+        .await
+        .unwrap();
+    let (status, head) = read_response(&mut idle).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(!head.contains("connection: close"), "{head}");
+    // A request in flight across the whole shutdown: half its body now, the rest after the
+    // grace period.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    slow.write_all(post_head(TYPENAME.len()).as_bytes())
+        .await
+        .unwrap();
+    slow.write_all(&TYPENAME.as_bytes()[..10]).await.unwrap();
+
+    // Clients that keep their connections busy, before, during and after the grace period,
+    // until the server is gone.
+    let done = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (base, done) = (base.clone(), done.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut outcomes = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                let sent = Instant::now();
+                let result = client
+                    .post(format!("{base}/graphql"))
+                    .json(&json!({ "query": "{ __typename }" }))
+                    .send()
+                    .await
+                    .map(|r| {
+                        let connection = r
+                            .headers()
+                            .get("connection")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_ascii_lowercase);
+                        (r.status().as_u16(), connection)
+                    });
+                let refused = result.as_ref().is_err_and(|e| e.is_connect());
+                outcomes.push(Outcome { sent, result });
+                if refused {
+                    // The server has stopped accepting: it is gone for this client.
+                    break;
+                }
+            }
+            outcomes
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let t0 = Instant::now();
+    stop.send(()).unwrap();
+    // The idle connection is closed by the end of the grace period, not left to be reset.
+    let idle_closed = closed_within(&mut idle, grace + Duration::from_secs(2)).await;
+    tokio::time::sleep(
+        (t0 + grace + Duration::from_millis(300)).saturating_duration_since(Instant::now()),
+    )
+    .await;
+    slow.write_all(&TYPENAME.as_bytes()[10..]).await.unwrap();
+    let slow_answer = read_response(&mut slow).await;
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    done.store(true, Ordering::Relaxed);
+    let mut outcomes = Vec::new();
+    for c in clients {
+        outcomes.extend(c.await.unwrap());
+    }
+
+    assert!(
+        idle_closed.is_some(),
+        "an idle keep-alive connection is still open after the grace period"
+    );
+    let (status, head) = slow_answer.expect("the in-flight request was answered");
+    assert_eq!(status, 200);
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(
+        finished.is_ok(),
+        "the server stops once its connections are done"
+    );
+
+    let during_grace = |o: &&Outcome| {
+        o.sent >= t0 + Duration::from_millis(50) && o.sent < t0 + grace - Duration::from_millis(50)
+    };
+    let answered_in_grace = outcomes
+        .iter()
+        .filter(during_grace)
+        .filter(|o| o.result.is_ok())
+        .count();
+    assert!(
+        answered_in_grace > 0,
+        "no request was served during the grace period"
+    );
+    let mut failures = Vec::new();
+    let mut kept_open = 0;
+    for o in &outcomes {
+        match &o.result {
+            Ok((status, connection)) => {
+                assert_eq!(*status, 200);
+                if o.sent >= t0 + Duration::from_millis(50)
+                    && connection.as_deref() != Some("close")
+                {
+                    kept_open += 1;
+                }
+            }
+            // Refused connections once the grace period is over are the server being gone;
+            // a client (or a load balancer) retries them elsewhere, as nothing was sent.
+            Err(e) if e.is_connect() && o.sent >= t0 + grace => {}
+            Err(e) => failures.push(format!(
+                "{:?} after shutdown began: {e:?}",
+                o.sent.checked_duration_since(t0)
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {failures:#?}",
+        failures.len(),
+        outcomes.len()
+    );
+    assert_eq!(
+        kept_open, 0,
+        "responses during the grace period without `Connection: close`"
+    );
 }
 
 /// A server whose slow clients are cut off after `timeout_ms`, with room for `max_connections`.
