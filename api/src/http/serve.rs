@@ -93,6 +93,9 @@ impl Connections {
     }
 }
 
+/// Longest the server waits, once it has stopped accepting, for its open connections to end.
+const FINISH_LIMIT: Duration = Duration::from_secs(60);
+
 /// Serves `router` on `listener` until `stop` completes; then stops accepting (after taking in
 /// the connections already waiting in the backlog, which closing the listener would reset),
 /// tells every connection to finish, and waits for them. Each request carries the client's
@@ -163,9 +166,20 @@ pub async fn serve(
         "stopped accepting; finishing the open connections"
     );
     let _ = finish.send(true);
-    // Every connection holds a place until it ends: all places free means all ended.
+    // Every connection holds a place until it ends: all places free means all ended. A client
+    // that never reads its response could hold one for ever, so the wait is bounded: by then
+    // every request has met its own timeout many times over.
     let all = u32::try_from(connections.max).unwrap_or(u32::MAX);
-    let _ = connections.slots.acquire_many(all).await;
+    if tokio::time::timeout(FINISH_LIMIT, connections.slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = connections.open(),
+            limit = ?FINISH_LIMIT,
+            "connections still open after the limit: closing them"
+        );
+    }
     Ok(())
 }
 
