@@ -27,6 +27,10 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
+    /// Whole responses kept for reuse.
+    pub responses: crate::http::response_store::ResponseStore,
+    /// Registered persisted queries.
+    pub persisted: crate::http::persisted::PersistedStore,
     /// Keys of the whole-response cache.
     pub response_keys: crate::http::response_cache::ResponseKeys,
     /// The cacheable executions under way (see [`crate::http::response_cache::InFlight`]).
@@ -90,6 +94,8 @@ impl Application {
             &cache,
         ));
         let limits = serve.edge_limits()?;
+        let responses = crate::http::response_store::ResponseStore::new(&cache, &serve.cache);
+        let persisted = crate::http::persisted::PersistedStore::new(&cache);
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
@@ -108,6 +114,8 @@ impl Application {
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
             response_keys,
+            responses,
+            persisted,
             limiter,
             body_read_timeout: limits.body_read_timeout,
             connections: std::sync::Arc::new(http::serve::Connections::new(limits.max_connections)),

@@ -11,15 +11,6 @@ pub struct Metrics {
     pub shared_hits: AtomicU64,
     /// Computed from the database.
     pub misses: AtomicU64,
-    /// Whole responses answered from this process's memory.
-    pub response_local_hits: AtomicU64,
-    /// Whole responses answered from Redis.
-    pub response_shared_hits: AtomicU64,
-    /// Whole responses answered from this process's memory for the very caller they were made
-    /// for (responses that read personal records).
-    pub response_caller_hits: AtomicU64,
-    /// Whole responses not found, so executed.
-    pub response_misses: AtomicU64,
     /// Redis calls that failed or timed out.
     pub errors: AtomicU64,
     /// Redis calls skipped because it is unreachable or its breaker is open.
@@ -37,18 +28,6 @@ impl Metrics {
     }
     pub fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn response_local_hit(&self) {
-        self.response_local_hits.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn response_shared_hit(&self) {
-        self.response_shared_hits.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn response_caller_hit(&self) {
-        self.response_caller_hits.fetch_add(1, Ordering::Relaxed);
-    }
-    pub fn response_miss(&self) {
-        self.response_misses.fetch_add(1, Ordering::Relaxed);
     }
     pub fn error(&self) {
         self.errors.fetch_add(1, Ordering::Relaxed);
@@ -69,12 +48,6 @@ impl Metrics {
              anju_cache_lookups_total{{outcome=\"local_hit\"}} {}\n\
              anju_cache_lookups_total{{outcome=\"shared_hit\"}} {}\n\
              anju_cache_lookups_total{{outcome=\"miss\"}} {}\n\
-             # HELP anju_response_cache_lookups_total Whole-response cache lookups by outcome.\n\
-             # TYPE anju_response_cache_lookups_total counter\n\
-             anju_response_cache_lookups_total{{outcome=\"local_hit\"}} {}\n\
-             anju_response_cache_lookups_total{{outcome=\"shared_hit\"}} {}\n\
-             anju_response_cache_lookups_total{{outcome=\"caller_hit\"}} {}\n\
-             anju_response_cache_lookups_total{{outcome=\"miss\"}} {}\n\
              # HELP anju_cache_errors_total Shared-cache calls that failed or timed out.\n\
              # TYPE anju_cache_errors_total counter\n\
              anju_cache_errors_total {}\n\
@@ -90,10 +63,6 @@ impl Metrics {
             get(&self.local_hits),
             get(&self.shared_hits),
             get(&self.misses),
-            get(&self.response_local_hits),
-            get(&self.response_shared_hits),
-            get(&self.response_caller_hits),
-            get(&self.response_misses),
             get(&self.errors),
             get(&self.bypasses),
             get(&self.unreadable),

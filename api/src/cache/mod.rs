@@ -26,7 +26,7 @@ mod redis_backend;
 use crate::config::CacheConfig;
 pub use generation::{GenScope, Generation};
 use metrics::Metrics;
-pub(crate) use redis_backend::RedisBackend;
+pub use redis_backend::{RedisBackend, Unavailable};
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -35,11 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a shared entry lives (entries are never stale, this only bounds memory).
-const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
-/// The shape version of cached whole responses: raise it when their encoding changes.
-const RESPONSE_VERSION: u32 = 2;
-/// How long a registered persisted query is kept after its last registration.
-const PERSISTED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+pub const SHARED_TTL: Duration = Duration::from_secs(24 * 3600);
 /// How long a cross-process compute lock is held at most: a dead holder blocks nobody longer.
 const LOCK_TTL: Duration = Duration::from_secs(3);
 /// How often a waiter looks for the value another process is computing.
@@ -68,9 +64,6 @@ pub struct Cache {
 struct Inner {
     db: DatabaseConnection,
     local: moka::future::Cache<String, Local>,
-    /// Responses that read personal records, each for the one caller it was made for; `None`
-    /// when they are not kept.
-    personal: Option<moka::future::Cache<String, Arc<PersonalResponse>>>,
     redis: Option<Arc<RedisBackend>>,
     prefix: String,
     namespace: Namespace,
@@ -146,60 +139,6 @@ impl Local {
     }
 }
 
-/// A whole GraphQL response as cached: the JSON body, identical whichever JSON media type is
-/// negotiated, and the operation name it answered (for the request metrics, so a hit needs no
-/// parsing). Only error-free query responses are stored, so the status is always 200.
-#[derive(Debug, Clone)]
-pub struct CachedResponse {
-    /// The operation name, given or read from the document.
-    pub operation: Option<String>,
-    /// What the document cost when it was executed: a hit is charged the same.
-    pub cost: u64,
-    /// The response body, without `extensions.cost` (each answer carries its own).
-    pub body: axum::body::Bytes,
-}
-
-impl CachedResponse {
-    /// The shared layer's encoding: the cost, a newline, the operation name (GraphQL names hold
-    /// no newline), a newline, the body.
-    fn encode(&self) -> Vec<u8> {
-        let name = self.operation.as_deref().unwrap_or("");
-        let cost = self.cost.to_string();
-        let mut out = Vec::with_capacity(cost.len() + name.len() + 2 + self.body.len());
-        out.extend_from_slice(cost.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(name.as_bytes());
-        out.push(b'\n');
-        out.extend_from_slice(&self.body);
-        out
-    }
-
-    fn decode(bytes: Vec<u8>) -> Option<CachedResponse> {
-        let first = bytes.iter().position(|b| *b == b'\n')?;
-        let cost = std::str::from_utf8(&bytes[..first]).ok()?.parse().ok()?;
-        let second = first + 1 + bytes[first + 1..].iter().position(|b| *b == b'\n')?;
-        let name = std::str::from_utf8(&bytes[first + 1..second])
-            .ok()?
-            .to_owned();
-        let body = axum::body::Bytes::from(bytes).slice(second + 1..);
-        Some(CachedResponse {
-            operation: (!name.is_empty()).then_some(name),
-            cost,
-            body,
-        })
-    }
-}
-
-/// A whole response that read personal records, kept in this process only and served only to
-/// the caller it was made for: the response and the records it showed unmasked, which each
-/// reuse audits again.
-#[derive(Debug, Clone)]
-pub struct PersonalResponse {
-    pub response: CachedResponse,
-    /// The records shown unmasked, as the audit log names them.
-    pub reads: Vec<(&'static str, String)>,
-}
-
 impl Cache {
     /// Builds the cache named by `config` over `db`, the register whose identity is `identity`
     /// (see [`generation::register_identity`]). Never fails: an unreachable Redis only makes the
@@ -218,8 +157,9 @@ impl Cache {
                     metrics.clone(),
                 )
             });
+        // Half the in-process memory; whole responses, kept at the HTTP edge, get the other.
         let local = moka::future::Cache::builder()
-            .max_capacity(config.local_capacity_mb.saturating_mul(1024 * 1024))
+            .max_capacity(config.local_capacity_mb.saturating_mul(512 * 1024))
             .weigher(|k: &String, v: &Local| {
                 u32::try_from(k.len())
                     .unwrap_or(u32::MAX)
@@ -227,25 +167,12 @@ impl Cache {
             })
             .time_to_idle(Duration::from_secs(3600))
             .build();
-        // Personal responses get a quarter of the local layer's memory and a short life, so
-        // unmasked data lingers in memory no longer than a screen stays open.
-        let personal = (config.personal_ttl_secs > 0).then(|| {
-            moka::future::Cache::builder()
-                .max_capacity(config.local_capacity_mb.saturating_mul(256 * 1024))
-                .weigher(|k: &String, v: &Arc<PersonalResponse>| {
-                    let reads: usize = v.reads.iter().map(|(_, key)| key.len() + 16).sum();
-                    u32::try_from(k.len() + v.response.body.len() + reads).unwrap_or(u32::MAX)
-                })
-                .time_to_live(Duration::from_secs(config.personal_ttl_secs))
-                .build()
-        });
         let namespace = Namespace::new(&config.prefix, identity);
         let reader = batch::GenerationReader::start(db.clone(), redis.clone(), namespace.clone());
         Cache {
             inner: Arc::new(Inner {
                 db,
                 local,
-                personal,
                 redis,
                 prefix: config.prefix.clone(),
                 namespace,
@@ -272,137 +199,22 @@ impl Cache {
         }
     }
 
-    /// A persisted query's text by hash: from this process, else from Redis.
-    pub async fn persisted_get(&self, hash: &str) -> Option<String> {
-        let key = format!("{}:apq:{hash}", self.inner.prefix);
-        if let Some(text) = self
-            .inner
-            .local
-            .get(&key)
-            .await
-            .and_then(|l| l.get::<String>())
-        {
-            return Some(text);
-        }
-        let redis = self.inner.redis.as_ref()?;
-        let text = String::from_utf8(redis.get_bytes(&key).await.ok()??).ok()?;
-        self.inner
-            .local
-            .insert(key, Local::new(text.clone(), text.len()))
-            .await;
-        Some(text)
-    }
-
-    /// Registers a persisted query (its hash already checked) for every replica.
-    pub async fn persisted_put(&self, hash: &str, text: &str) {
-        let key = format!("{}:apq:{hash}", self.inner.prefix);
-        if let Some(redis) = &self.inner.redis {
-            let _ = redis.set_bytes(&key, text.as_bytes(), PERSISTED_TTL).await;
-        }
-        self.inner
-            .local
-            .insert(key, Local::new(text.to_owned(), text.len()))
-            .await;
-    }
-
-    fn response_key(&self, id: &str, generation: Generation) -> String {
-        format!(
-            "{}:response:v{RESPONSE_VERSION}:{id}:g{generation}",
-            self.inner.namespace.get()
-        )
-    }
-
-    /// The whole response cached as `id` (a hash of everything the response depends on) under
-    /// `generation`, the current value of [`GenScope::Register`]: from this process, else from
-    /// Redis.
-    pub async fn response_get(&self, id: &str, generation: Generation) -> Option<CachedResponse> {
-        let key = self.response_key(id, generation);
-        if let Some(found) = self
-            .inner
-            .local
-            .get(&key)
-            .await
-            .and_then(|l| l.get::<CachedResponse>())
-        {
-            self.inner.metrics.response_local_hit();
-            return Some(found);
-        }
-        if let Some(redis) = &self.inner.redis {
-            if let Ok(Some(bytes)) = redis.get_bytes(&key).await {
-                let len = bytes.len();
-                if let Some(found) = CachedResponse::decode(bytes) {
-                    self.inner.metrics.response_shared_hit();
-                    self.inner
-                        .local
-                        .insert(key, Local::new(found.clone(), len))
-                        .await;
-                    return Some(found);
-                }
-                // Executed again, and stored over the unreadable entry.
-                self.inner.metrics.unreadable();
-                tracing::warn!(key = %key, "unreadable cached response: executing it again");
-            }
-        }
-        None
-    }
-
-    /// Counts a query whose response was looked for and not found, so executed.
-    pub fn response_missed(&self) {
-        self.inner.metrics.response_miss();
-    }
-
-    /// Stores a whole response as `id` under `generation` (see [`response_get`](Self::response_get)).
-    pub async fn response_put(&self, id: &str, generation: Generation, response: CachedResponse) {
-        let key = self.response_key(id, generation);
-        let encoded = response.encode();
-        if let Some(redis) = &self.inner.redis {
-            let _ = redis.set_bytes(&key, &encoded, SHARED_TTL).await;
-        }
-        self.inner
-            .local
-            .insert(key, Local::new(response, encoded.len()))
-            .await;
-    }
-
-    /// The key of a personal response (held in this process only, so without the prefix that
-    /// Redis keys carry).
-    fn personal_key(id: &str, generation: Generation) -> String {
-        format!("{id}:g{generation}")
-    }
-
-    /// The response cached as `id` for one caller (see [`PersonalResponse`]) under
-    /// `generation`; `id` must name the caller.
-    pub async fn personal_get(
-        &self,
-        id: &str,
-        generation: Generation,
-    ) -> Option<Arc<PersonalResponse>> {
-        let found = self
-            .inner
-            .personal
-            .as_ref()?
-            .get(&Self::personal_key(id, generation))
-            .await;
-        if found.is_some() {
-            self.inner.metrics.response_caller_hit();
-        }
-        found
-    }
-
-    /// Keeps a response for one caller (see [`personal_get`](Self::personal_get)); nothing when
-    /// personal responses are not kept.
-    pub async fn personal_put(&self, id: &str, generation: Generation, response: PersonalResponse) {
-        if let Some(personal) = &self.inner.personal {
-            personal
-                .insert(Self::personal_key(id, generation), Arc::new(response))
-                .await;
-        }
-    }
-
-    /// The shared Redis backend, if configured (the rate limiter keeps its buckets there too,
-    /// behind the same timeout and breaker).
-    pub(crate) fn redis(&self) -> Option<Arc<RedisBackend>> {
+    /// The shared Redis backend, if configured: the HTTP edge keeps whole responses and
+    /// persisted queries there, and the rate limiter its buckets, behind the same timeout and
+    /// breaker.
+    pub fn redis(&self) -> Option<Arc<RedisBackend>> {
         self.inner.redis.clone()
+    }
+
+    /// The start of every Redis key that depends on this register's data (the prefix and the
+    /// register's identity): stores kept elsewhere put their data-dependent keys under it.
+    pub fn namespace(&self) -> Arc<str> {
+        self.inner.namespace.get()
+    }
+
+    /// Counts a shared entry that did not decode (computed again and overwritten).
+    pub fn count_unreadable(&self) {
+        self.inner.metrics.unreadable();
     }
 
     /// The prefix of every key this cache writes to Redis.

@@ -3,11 +3,12 @@
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
 use super::response_cache::Turn;
+use super::response_store::{CachedResponse, PersonalResponse};
 use super::throttle;
 use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
-use crate::cache::{CachedResponse, GenScope, Generation, PersonalResponse};
+use crate::cache::{GenScope, Generation};
 use crate::error::DATABASE_UNAVAILABLE;
 use crate::graphql::cost::Meter;
 use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
@@ -146,7 +147,9 @@ pub async fn execute(
         Ok(p) => p,
         Err(rejection) => return reject(&state, media, &request_id, rejection),
     };
-    if let Err(rejection) = persisted::resolve(&mut params, &state.cache, &state.allow_list).await {
+    if let Err(rejection) =
+        persisted::resolve(&mut params, &state.persisted, &state.allow_list).await
+    {
         return reject(&state, media, &request_id, rejection);
     }
     let started = std::time::Instant::now();
@@ -232,7 +235,7 @@ pub async fn execute(
         if let Some(hit) = lookup(&state, key, generation, purpose.as_deref()).await {
             return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
         }
-        state.cache.response_missed();
+        state.responses.missed();
     }
     let read_audit = Arc::new(ReadAudit::default());
     let policy = ResponseCachePolicy::default();
@@ -353,18 +356,13 @@ pub async fn execute(
             policy.reuse().max(Reuse::Caller)
         };
         match (reuse, &caller_key) {
-            (Reuse::Shared, _) => {
-                state
-                    .cache
-                    .response_put(&cache_key, generation, entry)
-                    .await
-            }
+            (Reuse::Shared, _) => state.responses.put(&cache_key, generation, entry).await,
             (Reuse::Caller, Some(key)) => {
                 let entry = PersonalResponse {
                     response: entry,
                     reads: read,
                 };
-                state.cache.personal_put(key, generation, entry).await
+                state.responses.personal_put(key, generation, entry).await
             }
             // Personal records are shown to an anonymous caller as nothing at all; such an
             // answer is not worth keeping per caller.
@@ -446,7 +444,7 @@ async fn lookup<'a>(
     purpose: Option<&'a str>,
 ) -> Option<Hit<'a>> {
     if let Some(key) = caller_key {
-        if let Some(p) = state.cache.personal_get(key, generation).await {
+        if let Some(p) = state.responses.personal_get(key, generation).await {
             return Some(Hit {
                 response: p.response.clone(),
                 personal: Some(p),
@@ -454,7 +452,7 @@ async fn lookup<'a>(
             });
         }
     }
-    let response = state.cache.response_get(cache_key, generation).await?;
+    let response = state.responses.get(cache_key, generation).await?;
     Some(Hit {
         response,
         personal: None,
@@ -698,6 +696,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.statements.get()
     );
     body.push_str(&state.cache.metrics_text().await);
+    body.push_str(&state.responses.metrics_text());
     body.push_str(&state.metrics.render());
     body.push_str(&pool_text(&state.db));
     body.push_str(&format!(

@@ -5,6 +5,7 @@ pub mod metrics;
 pub mod persisted;
 pub mod protocol;
 pub mod response_cache;
+pub mod response_store;
 pub mod serve;
 mod throttle;
 

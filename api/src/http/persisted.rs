@@ -7,12 +7,68 @@
 //! start (`--persisted-queries FILE`) run, and clients cannot register new ones.
 
 use super::protocol::{Params, Rejection};
-use crate::cache::Cache;
+use crate::cache::{Cache, RedisBackend};
 use axum::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// How long a registered persisted query is kept after its last registration.
+const PERSISTED_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+/// Memory for the texts of persisted queries in this process.
+const LOCAL_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Registered persisted queries: their texts by hash, in this process and, with Redis, for
+/// every replica. A text does not depend on the register's data, so every register under one
+/// prefix shares them.
+#[derive(Clone)]
+pub struct PersistedStore {
+    prefix: Arc<str>,
+    shared: Option<Arc<RedisBackend>>,
+    local: moka::future::Cache<String, Arc<str>>,
+}
+
+impl PersistedStore {
+    /// A store in this process and in `cache`'s Redis, if it has one.
+    pub fn new(cache: &Cache) -> Self {
+        PersistedStore {
+            prefix: cache.prefix().into(),
+            shared: cache.redis(),
+            local: moka::future::Cache::builder()
+                .max_capacity(LOCAL_BYTES)
+                .weigher(|k: &String, v: &Arc<str>| {
+                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
+        }
+    }
+
+    fn key(&self, hash: &str) -> String {
+        format!("{}:apq:{hash}", self.prefix)
+    }
+
+    /// A persisted query's text by hash: from this process, else from Redis.
+    pub async fn get(&self, hash: &str) -> Option<String> {
+        let key = self.key(hash);
+        if let Some(text) = self.local.get(&key).await {
+            return Some(text.to_string());
+        }
+        let shared = self.shared.as_ref()?;
+        let text = String::from_utf8(shared.get_bytes(&key).await.ok()??).ok()?;
+        self.local.insert(key, text.as_str().into()).await;
+        Some(text)
+    }
+
+    /// Registers a persisted query (its hash already checked) for every replica.
+    pub async fn put(&self, hash: &str, text: &str) {
+        let key = self.key(hash);
+        if let Some(shared) = &self.shared {
+            let _ = shared.set_bytes(&key, text.as_bytes(), PERSISTED_TTL).await;
+        }
+        self.local.insert(key, text.into()).await;
+    }
+}
 
 /// The documents a deployment allows, by SHA-256 hash, when it runs in allow-list mode.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +128,7 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 /// Resolves `params.query` from the persisted-query extension and the allow-list.
 pub async fn resolve(
     params: &mut Params,
-    cache: &Cache,
+    store: &PersistedStore,
     allow: &AllowList,
 ) -> Result<(), Rejection> {
     let hash = match params
@@ -117,7 +173,7 @@ pub async fn resolve(
     }
     let Some(hash) = hash else { return Ok(()) };
     if params.query.is_empty() {
-        return match cache.persisted_get(&hash).await {
+        return match store.get(&hash).await {
             Some(text) => {
                 params.query = text;
                 Ok(())
@@ -138,6 +194,6 @@ pub async fn resolve(
         ));
     }
     debug_assert!(!allow.is_enforced());
-    cache.persisted_put(&hash, &params.query).await;
+    store.put(&hash, &params.query).await;
     Ok(())
 }
