@@ -91,20 +91,28 @@ pub async fn connect(
 /// The migration that adds the indicator rollups, which a register imported before it must fill.
 const ROLLUP_MIGRATION: &str = "m20261129_000003_indicator_rollups";
 
-/// Applies every pending migration. When that adds the indicator rollups to a register that
-/// already holds data, they are computed at once (in one transaction, which also retires every
-/// cached aggregate), so no indicator is ever read from empty rollups.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+/// What applying the pending migrations did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Migrated {
+    /// The indicator rollups were added: a register that already holds data must fill them
+    /// (`startup::migrate` does).
+    AddedRollups,
+    /// Anything else, or nothing.
+    Other,
+}
+
+/// Applies every pending migration, and says whether that added the indicator rollups. Call
+/// `startup::migrate`, which fills them, rather than this.
+pub async fn migrate(db: &DatabaseConnection) -> Result<Migrated, DbErr> {
     let pending = Migrator::get_pending_migrations(db).await?;
     let adds_rollups = pending.iter().any(|m| m.name() == ROLLUP_MIGRATION);
     Migrator::up(db, None).await?;
-    if adds_rollups {
-        use sea_orm::TransactionTrait;
-        let txn = db.begin().await?;
-        crate::domain::indicators::rollup::refresh_all(&txn).await?;
-        txn.commit().await?;
-    }
-    Ok(())
+    Ok(if adds_rollups {
+        Migrated::AddedRollups
+    } else {
+        Migrated::Other
+    })
 }
 
 /// On PostgreSQL, makes the transaction `txn` the only writer of the register until it ends

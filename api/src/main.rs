@@ -177,12 +177,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let (conn, _) = db::connect(&cli.database).await?;
-            db::migrate(&conn).await?;
+            anju::startup::migrate(&conn).await?;
             println!("migrations applied");
         }
         Command::Import { dir } => {
             let (conn, _) = db::connect(&cli.database).await?;
-            db::migrate(&conn).await?;
+            anju::startup::migrate(&conn).await?;
             let started = std::time::Instant::now();
             let summary = register::import_dir(&conn, &dir).await?;
             println!("imported {summary:?} in {:.2?}", started.elapsed());
@@ -198,7 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export { dir } => {
             let (conn, _) = db::connect(&cli.database).await?;
-            db::migrate(&conn).await?;
+            anju::startup::migrate(&conn).await?;
             let summary = register::export_dir(&conn, &dir).await?;
             println!("exported {summary:?} to {}", dir.display());
         }
@@ -230,7 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             hours,
         } => {
             let (conn, _) = db::connect(&cli.database).await?;
-            db::migrate(&conn).await?;
+            anju::startup::migrate(&conn).await?;
             let verifier = jwt::Verifier::from_config(&conn, &cli.auth, false)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no token key is configured"))?;
@@ -242,7 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apikey { command } => {
             let (conn, _) = db::connect(&cli.database).await?;
-            db::migrate(&conn).await?;
+            anju::startup::migrate(&conn).await?;
             match command {
                 ApikeyCommand::Create {
                     name,

@@ -2,45 +2,23 @@
 
 use crate::cache::Cache;
 use crate::config::{DatabaseConfig, ServeConfig};
-use crate::db::{self, StatementCounter};
+use crate::db;
+use crate::http::AppState;
 use crate::{demo, graphql, http};
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
 use tokio::net::TcpListener;
 
-/// Shared state of a running server.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: DatabaseConnection,
-    pub schema: graphql::AnjuSchema,
-    pub statements: StatementCounter,
-    pub cache: Cache,
-    /// Resolves each request's caller.
-    pub auth: crate::auth::Authenticator,
-    pub graphiql: bool,
-    /// Request metrics for `/metrics`.
-    pub metrics: std::sync::Arc<crate::http::metrics::RequestMetrics>,
-    /// Set once shutdown has begun: readiness then fails while in-flight requests finish.
-    pub shutting_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// The documents allowed to run, when the deployment restricts them.
-    pub allow_list: crate::http::persisted::AllowList,
-    /// Longest a request may run.
-    pub request_timeout: std::time::Duration,
-    /// How long loaders gather keys before a batch.
-    pub loader_delay: std::time::Duration,
-    /// Whole responses kept for reuse.
-    pub responses: crate::http::response_store::ResponseStore,
-    /// Registered persisted queries.
-    pub persisted: crate::http::persisted::PersistedStore,
-    /// Keys of the whole-response cache.
-    pub response_keys: crate::http::response_cache::ResponseKeys,
-    /// The cacheable executions under way (see [`crate::http::response_cache::InFlight`]).
-    pub in_flight: std::sync::Arc<crate::http::response_cache::InFlight>,
-    /// Every caller's rate-limit bucket.
-    pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
-    /// Longest a request body may take to arrive.
-    pub body_read_timeout: Option<std::time::Duration>,
-    /// The connections open, out of the most allowed.
-    pub connections: std::sync::Arc<http::serve::Connections>,
+/// Applies every pending migration. When that adds the indicator rollups to a register that
+/// already holds data, they are computed at once (in one transaction, which also retires every
+/// cached aggregate), so no indicator is ever read from empty rollups.
+pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
+    if db::migrate(conn).await? == db::Migrated::AddedRollups {
+        use sea_orm::TransactionTrait;
+        let txn = conn.begin().await?;
+        crate::domain::indicators::rollup::refresh_all(&txn).await?;
+        txn.commit().await?;
+    }
+    Ok(())
 }
 
 /// A server bound to its port, ready to run.
@@ -61,7 +39,7 @@ impl Application {
         db_config.statement_timeout =
             Some(std::time::Duration::from_millis(serve.request_timeout_ms));
         let (conn, statements) = db::connect(&db_config).await?;
-        db::migrate(&conn).await?;
+        migrate(&conn).await?;
         if serve.demo_if_empty && entity::household::Entity::find().count(&conn).await? == 0 {
             tracing::info!("the register is empty: loading the demo county");
             let dir = tempfile::tempdir()?;

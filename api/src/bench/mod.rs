@@ -191,7 +191,7 @@ async fn prepare(database: &DatabaseConfig, opts: &BenchOptions) -> anyhow::Resu
     let (conn, _) = db::connect(database)
         .await
         .context("cannot connect to the database")?;
-    db::migrate(&conn)
+    crate::startup::migrate(&conn)
         .await
         .context("cannot migrate the database")?;
     let existing = entity::household::Entity::find().count(&conn).await?;

@@ -7,15 +7,16 @@ pub mod protocol;
 pub mod response_cache;
 pub mod response_store;
 pub mod serve;
+mod state;
 mod throttle;
 
-use crate::startup::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{map_request_with_state, map_response_with_state};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+pub use state::AppState;
 use std::sync::atomic::Ordering;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;

@@ -1,9 +1,9 @@
 //! The HTTP side of rate limiting: which bucket a request draws on, and the 429 answer with
 //! `Retry-After` when the bucket could not pay (see [`crate::graphql::cost`]).
 
+use super::AppState;
 use crate::auth::Caller;
 use crate::graphql::cost::Meter;
-use crate::startup::AppState;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Extensions, HeaderValue, StatusCode};
 use axum::response::Response;

@@ -145,7 +145,7 @@ impl Server {
 
 async fn import(db: &DatabaseConfig, dir: &Path) {
     let (conn, _) = anju::db::connect(db).await.expect("connect");
-    anju::db::migrate(&conn).await.expect("migrate");
+    anju::startup::migrate(&conn).await.expect("migrate");
     anju::register::import_dir(&conn, dir)
         .await
         .expect("import data set");

@@ -249,7 +249,7 @@ async fn migrating_a_filled_register_computes_its_rollups() {
             .is_err(),
         "the rollups are still there"
     );
-    anju::db::migrate(&db.db).await.expect("migrate");
+    anju::startup::migrate(&db.db).await.expect("migrate");
     assert_eq!(
         compute(&db.db, &scope, on_t).await.expect("rollup"),
         expected

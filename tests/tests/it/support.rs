@@ -56,7 +56,9 @@ impl TestDb {
         let (db, statements) = anju::db::connect(&config)
             .await
             .expect("connect test database");
-        anju::db::migrate(&db).await.expect("migrate test database");
+        anju::startup::migrate(&db)
+            .await
+            .expect("migrate test database");
         TestDb {
             config,
             db,

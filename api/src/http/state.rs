@@ -1,0 +1,42 @@
+//! The state every request handler shares.
+
+use crate::cache::Cache;
+use crate::db::StatementCounter;
+use crate::graphql;
+use sea_orm::DatabaseConnection;
+
+/// Shared state of a running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: graphql::AnjuSchema,
+    pub statements: StatementCounter,
+    pub cache: Cache,
+    /// Resolves each request's caller.
+    pub auth: crate::auth::Authenticator,
+    pub graphiql: bool,
+    /// Request metrics for `/metrics`.
+    pub metrics: std::sync::Arc<super::metrics::RequestMetrics>,
+    /// Set once shutdown has begun: readiness then fails while in-flight requests finish.
+    pub shutting_down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The documents allowed to run, when the deployment restricts them.
+    pub allow_list: super::persisted::AllowList,
+    /// Longest a request may run.
+    pub request_timeout: std::time::Duration,
+    /// How long loaders gather keys before a batch.
+    pub loader_delay: std::time::Duration,
+    /// Whole responses kept for reuse.
+    pub responses: super::response_store::ResponseStore,
+    /// Registered persisted queries.
+    pub persisted: super::persisted::PersistedStore,
+    /// Keys of the whole-response cache.
+    pub response_keys: super::response_cache::ResponseKeys,
+    /// The cacheable executions under way (see [`super::response_cache::InFlight`]).
+    pub in_flight: std::sync::Arc<super::response_cache::InFlight>,
+    /// Every caller's rate-limit bucket.
+    pub limiter: std::sync::Arc<crate::ratelimit::Limiter>,
+    /// Longest a request body may take to arrive.
+    pub body_read_timeout: Option<std::time::Duration>,
+    /// The connections open, out of the most allowed.
+    pub connections: std::sync::Arc<super::serve::Connections>,
+}
