@@ -1,12 +1,12 @@
 //! Area scope: what one request's caller may see (CONTRACT §4).
 //!
 //! A principal sees its area's subtree, plus the names and codes of its ancestors; a site
-//! manager, additionally, only its site. Lists are narrowed in SQL by [`Access::restriction`];
-//! single records reached by key or by reference are checked with [`Access::area_within`] and
-//! friends, batched per request. Whatever is outside is answered as if it did not exist.
+//! manager, additionally, only its site. Lists are narrowed in SQL by the [`Scope`] of
+//! [`Access::scope`]; single records reached by key or by reference are checked with
+//! [`Access::area_within`] and friends, batched per request. Whatever is outside is answered as if it did not exist.
 
 use super::{Caller, Principal};
-use crate::domain::register::Within;
+use crate::domain::scope::Scope;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::area_closure;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -121,19 +121,19 @@ impl Access {
             .await
     }
 
-    /// How lists must be narrowed for this caller; `None` when nothing is hidden from it.
-    pub async fn restriction(&self) -> Result<Option<Within>, DbErr> {
+    /// What the caller may see, for every finder, list and write of the domain: everything for
+    /// an anonymous caller (whose public reads show no personal record at all) and for a
+    /// principal at the tree's root; else its area's subtree, or its one site.
+    pub async fn scope(&self) -> Result<Scope, DbErr> {
         let Some(p) = self.principal() else {
-            return Ok(None);
+            return Ok(Scope::everything());
         };
         let tree = self.tree(p).await?;
-        if tree.root && p.site_code.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Within {
-            area: p.area_code.clone(),
-            site: p.site_code.clone(),
-        }))
+        Ok(match &p.site_code {
+            Some(site) => Scope::site(p.area_code.clone(), site.clone()),
+            None if tree.root => Scope::everything(),
+            None => Scope::subtree(p.area_code.clone()),
+        })
     }
 
     /// Whether area `code` lies in the caller's subtree (everything, for an anonymous caller).

@@ -60,9 +60,14 @@ impl PageSql {
             moved_in: None,
             registered_poor: None,
             as_of: chrono::Utc::now().date_naive(),
-            visible: None,
         };
-        let page = reg::households(db, &filter, &PageRequest::forward(PAGE_SIZE, None)).await?;
+        let page = reg::households(
+            db,
+            &crate::domain::scope::Scope::everything(),
+            &filter,
+            &PageRequest::forward(PAGE_SIZE, None),
+        )
+        .await?;
         let rows = page.items;
         let site_codes = distinct(&rows, |h| &h.site_code);
         let village_codes = distinct(&rows, |h| &h.origin_village_code);

@@ -6,4 +6,5 @@ pub mod indicators;
 pub mod pagination;
 pub mod register;
 pub mod rules;
+pub mod scope;
 pub mod write;

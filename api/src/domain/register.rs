@@ -4,127 +4,13 @@ use super::pagination::{keyset_page, memory_page, KeyKind, Page, PageRequest};
 use chrono::NaiveDate;
 use entity::enums::{AreaLevel, EmploymentPath, LaborCapacity, Placement, SiteSetting};
 use entity::{area, area_closure, employment, homestead, household, member, site};
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     QueryOrder,
 };
 
-/// The codes of `ancestor` and every area below it.
-fn subtree(ancestor: &str) -> SelectStatement {
-    Query::select()
-        .column(area_closure::Column::DescendantCode)
-        .from(area_closure::Entity)
-        .and_where(Expr::col(area_closure::Column::AncestorCode).eq(ancestor))
-        .to_owned()
-}
-
-/// The codes of the sites located in `ancestor`'s subtree.
-fn sites_in(ancestor: &str) -> SelectStatement {
-    Query::select()
-        .column(site::Column::Code)
-        .from(site::Entity)
-        .and_where(Expr::col(site::Column::TownshipCode).in_subquery(subtree(ancestor)))
-        .to_owned()
-}
-
-/// The codes of `descendant`'s ancestors (itself excluded).
-fn ancestors_of(descendant: &str) -> SelectStatement {
-    Query::select()
-        .column(area_closure::Column::AncestorCode)
-        .from(area_closure::Entity)
-        .and_where(Expr::col(area_closure::Column::DescendantCode).eq(descendant))
-        .and_where(Expr::col(area_closure::Column::Depth).gt(0))
-        .to_owned()
-}
-
-/// What a restricted caller may see (CONTRACT §4): an area's subtree (and the names of its
-/// ancestors), and for a site manager only one site. Every list takes one, so no path can
-/// forget it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Within {
-    pub area: String,
-    /// A site manager's site.
-    pub site: Option<String>,
-}
-
-impl Within {
-    /// Areas in the subtree, and the area's ancestors.
-    pub fn areas(&self) -> Condition {
-        Condition::any()
-            .add(area::Column::Code.in_subquery(subtree(&self.area)))
-            .add(area::Column::Code.in_subquery(ancestors_of(&self.area)))
-    }
-
-    /// Sites located in the subtree (the one site, for a site manager).
-    pub fn sites(&self) -> Condition {
-        let mut c =
-            Condition::all().add(site::Column::TownshipCode.in_subquery(subtree(&self.area)));
-        if let Some(s) = &self.site {
-            c = c.add(site::Column::Code.eq(s.clone()));
-        }
-        c
-    }
-
-    /// Households whose site or origin village lies in the subtree (for a site manager, the
-    /// households of the site).
-    pub fn households(&self) -> Condition {
-        use household::Column as H;
-        match &self.site {
-            Some(s) => Condition::all()
-                .add(H::SiteCode.eq(s.clone()))
-                .add(H::SiteCode.in_subquery(sites_in(&self.area))),
-            None => Condition::any()
-                .add(H::SiteCode.in_subquery(sites_in(&self.area)))
-                .add(H::OriginVillageCode.in_subquery(subtree(&self.area))),
-        }
-    }
-
-    /// Areas in the subtree (not the ancestors, whose names alone are visible).
-    pub fn areas_below(&self) -> Condition {
-        Condition::all().add(area::Column::Code.in_subquery(subtree(&self.area)))
-    }
-
-    /// The codes of the visible sites.
-    pub fn site_codes(&self) -> SelectStatement {
-        Query::select()
-            .column(site::Column::Code)
-            .from(site::Entity)
-            .cond_where(self.sites())
-            .to_owned()
-    }
-
-    /// The codes of the visible members (those of visible households).
-    pub fn member_ids(&self) -> SelectStatement {
-        Query::select()
-            .column(member::Column::IdNumber)
-            .from(member::Entity)
-            .and_where(Expr::col(member::Column::HouseholdCode).in_subquery(self.household_codes()))
-            .to_owned()
-    }
-
-    /// The codes of the visible households.
-    pub fn household_codes(&self) -> SelectStatement {
-        Query::select()
-            .column(household::Column::Code)
-            .from(household::Entity)
-            .cond_where(self.households())
-            .to_owned()
-    }
-
-    /// Homesteads in the subtree's villages, or of a visible household (for a site manager, the
-    /// homesteads of the site's households).
-    pub fn homesteads(&self) -> Condition {
-        use homestead::Column as S;
-        let of_visible = S::HouseholdCode.in_subquery(self.household_codes());
-        match &self.site {
-            Some(_) => Condition::all().add(of_visible),
-            None => Condition::any()
-                .add(S::VillageCode.in_subquery(subtree(&self.area)))
-                .add(of_visible),
-        }
-    }
-}
+use super::scope::{sites_in, subtree, Scope};
 
 /// An area by code.
 pub async fn area(db: &DatabaseConnection, code: &str) -> Result<Option<area::Model>, DbErr> {
@@ -158,13 +44,12 @@ pub struct AreaFilter {
     pub level: Option<AreaLevel>,
     pub poverty_village: Option<bool>,
     pub whole_village_relocation: Option<bool>,
-    /// The caller's restriction.
-    pub visible: Option<Within>,
 }
 
 /// Areas matching `filter`, by code.
 pub async fn areas(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &AreaFilter,
     req: &PageRequest,
 ) -> Result<Page<area::Model>, DbErr> {
@@ -184,9 +69,7 @@ pub async fn areas(
     if let Some(b) = filter.whole_village_relocation {
         q = q.filter(area::Column::WholeVillageRelocation.eq(b));
     }
-    if let Some(v) = &filter.visible {
-        q = q.filter(v.areas());
-    }
+    q = q.filter(scope.areas());
     keyset_page(db, q, area::Column::Code, KeyKind::Text, req).await
 }
 
@@ -202,13 +85,12 @@ pub struct SiteFilter {
     pub area_codes: Vec<String>,
     pub placement: Option<Placement>,
     pub setting: Option<SiteSetting>,
-    /// The caller's restriction.
-    pub visible: Option<Within>,
 }
 
 /// Sites matching `filter`, by code.
 pub async fn sites(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &SiteFilter,
     req: &PageRequest,
 ) -> Result<Page<site::Model>, DbErr> {
@@ -222,9 +104,7 @@ pub async fn sites(
     if let Some(s) = filter.setting {
         q = q.filter(site::Column::Setting.eq(s));
     }
-    if let Some(v) = &filter.visible {
-        q = q.filter(v.sites());
-    }
+    q = q.filter(scope.sites());
     keyset_page(db, q, site::Column::Code, KeyKind::Text, req).await
 }
 
@@ -249,13 +129,12 @@ pub struct HouseholdFilter {
     pub registered_poor: Option<bool>,
     /// The date `moved_in` is judged on.
     pub as_of: NaiveDate,
-    /// The caller's restriction.
-    pub visible: Option<Within>,
 }
 
 /// Households matching `filter`, by code.
 pub async fn households(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &HouseholdFilter,
     req: &PageRequest,
 ) -> Result<Page<household::Model>, DbErr> {
@@ -279,9 +158,7 @@ pub async fn households(
     if let Some(p) = filter.registered_poor {
         q = q.filter(H::RegisteredPoor.eq(p));
     }
-    if let Some(v) = &filter.visible {
-        q = q.filter(v.households());
-    }
+    q = q.filter(scope.households());
     keyset_page(db, q, H::Code, KeyKind::Text, req).await
 }
 
@@ -302,13 +179,12 @@ pub struct MemberFilter {
     pub area_code: Option<String>,
     pub site_code: Option<String>,
     pub labor_capacities: Option<Vec<LaborCapacity>>,
-    /// The caller's restriction.
-    pub visible: Option<Within>,
 }
 
 /// Members matching `filter`, by ID number.
 pub async fn members(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &MemberFilter,
     req: &PageRequest,
 ) -> Result<Page<member::Model>, DbErr> {
@@ -333,9 +209,7 @@ pub async fn members(
     if let Some(caps) = &filter.labor_capacities {
         q = q.filter(M::LaborCapacity.is_in(caps.iter().copied()));
     }
-    if let Some(v) = &filter.visible {
-        q = q.filter(M::HouseholdCode.in_subquery(v.household_codes()));
-    }
+    q = q.filter(scope.members());
     keyset_page(db, q, M::IdNumber, KeyKind::Text, req).await
 }
 
@@ -391,13 +265,12 @@ pub struct HomesteadFilter {
     pub area_codes: Vec<String>,
     pub household_code: Option<String>,
     pub status: Option<HomesteadStatus>,
-    /// The caller's restriction.
-    pub visible: Option<Within>,
 }
 
 /// Homesteads matching `filter`, by id.
 pub async fn homesteads(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &HomesteadFilter,
     req: &PageRequest,
 ) -> Result<Page<homestead::Model>, DbErr> {
@@ -412,9 +285,7 @@ pub async fn homesteads(
     if let Some(s) = filter.status {
         q = q.filter(s.condition());
     }
-    if let Some(v) = &filter.visible {
-        q = q.filter(v.homesteads());
-    }
+    q = q.filter(scope.homesteads());
     keyset_page(db, q, S::Id, KeyKind::Integer, req).await
 }
 

@@ -8,7 +8,6 @@ use crate::auth::audit::ReadAudit;
 use crate::auth::scope::Access;
 use crate::auth::{Principal, Role};
 use crate::domain::indicators::Scope;
-use crate::domain::register::Within;
 use crate::error::{Error, GqlResult};
 use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
@@ -20,9 +19,9 @@ pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Access> {
     ctx.data::<Access>()
 }
 
-/// How lists must be narrowed for the caller.
-pub async fn restriction(ctx: &Context<'_>) -> async_graphql::Result<Option<Within>> {
-    access(ctx)?.restriction().await.gql()
+/// What the caller may see.
+pub async fn scope(ctx: &Context<'_>) -> async_graphql::Result<crate::domain::scope::Scope> {
+    access(ctx)?.scope().await.gql()
 }
 
 /// `FORBIDDEN` unless the caller holds one of `roles`.

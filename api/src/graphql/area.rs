@@ -221,14 +221,14 @@ pub struct AreaFilterInput {
 
 pub(super) async fn list_areas(
     ctx: &Context<'_>,
-    mut filter: AreaFilter,
+    filter: AreaFilter,
     page: PageArgs,
 ) -> Result<Conn<Area>> {
-    filter.visible = super::access::restriction(ctx).await?;
+    let scope = super::access::scope(ctx).await?;
     fetch_connection(
         ctx,
         page,
-        |db, req| async move { reg::areas(&db, &filter, &req).await },
+        |db, req| async move { reg::areas(&db, &scope, &filter, &req).await },
         |a| a.code.clone(),
         Area,
     )
@@ -281,7 +281,6 @@ impl AreaQuery {
             level: f.level.map(Into::into),
             poverty_village: f.poverty_village,
             whole_village_relocation: f.whole_village_relocation,
-            visible: None,
         };
         list_areas(ctx, filter, PageArgs::new(first, after, last, before)).await
     }

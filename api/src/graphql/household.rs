@@ -1,8 +1,7 @@
 //! Households, their members and those members' employments, and the homesteads they left.
 
 use super::access::{
-    access, household_visible, member_visible, restriction, reveal, sees_personal, site_visible,
-    Personal,
+    access, household_visible, member_visible, reveal, scope, sees_personal, site_visible, Personal,
 };
 use super::area::Area;
 use super::enums::{
@@ -472,7 +471,6 @@ impl HouseholdFilterInput {
             moved_in: self.moved_in,
             registered_poor: self.registered_poor,
             as_of: self.as_of.map(|d| d.0).unwrap_or_else(today),
-            visible: None,
         }
     }
 }
@@ -505,24 +503,23 @@ impl HomesteadFilterInput {
             area_codes: self.area_code.into_iter().collect(),
             household_code: self.household_code,
             status: self.status.map(Into::into),
-            visible: None,
         }
     }
 }
 
 pub(super) async fn list_households(
     ctx: &Context<'_>,
-    mut filter: HouseholdFilter,
+    filter: HouseholdFilter,
     page: PageArgs,
 ) -> Result<Conn<Household>> {
     if selects_records(ctx) {
         mark_personal(ctx);
     }
-    filter.visible = restriction(ctx).await?;
+    let scope = scope(ctx).await?;
     let conn = fetch_connection(
         ctx,
         page,
-        |db, req| async move { reg::households(&db, &filter, &req).await },
+        |db, req| async move { reg::households(&db, &scope, &filter, &req).await },
         |h| h.code.clone(),
         Household,
     )
@@ -596,17 +593,17 @@ async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Resul
 
 pub(super) async fn list_homesteads(
     ctx: &Context<'_>,
-    mut filter: HomesteadFilter,
+    filter: HomesteadFilter,
     page: PageArgs,
 ) -> Result<Conn<Homestead>> {
     if selects_records(ctx) {
         mark_personal(ctx);
     }
-    filter.visible = restriction(ctx).await?;
+    let scope = scope(ctx).await?;
     fetch_connection(
         ctx,
         page,
-        |db, req| async move { reg::homesteads(&db, &filter, &req).await },
+        |db, req| async move { reg::homesteads(&db, &scope, &filter, &req).await },
         |h| h.id.to_string(),
         Homestead,
     )
@@ -693,8 +690,8 @@ impl HouseholdQuery {
             labor_capacities: f
                 .labor_capacity
                 .map(|v| v.into_iter().map(Into::into).collect()),
-            visible: restriction(ctx).await?,
         };
+        let scope = scope(ctx).await?;
         if selects_records(ctx) {
             mark_personal(ctx);
         }
@@ -702,7 +699,7 @@ impl HouseholdQuery {
         fetch_connection(
             ctx,
             page,
-            |db, req| async move { reg::members(&db, &filter, &req).await },
+            |db, req| async move { reg::members(&db, &scope, &filter, &req).await },
             |m| m.id_number.clone(),
             Member,
         )

@@ -5,7 +5,7 @@
 //! ([`crate::domain::write`]) in the caller's scope, convert the outcome. Every input carries an
 //! `idempotencyKey`; see the domain module for what it guarantees.
 
-use super::access::{forbidden, require_role, restriction};
+use super::access::{forbidden, require_role, scope};
 use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse, Relation,
     SiteSetting, WorkCategory,
@@ -81,7 +81,7 @@ async fn write<M: Write, T>(
     let writer = dw::Writer {
         who,
         request_id: &ctx.data::<RequestId>()?.0,
-        visible: restriction(ctx).await?,
+        visible: scope(ctx).await?,
     };
     let db = ctx.data::<DatabaseConnection>()?;
     let cache = ctx.data::<Cache>()?;

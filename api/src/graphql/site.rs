@@ -198,21 +198,20 @@ impl SiteFilterInput {
             area_codes: self.area_code.into_iter().chain(within).collect(),
             placement: self.placement.map(Into::into),
             setting: self.setting.map(Into::into),
-            visible: None,
         }
     }
 }
 
 pub(super) async fn list_sites(
     ctx: &Context<'_>,
-    mut filter: SiteFilter,
+    filter: SiteFilter,
     page: PageArgs,
 ) -> Result<Conn<ResettlementSite>> {
-    filter.visible = super::access::restriction(ctx).await?;
+    let scope = super::access::scope(ctx).await?;
     fetch_connection(
         ctx,
         page,
-        |db, req| async move { reg::sites(&db, &filter, &req).await },
+        |db, req| async move { reg::sites(&db, &scope, &filter, &req).await },
         |s| s.code.clone(),
         ResettlementSite,
     )

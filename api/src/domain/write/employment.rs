@@ -6,6 +6,7 @@ use super::{
 };
 use crate::domain::indicators::rollup::Touched;
 use crate::domain::rules;
+use crate::domain::scope::Scope;
 use chrono::{NaiveDate, Utc};
 use entity::enums::{EmploymentLocation, EmploymentPath};
 use entity::{employment, household, member};
@@ -93,9 +94,7 @@ impl Mutation for AddEmployment {
         let found = within(
             member::Entity::find_by_id(self.member_id_number.clone()),
             &writer.visible,
-            |v| {
-                Condition::all().add(member::Column::HouseholdCode.in_subquery(v.household_codes()))
-            },
+            Scope::members,
         )
         .one(txn)
         .await?;
@@ -183,9 +182,7 @@ impl Mutation for EndEmployment {
         let found = within(
             employment::Entity::find_by_id(self.id),
             &writer.visible,
-            |v| {
-                Condition::all().add(employment::Column::MemberIdNumber.in_subquery(v.member_ids()))
-            },
+            Scope::employments,
         )
         .one(txn)
         .await?;

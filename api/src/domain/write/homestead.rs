@@ -5,8 +5,8 @@ use super::{
     UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
-use crate::domain::register::Within;
 use crate::domain::rules;
+use crate::domain::scope::Scope;
 use chrono::{NaiveDate, Utc};
 use entity::enums::{AreaLevel, ReclaimedUse};
 use entity::{homestead, household};
@@ -65,7 +65,7 @@ impl Mutation for CreateHomestead {
         let found = within(
             household::Entity::find_by_id(self.household_code.clone()),
             &writer.visible,
-            Within::households,
+            Scope::households,
         )
         .one(txn)
         .await?;
@@ -193,7 +193,7 @@ impl Mutation for HomesteadPatch {
         let found = within(
             homestead::Entity::find_by_id(self.id),
             &writer.visible,
-            Within::homesteads,
+            Scope::homesteads,
         )
         .one(txn)
         .await?;

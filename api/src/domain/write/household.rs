@@ -5,8 +5,8 @@ use super::{
     update_versioned, within, Applied, Mutation, Step, UserError, Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
-use crate::domain::register::Within;
 use crate::domain::rules::{self, MembershipBreach};
+use crate::domain::scope::Scope;
 use chrono::{NaiveDate, Utc};
 use entity::enums::{AreaLevel, Gender, LaborCapacity, Relation};
 use entity::{household, member, site};
@@ -153,7 +153,7 @@ async fn site_ref(
     let found = within(
         site::Entity::find_by_id(code.to_owned()),
         &writer.visible,
-        Within::sites,
+        Scope::sites,
     )
     .one(txn)
     .await?;
@@ -419,7 +419,7 @@ impl Mutation for HouseholdPatch {
         let found = within(
             household::Entity::find_by_id(self.code.clone()),
             &writer.visible,
-            Within::households,
+            Scope::households,
         )
         .one(txn)
         .await?;
@@ -545,7 +545,7 @@ impl Mutation for CreateMember {
         let found = within(
             household::Entity::find_by_id(self.household_code.clone()),
             &writer.visible,
-            Within::households,
+            Scope::households,
         )
         .one(txn)
         .await?;
@@ -660,9 +660,7 @@ impl Mutation for MemberPatch {
         let found = within(
             member::Entity::find_by_id(self.id_number.clone()),
             &writer.visible,
-            |v| {
-                Condition::all().add(member::Column::HouseholdCode.in_subquery(v.household_codes()))
-            },
+            Scope::members,
         )
         .one(txn)
         .await?;

@@ -17,7 +17,7 @@
 //!   never deadlock one another; SQLite serializes writers itself. A writer that finds the
 //!   database busy is retried, never surfaced.
 //! - **Scope.** Every record a mutation reads or refers to is found through the caller's
-//!   [`Within`], so a record outside it is `NOT_FOUND` exactly like a missing one.
+//!   [`Scope`], so a record outside it is `NOT_FOUND` exactly like a missing one.
 //! - **Who owns a field.** A household is seen from two townships: the destination (its site's)
 //!   and the origin (its village's). Each field belongs to the side whose indicators it feeds:
 //!   the destination records move-in, poverty exit and relapse, the site, members joining and
@@ -41,7 +41,7 @@ use crate::auth::Principal;
 use crate::cache::{generation, Cache, GenScope};
 use crate::db::stmt;
 use crate::domain::indicators::rollup::{self, Touched};
-use crate::domain::register::Within;
+use crate::domain::scope::Scope;
 use crate::error::Error;
 use chrono::Utc;
 use sea_orm::{
@@ -164,8 +164,8 @@ impl<R> Outcome<R> {
 pub struct Writer<'a> {
     pub who: &'a Principal,
     pub request_id: &'a str,
-    /// The caller's scope; `None` when nothing is hidden from it.
-    pub visible: Option<Within>,
+    /// What the caller may see.
+    pub visible: Scope,
 }
 
 /// What a mutation's own step wrote, for the shared steps after it.
@@ -525,7 +525,7 @@ async fn destination_owns(
     let found = within(
         entity::site::Entity::find_by_id(site_code.to_owned()),
         &writer.visible,
-        Within::sites,
+        Scope::sites,
     )
     .one(txn)
     .await?;
@@ -543,7 +543,7 @@ async fn origin_owns(
     let found = within(
         entity::area::Entity::find_by_id(village_code.to_owned()),
         &writer.visible,
-        Within::areas_below,
+        Scope::areas_below,
     )
     .one(txn)
     .await?;
@@ -563,17 +563,14 @@ fn not_destination(field: &str, household: &str, site: &str) -> UserError {
     )
 }
 
-/// `select` narrowed by `condition` of the caller's scope, when it has one.
+/// `select` narrowed by `condition` of the caller's scope.
 fn within<E: sea_orm::EntityTrait>(
     select: sea_orm::Select<E>,
-    visible: &Option<Within>,
-    condition: impl FnOnce(&Within) -> sea_orm::Condition,
+    visible: &Scope,
+    condition: impl FnOnce(&Scope) -> sea_orm::Condition,
 ) -> sea_orm::Select<E> {
     use sea_orm::QueryFilter;
-    match visible {
-        Some(v) => select.filter(condition(v)),
-        None => select,
-    }
+    select.filter(condition(visible))
 }
 
 /// The area `code` if the caller may refer to it (in its subtree) and it is of level `want`:
@@ -589,7 +586,7 @@ async fn area_ref(
     let found = within(
         entity::area::Entity::find_by_id(code.to_owned()),
         &writer.visible,
-        Within::areas_below,
+        Scope::areas_below,
     )
     .one(txn)
     .await?;

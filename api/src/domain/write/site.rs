@@ -5,8 +5,8 @@ use super::{
     Versioned, Writer,
 };
 use crate::domain::indicators::rollup::Touched;
-use crate::domain::register::Within;
 use crate::domain::rules;
+use crate::domain::scope::Scope;
 use chrono::{NaiveDate, Utc};
 use entity::enums::{AreaLevel, Placement, SiteSetting, WorkCategory};
 use entity::{site, site_work};
@@ -184,7 +184,7 @@ impl Mutation for SitePatch {
         let found = within(
             site::Entity::find_by_id(self.code.clone()),
             &writer.visible,
-            Within::sites,
+            Scope::sites,
         )
         .one(txn)
         .await?;
@@ -272,7 +272,7 @@ impl Mutation for CreateSiteWork {
         let found = within(
             site::Entity::find_by_id(self.site_code.clone()),
             &writer.visible,
-            Within::sites,
+            Scope::sites,
         )
         .one(txn)
         .await?;
@@ -361,7 +361,7 @@ impl Mutation for WorkPatch {
         let found = within(
             site_work::Entity::find_by_id(self.code.clone()),
             &writer.visible,
-            |v| Condition::all().add(site_work::Column::SiteCode.in_subquery(v.site_codes())),
+            Scope::site_works,
         )
         .one(txn)
         .await?;
