@@ -1,6 +1,7 @@
 //! Business rules and queries, one module per capability. Knows sea-orm; never async-graphql or
 //! axum.
 
+pub mod audit;
 pub mod id_number;
 pub mod indicators;
 pub mod pagination;

@@ -79,7 +79,7 @@ async fn write<M: Write, T>(
 ) -> Result<(Option<T>, Vec<UserError>)> {
     let who = require_role(ctx, roles, "change the register")?;
     let writer = dw::Writer {
-        who,
+        who: who.actor(),
         request_id: &ctx.data::<RequestId>()?.0,
         visible: scope(ctx).await?,
     };

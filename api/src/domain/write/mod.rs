@@ -36,10 +36,9 @@ pub use homestead::{CreateHomestead, HomesteadPatch};
 pub use household::{CreateHousehold, CreateMember, HouseholdPatch, MemberInput, MemberPatch};
 pub use site::{CreateSite, CreateSiteWork, SitePatch, WorkPatch};
 
-use crate::auth::audit::{self, Change};
-use crate::auth::Principal;
 use crate::cache::{generation, Cache, GenScope};
 use crate::db::stmt;
+use crate::domain::audit::{self, Actor, Change};
 use crate::domain::indicators::rollup::{self, Touched};
 use crate::domain::scope::Scope;
 use crate::error::Error;
@@ -162,7 +161,7 @@ impl<R> Outcome<R> {
 
 /// Who writes, and what they may see.
 pub struct Writer<'a> {
-    pub who: &'a Principal,
+    pub who: Actor<'a>,
     pub request_id: &'a str,
     /// What the caller may see.
     pub visible: Scope,
@@ -316,7 +315,7 @@ async fn attempt_once<M: Mutation>(
             "INSERT INTO idempotency_keys (actor, key, operation, input_sha256, response, created_at) \
              VALUES ($1, $2, $3, $4, '', $5)",
             [
-                Value::from(writer.who.actor.as_str()),
+                Value::from(writer.who.actor),
                 Value::from(key),
                 Value::from(mutation.operation()),
                 Value::from(sha),
@@ -349,7 +348,7 @@ async fn attempt_once<M: Mutation>(
     let reach = rollup::refresh(&txn, &applied.touched).await?;
     audit::record_write(
         &txn,
-        writer.who,
+        &writer.who,
         writer.request_id,
         Change {
             action: mutation.operation(),
@@ -382,7 +381,7 @@ async fn attempt_once<M: Mutation>(
         "UPDATE idempotency_keys SET response = $1 WHERE actor = $2 AND key = $3",
         [
             Value::from(response),
-            Value::from(writer.who.actor.as_str()),
+            Value::from(writer.who.actor),
             Value::from(key),
         ],
     ))
@@ -404,7 +403,7 @@ async fn replay<R: DeserializeOwned>(
             db.get_database_backend(),
             "SELECT operation, input_sha256, response FROM idempotency_keys \
              WHERE actor = $1 AND key = $2",
-            [Value::from(writer.who.actor.as_str()), Value::from(key)],
+            [Value::from(writer.who.actor), Value::from(key)],
         ))
         .await?
         .ok_or_else(|| DbErr::Custom("idempotency key vanished after its conflict".into()))?;
