@@ -185,7 +185,7 @@ fn public_field(parent: &str, field: &str) -> bool {
                 | "node"
                 | "nodes"
         ),
-        // `node` serves an anonymous caller areas and sites only (see `graphql::node`).
+        // `node` serves an anonymous caller areas and sites only (see `graphql::types::node`).
         "Node" => field == "id",
         "Area" => matches!(
             field,
@@ -228,7 +228,7 @@ pub async fn gate(
         .data_opt::<Access>()
         .is_none_or(|a| a.principal().is_none());
     if anonymous && !public_field(info.parent_type, info.name) {
-        let mut err = super::rules::refusal(
+        let mut err = super::refusal::refusal(
             format!(
                 "credentials are required to read `{}.{}`",
                 info.parent_type, info.name

@@ -7,7 +7,7 @@
 //! cost is the requested cost: a page that comes back shorter than asked is not refunded, so a
 //! client can always predict its charge from its document.
 
-use super::rules::refusal;
+use super::refusal::refusal;
 use crate::ratelimit::{Budget, Decision, Limiter, Status};
 use async_graphql::extensions::ExtensionContext;
 use async_graphql::{ServerError, ValidationResult, Value};

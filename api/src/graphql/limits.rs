@@ -7,7 +7,7 @@
 //! their expected size instead (members 5, employments 2, homesteads 2, works 10); `indicators`
 //! costs 10 and `indicatorSeries` 10 per month end.
 
-use super::rules::refusal;
+use super::refusal::refusal;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::ServerResult;
 use std::collections::HashMap;

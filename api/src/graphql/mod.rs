@@ -73,31 +73,28 @@ pub fn mark_uncacheable(ctx: &Context<'_>) {
 }
 
 pub mod access;
-pub mod area;
-pub mod audit;
 pub mod cost;
 pub mod enums;
-pub mod household;
 pub mod indicators;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
-pub mod node;
 pub mod nul;
 pub mod pagination;
+mod refusal;
 pub mod rules;
 pub mod scalars;
-pub mod site;
+pub mod types;
 
 /// The root query: one object per capability.
 #[derive(MergedObject, Default)]
 pub struct Query(
     indicators::IndicatorQuery,
-    area::AreaQuery,
-    site::SiteQuery,
-    household::HouseholdQuery,
-    audit::AuditQuery,
-    node::NodeQuery,
+    types::area::AreaQuery,
+    types::site::SiteQuery,
+    types::household::HouseholdQuery,
+    types::audit::AuditQuery,
+    types::node::NodeQuery,
 );
 
 /// Anju's executable schema.

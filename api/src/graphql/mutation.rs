@@ -10,10 +10,10 @@ use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse, Relation,
     SiteSetting, WorkCategory,
 };
-use super::household::{Employment, Homestead, Household, Member};
-use super::node::Kind;
 use super::scalars::Date;
-use super::site::{ResettlementSite, SiteWork};
+use super::types::household::{Employment, Homestead, Household, Member};
+use super::types::node::Kind;
+use super::types::site::{ResettlementSite, SiteWork};
 use super::RequestId;
 use crate::auth::Role;
 use crate::cache::Cache;
@@ -113,7 +113,7 @@ fn patch<T, U>(value: MaybeUndefined<T>, f: impl FnOnce(T) -> U) -> Option<Optio
 /// The record number behind a mutation's `id`; an id that names no record of `kind` matches
 /// none.
 fn record_id(id: &ID, kind: Kind) -> i64 {
-    super::node::record_number(id, kind)
+    super::types::node::record_number(id, kind)
 }
 
 macro_rules! payload {

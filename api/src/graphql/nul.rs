@@ -4,7 +4,7 @@
 //! from whichever resolver first sent the value to the database. Checked once per request, right
 //! after parsing and before anything runs, by [`super::rules::Rules`], so no resolver has to.
 
-use super::rules::refusal;
+use super::refusal::refusal;
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
 };

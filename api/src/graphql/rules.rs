@@ -15,9 +15,7 @@ use async_graphql::extensions::{
     ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{
-    ErrorExtensionValues, ServerError, ServerResult, ValidationResult, Value, Variables,
-};
+use async_graphql::{ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::Arc;
 
 /// The extension; one instance per request.
@@ -67,13 +65,4 @@ impl Extension for Rules {
     ) -> ServerResult<Option<Value>> {
         super::access::gate(ctx, info, next).await
     }
-}
-
-/// A refusal by one of the rules: an error with `code` in its extensions.
-pub(super) fn refusal(message: String, code: &str) -> ServerError {
-    let mut err = ServerError::new(message, None);
-    let mut ext = ErrorExtensionValues::default();
-    ext.set("code", code);
-    err.extensions = Some(ext);
-    err
 }

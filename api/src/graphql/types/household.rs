@@ -1,20 +1,20 @@
 //! Households, their members and those members' employments, and the homesteads they left.
 
-use super::access::{
+use super::super::access::{
     access, household_visible, member_visible, reveal, scope, sees_personal, site_visible, Personal,
 };
-use super::area::Area;
-use super::enums::{
+use super::super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
 };
-use super::indicators::today;
-use super::loaders::{self, role};
-use super::mark_personal;
-use super::node::{global_id, member_id, Kind};
-use super::pagination::{
+use super::super::indicators::today;
+use super::super::loaders::{self, role};
+use super::super::mark_personal;
+use super::super::pagination::{
     connection, fetch_connection, page_request, selects, selects_records, unseal, Conn, PageArgs,
 };
-use super::scalars::{date, Date};
+use super::super::scalars::{date, Date};
+use super::area::Area;
+use super::node::{global_id, member_id, Kind};
 use super::site::ResettlementSite;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{

@@ -9,11 +9,13 @@
 //! `node` applies exactly the rules of every other path: a record outside the caller's scope is
 //! `null`, as is an unknown or malformed id, so the three cannot be told apart.
 
-use super::access::{access, homestead_visible, household_visible, member_visible, site_visible};
+use super::super::access::{
+    access, homestead_visible, household_visible, member_visible, site_visible,
+};
+use super::super::loaders;
 use super::area::Area;
 use super::audit::AuditEntry;
 use super::household::{Employment, Homestead, Household, Member};
-use super::loaders;
 use super::site::{ResettlementSite, SiteWork};
 use crate::auth::opaque::Sealer;
 use crate::auth::Role;
@@ -223,9 +225,9 @@ async fn resolve_one(
     if !kind.public() {
         // Personal records are reused by their caller alone, the audit log never.
         if kind == Kind::AuditEntry {
-            super::mark_uncacheable(ctx);
+            super::super::mark_uncacheable(ctx);
         } else {
-            super::mark_personal(ctx);
+            super::super::mark_personal(ctx);
         }
         if acc.principal().is_none() {
             return Ok(None);

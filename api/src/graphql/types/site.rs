@@ -1,13 +1,13 @@
 //! Resettlement sites and their works.
 
+use super::super::enums::{Placement, SiteSetting, WorkCategory};
+use super::super::indicators::{indicator_set, IndicatorSet};
+use super::super::loaders::{self, role};
+use super::super::pagination::{connection, fetch_connection, page_request, Conn, PageArgs};
+use super::super::scalars::{date, Date};
 use super::area::Area;
-use super::enums::{Placement, SiteSetting, WorkCategory};
 use super::household::{list_households, Household, HouseholdFilterInput};
-use super::indicators::{indicator_set, IndicatorSet};
-use super::loaders::{self, role};
 use super::node::{global_id, Kind};
-use super::pagination::{connection, fetch_connection, page_request, Conn, PageArgs};
-use super::scalars::{date, Date};
 use crate::domain::indicators::Scope;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{self as reg, SiteFilter};
@@ -207,7 +207,7 @@ pub(super) async fn list_sites(
     filter: SiteFilter,
     page: PageArgs,
 ) -> Result<Conn<ResettlementSite>> {
-    let scope = super::access::scope(ctx).await?;
+    let scope = super::super::access::scope(ctx).await?;
     fetch_connection(
         ctx,
         page,
@@ -231,7 +231,9 @@ impl SiteQuery {
         #[graphql(desc = "The site's code.")] code: String,
     ) -> Result<Option<ResettlementSite>> {
         match loaders::one::<site::Entity>(ctx, &code).await? {
-            Some(s) if super::access::site_visible(ctx, &s).await? => Ok(Some(ResettlementSite(s))),
+            Some(s) if super::super::access::site_visible(ctx, &s).await? => {
+                Ok(Some(ResettlementSite(s)))
+            }
             _ => Ok(None),
         }
     }

@@ -1,12 +1,12 @@
 //! Areas: the administrative division tree.
 
-use super::enums::AreaLevel;
+use super::super::enums::AreaLevel;
+use super::super::indicators::{indicator_set, IndicatorSet};
+use super::super::loaders;
+use super::super::pagination::{fetch_connection, Conn, PageArgs};
+use super::super::scalars::Date;
 use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
-use super::indicators::{indicator_set, IndicatorSet};
-use super::loaders;
 use super::node::{global_id, Kind};
-use super::pagination::{fetch_connection, Conn, PageArgs};
-use super::scalars::Date;
 use super::site::{ResettlementSite, SiteFilterInput};
 use crate::domain::indicators::Scope;
 use crate::domain::register::{self as reg, AreaFilter};
@@ -224,7 +224,7 @@ pub(super) async fn list_areas(
     filter: AreaFilter,
     page: PageArgs,
 ) -> Result<Conn<Area>> {
-    let scope = super::access::scope(ctx).await?;
+    let scope = super::super::access::scope(ctx).await?;
     fetch_connection(
         ctx,
         page,
@@ -247,7 +247,7 @@ impl AreaQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Administrative division code.")] code: String,
     ) -> Result<Option<Area>> {
-        if !super::access::access(ctx)?
+        if !super::super::access::access(ctx)?
             .area_visible(&code)
             .await
             .gql()?

@@ -1,8 +1,8 @@
 //! The audit log, for admins: every write and every unmasked read in their subtree.
 
-use super::access::require_role;
+use super::super::access::require_role;
+use super::super::pagination::{connection, page_request, Conn, PageArgs};
 use super::node::{global_id, Kind};
-use super::pagination::{connection, page_request, Conn, PageArgs};
 use crate::auth::Role;
 use crate::domain::pagination::{run_count, Total};
 use crate::domain::register::{self as reg, AuditFilter};
@@ -134,7 +134,7 @@ impl AuditQuery {
     ) -> Result<Conn<AuditEntry>> {
         let who = require_role(ctx, &[Role::Admin], "read the audit log")?;
         // Reads append to the log without a write's generation raise: never cache it whole.
-        super::mark_uncacheable(ctx);
+        super::super::mark_uncacheable(ctx);
         let f = filter.unwrap_or_default();
         let filter = AuditFilter {
             within: who.area_code.clone(),
