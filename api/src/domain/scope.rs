@@ -128,18 +128,11 @@ impl Scope {
 
     /// Works of visible sites.
     pub fn site_works(&self) -> Condition {
-        match &self.0 {
-            Reach::Everything => Condition::all(),
-            Reach::Area { .. } => Condition::all().add(
-                site_work::Column::SiteCode.in_subquery(
-                    Query::select()
-                        .column(site::Column::Code)
-                        .from(site::Entity)
-                        .cond_where(self.sites())
-                        .to_owned(),
-                ),
-            ),
-        }
+        self.refers_to(
+            site_work::Column::SiteCode,
+            site::Column::Code,
+            self.sites(),
+        )
     }
 
     /// Households whose site or origin village lies in the subtree (for a site manager, the
@@ -162,23 +155,38 @@ impl Scope {
 
     /// Members of visible households.
     pub fn members(&self) -> Condition {
-        match &self.0 {
-            Reach::Everything => Condition::all(),
-            Reach::Area { .. } => Condition::all()
-                .add(member::Column::HouseholdCode.in_subquery(self.household_codes())),
-        }
+        self.refers_to(
+            member::Column::HouseholdCode,
+            household::Column::Code,
+            self.households(),
+        )
     }
 
     /// Employments of visible members.
     pub fn employments(&self) -> Condition {
+        self.refers_to(
+            employment::Column::MemberIdNumber,
+            member::Column::IdNumber,
+            self.members(),
+        )
+    }
+
+    /// Rows whose `column` refers to a `key` of a row that `visible` lets through (nothing
+    /// hidden: every row).
+    fn refers_to<C: ColumnTrait, K: ColumnTrait>(
+        &self,
+        column: C,
+        key: K,
+        visible: Condition,
+    ) -> Condition {
         match &self.0 {
             Reach::Everything => Condition::all(),
             Reach::Area { .. } => Condition::all().add(
-                employment::Column::MemberIdNumber.in_subquery(
+                column.in_subquery(
                     Query::select()
-                        .column(member::Column::IdNumber)
-                        .from(member::Entity)
-                        .cond_where(self.members())
+                        .column(key)
+                        .from(key.entity_name())
+                        .cond_where(visible)
                         .to_owned(),
                 ),
             ),
