@@ -2,7 +2,7 @@
 //! axum.
 
 pub mod audit;
-pub mod id_number;
+pub use anju_contract::id_number;
 pub mod indicators;
 pub mod pagination;
 pub mod register;

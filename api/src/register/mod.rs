@@ -41,7 +41,7 @@ mod parse;
 mod reader;
 mod report;
 pub mod spreadsheet;
-pub(crate) mod table;
+pub(crate) use anju_contract::table;
 mod validate;
 mod write;
 

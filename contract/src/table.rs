@@ -1,15 +1,15 @@
-//! The seven files of a data set and their columns, in the contract's order.
+//! The seven files of a data set (CONTRACT §1) and their columns, in the contract's order.
 
 /// One file of the data set.
 #[derive(Debug)]
-pub(crate) struct Table {
+pub struct Table {
     /// File name inside the data-set folder.
     pub file: &'static str,
     /// The contract's columns, key first.
     pub columns: &'static [&'static str],
 }
 
-pub(crate) const AREAS: Table = Table {
+pub const AREAS: Table = Table {
     file: "areas.csv",
     columns: &[
         "code",
@@ -21,7 +21,7 @@ pub(crate) const AREAS: Table = Table {
     ],
 };
 
-pub(crate) const SITES: Table = Table {
+pub const SITES: Table = Table {
     file: "sites.csv",
     columns: &[
         "code",
@@ -37,12 +37,12 @@ pub(crate) const SITES: Table = Table {
     ],
 };
 
-pub(crate) const SITE_WORKS: Table = Table {
+pub const SITE_WORKS: Table = Table {
     file: "site_works.csv",
     columns: &["site_code", "code", "category", "name", "completed_on"],
 };
 
-pub(crate) const HOUSEHOLDS: Table = Table {
+pub const HOUSEHOLDS: Table = Table {
     file: "households.csv",
     columns: &[
         "code",
@@ -59,7 +59,7 @@ pub(crate) const HOUSEHOLDS: Table = Table {
     ],
 };
 
-pub(crate) const MEMBERS: Table = Table {
+pub const MEMBERS: Table = Table {
     file: "members.csv",
     columns: &[
         "household_code",
@@ -72,7 +72,7 @@ pub(crate) const MEMBERS: Table = Table {
     ],
 };
 
-pub(crate) const EMPLOYMENTS: Table = Table {
+pub const EMPLOYMENTS: Table = Table {
     file: "employments.csv",
     columns: &[
         "member_id_number",
@@ -85,7 +85,7 @@ pub(crate) const EMPLOYMENTS: Table = Table {
     ],
 };
 
-pub(crate) const HOMESTEADS: Table = Table {
+pub const HOMESTEADS: Table = Table {
     file: "homesteads.csv",
     columns: &[
         "household_code",
@@ -99,7 +99,7 @@ pub(crate) const HOMESTEADS: Table = Table {
 };
 
 /// The files in dependency order: a file only refers to files before it.
-pub(crate) const ALL: [&Table; 7] = [
+pub const ALL: [&Table; 7] = [
     &AREAS,
     &SITES,
     &SITE_WORKS,
@@ -110,6 +110,6 @@ pub(crate) const ALL: [&Table; 7] = [
 ];
 
 /// Position of a file in [`ALL`], for ordering reports.
-pub(crate) fn order(file: &str) -> usize {
+pub fn order(file: &str) -> usize {
     ALL.iter().position(|t| t.file == file).unwrap_or(ALL.len())
 }
