@@ -2,14 +2,14 @@
 //! over them.
 //!
 //! Dependencies point one way: `http → graphql → domain → entity`. The `register` module reads
-//! and writes the CSV interchange format; `demo` generates data sets shaped like a real county.
+//! and writes the CSV interchange format, whose files and columns `anju-contract` fixes; the
+//! demo county `serve` loads into an empty register comes from `anju-demo`.
 
 pub mod auth;
 pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;

@@ -3,7 +3,8 @@
 use anju::auth::{apikey, jwt, Role};
 use anju::cache::Cache;
 use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
-use anju::{db, demo, register, startup, telemetry};
+use anju::{db, register, startup, telemetry};
+use anju_demo as demo;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,7 +4,8 @@ use crate::cache::Cache;
 use crate::config::{DatabaseConfig, ServeConfig};
 use crate::db;
 use crate::http::AppState;
-use crate::{demo, graphql, http};
+use crate::{graphql, http};
+use anju_demo as demo;
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
 use tokio::net::TcpListener;
 

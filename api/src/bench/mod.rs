@@ -14,7 +14,8 @@ mod report;
 pub mod sql;
 
 use crate::config::{CacheConfig, DatabaseConfig, ServeConfig};
-use crate::{db, demo, startup};
+use crate::{db, startup};
+use anju_demo as demo;
 use anyhow::{bail, ensure, Context};
 use clap::Args;
 use queries::Drive;

@@ -1,8 +1,8 @@
 //! The demo generator: Yushe's exact size, determinism, and clean imports at any size.
 
 use crate::support::TestDb;
-use anju::demo::{write_csv, DemoOptions, DemoSummary};
 use anju::register::{id_number, import_dir};
+use anju_demo::{write_csv, DemoOptions, DemoSummary};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 

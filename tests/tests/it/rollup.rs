@@ -3,8 +3,8 @@
 //! on dates chosen around the register's own event days.
 
 use crate::support::TestDb;
-use anju::demo::{write_csv, DemoOptions};
 use anju::domain::indicators::{compute, compute_direct, IndicatorValues, Scope};
+use anju_demo::{write_csv, DemoOptions};
 use chrono::{Days, NaiveDate};
 use sea_orm::{ConnectionTrait, Statement};
 use std::collections::BTreeSet;

@@ -27,11 +27,11 @@ async fn statements_for(app: &TestApp, first: i64) -> (u64, usize) {
 async fn demo_db(seed: u64) -> TestDb {
     let db = TestDb::new().await;
     let dir = tempfile::tempdir().expect("temp dir");
-    anju::demo::write_csv(
-        &anju::demo::DemoOptions {
+    anju_demo::write_csv(
+        &anju_demo::DemoOptions {
             households: 150,
             seed,
-            ..anju::demo::DemoOptions::default()
+            ..anju_demo::DemoOptions::default()
         },
         dir.path(),
     )

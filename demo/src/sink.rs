@@ -1,6 +1,6 @@
 //! The seven CSV writers of a generated data set, writing rows as they are made.
 
-use crate::register::table::{self, Table};
+use anju_contract::table::{self, Table};
 use chrono::{Datelike, NaiveDate};
 use std::fs::File;
 use std::io::{self, BufWriter};

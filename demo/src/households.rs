@@ -4,7 +4,7 @@
 use super::geography::{County, Site};
 use super::sink::{iso, Sink};
 use super::{day, days_after, names};
-use crate::register::id_number;
+use anju_contract::id_number;
 use chrono::{Datelike, NaiveDate};
 use entity::enums::{EmploymentLocation, EmploymentPath, LaborCapacity, ReclaimedUse, Relation};
 use rand::seq::IndexedRandom;
