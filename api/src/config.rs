@@ -190,7 +190,7 @@ pub struct ServeConfig {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, env = "ANJU_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
-    /// Load the demo county when the database holds no households.
+    /// Load the demo county when the database holds no households (never in production mode).
     #[arg(long, env = "ANJU_DEMO_IF_EMPTY", default_value_t = true, action = clap::ArgAction::Set)]
     pub demo_if_empty: bool,
     /// Serve GraphiQL at `/` (the embedded development default).

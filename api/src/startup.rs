@@ -31,7 +31,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects, migrates, loads the demo county if asked and the register is empty, and binds.
+    /// Connects, migrates, loads the demo county if asked, the register is empty and this is not
+    /// production, and binds.
     pub async fn build(
         mut db_config: DatabaseConfig,
         serve: ServeConfig,
@@ -41,7 +42,12 @@ impl Application {
             Some(std::time::Duration::from_millis(serve.request_timeout_ms));
         let (conn, statements) = db::connect(&db_config).await?;
         migrate(&conn).await?;
-        if serve.demo_if_empty && entity::household::Entity::find().count(&conn).await? == 0 {
+        // Demo data is for trying the service out: production never gets it, whatever
+        // `demo_if_empty` says.
+        if serve.demo_if_empty
+            && !serve.production
+            && entity::household::Entity::find().count(&conn).await? == 0
+        {
             tracing::info!("the register is empty: loading the demo county");
             let dir = tempfile::tempdir()?;
             demo::write_csv(&demo::DemoOptions::default(), dir.path())?;

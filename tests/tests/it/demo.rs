@@ -1,6 +1,7 @@
 //! The demo generator: Yushe's exact size, determinism, and clean imports at any size.
 
-use crate::support::TestDb;
+use crate::support::{TestApp, TestDb};
+use anju::config::ServeConfig;
 use anju::register::{id_number, import_dir};
 use anju_demo::{write_csv, DemoOptions, DemoSummary};
 use std::collections::{BTreeSet, HashMap};
@@ -249,4 +250,40 @@ fn people_or_sites_that_cannot_fit_are_refused_before_anything_is_written() {
         "{too_few}"
     );
     assert!(refused(None, Some(9_001)).contains("at most 999"));
+}
+
+/// The households in `db`.
+async fn households(db: &TestDb) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entity::household::Entity::find()
+        .count(&db.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_production_server_never_loads_the_demo_into_an_empty_register() {
+    let app = TestApp::spawn_with(
+        TestDb::new().await,
+        ServeConfig {
+            production: true,
+            demo_if_empty: true,
+            ..ServeConfig::ephemeral()
+        },
+    )
+    .await;
+    assert_eq!(households(&app.db).await, 0);
+}
+
+#[tokio::test]
+async fn a_development_server_loads_the_demo_into_an_empty_register() {
+    let app = TestApp::spawn_with(
+        TestDb::new().await,
+        ServeConfig {
+            demo_if_empty: true,
+            ..ServeConfig::ephemeral()
+        },
+    )
+    .await;
+    assert_eq!(households(&app.db).await, 4029);
 }
