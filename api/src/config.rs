@@ -382,3 +382,25 @@ pub fn file_settings(path: &std::path::Path) -> anyhow::Result<Vec<(String, Stri
     }
     Ok(out)
 }
+
+/// Loads the configuration file named by `--config FILE` (or `--config=FILE`) among this
+/// process's arguments, or else by `ANJU_CONFIG`, into the environment (see [`file_settings`]).
+/// Every binary calls it first, before anything reads the environment and before any thread
+/// exists that could read it concurrently.
+pub fn load_config_file() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("ANJU_CONFIG").ok()) else {
+        return Ok(());
+    };
+    for (key, value) in file_settings(std::path::Path::new(&path))? {
+        std::env::set_var(key, value);
+    }
+    Ok(())
+}

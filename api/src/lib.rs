@@ -6,7 +6,6 @@
 //! demo county `serve` loads into an empty register comes from `anju-demo`.
 
 pub mod auth;
-pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod db;

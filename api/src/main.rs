@@ -67,8 +67,6 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL), as committed in `schema.graphql`.
     Schema,
-    /// Load a generated data set, serve it in-process and measure a fixed query mix under load.
-    Bench(anju::bench::BenchOptions),
     /// Mint a bearer token for development (signed with ANJU_JWT_SECRET, or with the
     /// database's development secret when none is configured).
     Token {
@@ -121,7 +119,7 @@ enum ApikeyCommand {
 fn main() -> ExitCode {
     // The configuration file fills in the environment before anything reads it, and before any
     // thread exists that could read the environment concurrently.
-    if let Err(e) = load_config_file() {
+    if let Err(e) = anju::config::load_config_file() {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
@@ -144,25 +142,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `--config FILE` (or `ANJU_CONFIG`): a TOML file of settings by environment variable name.
-fn load_config_file() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let from_args = args.iter().enumerate().find_map(|(i, a)| {
-        a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
-            (a == "--config")
-                .then(|| args.get(i + 1).cloned())
-                .flatten()
-        })
-    });
-    let Some(path) = from_args.or_else(|| std::env::var("ANJU_CONFIG").ok()) else {
-        return Ok(());
-    };
-    for (key, value) in anju::config::file_settings(std::path::Path::new(&path))? {
-        std::env::set_var(key, value);
-    }
-    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -220,9 +199,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("wrote {summary:?} to {}", out.display());
         }
         Command::Schema => print!("{}", anju::graphql::sdl()),
-        Command::Bench(opts) => {
-            anju::bench::run(cli.database, cli.cache.clone(), cli.auth.clone(), opts).await?
-        }
         Command::Token {
             role,
             area,

@@ -100,7 +100,7 @@ const Q3_PAGE: &str = "{ households(first: 100) { nodes { code site { code } \
 
 #[tokio::test]
 async fn the_benchmarks_sql_page_reads_and_audits_what_the_graphql_page_shows() {
-    use anju::bench::sql::{PageCounts, PageSql};
+    use anju_bench::sql::{PageCounts, PageSql};
     use entity::audit_log;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use std::collections::BTreeSet;

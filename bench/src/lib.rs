@@ -1,20 +1,23 @@
-//! `anju bench`: a reproducible measurement of the API under load.
+//! `anju-bench`: a reproducible measurement of the API under load.
 //!
 //! It generates the demo data set at a chosen size (deterministic for a seed), imports it into
-//! the configured database with `anju import` in a child process, starts the real server in this
-//! process on a free loopback port, and drives each query of a fixed mix (`queries`) with
-//! concurrent keep-alive connections for a fixed time. The server runs in-process so that its
-//! resident set and its SQL statement counter can be read directly; the load generator shares the
-//! process and the machine's cores with it, which is worth remembering when comparing with a
-//! server measured from another host.
+//! the configured database in a child process (this program again, doing what `anju import`
+//! does), starts the real server in this process on a free loopback port, and drives each query
+//! of a fixed mix (`queries`) with concurrent keep-alive connections for a fixed time. The server
+//! runs in-process so that its resident set and its SQL statement counter can be read directly;
+//! the load generator shares the process and the machine's cores with it, which is worth
+//! remembering when comparing with a server measured from another host.
+//!
+//! It is a tool beside the service, not part of it: it depends on the service library (`anju`)
+//! and the demo generator (`anju-demo`), and brings its HTTP client and histograms with it.
 
 mod load;
 mod queries;
 mod report;
 pub mod sql;
 
-use crate::config::{CacheConfig, DatabaseConfig, ServeConfig};
-use crate::{db, startup};
+use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
+use anju::{db, startup};
 use anju_demo as demo;
 use anyhow::{bail, ensure, Context};
 use clap::Args;
@@ -24,7 +27,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How `anju bench` runs.
+/// How `anju-bench` runs.
 #[derive(Debug, Clone, Args)]
 pub struct BenchOptions {
     /// Households to generate (170,000 is about a province).
@@ -77,7 +80,7 @@ const WARMUP: Duration = Duration::from_secs(1);
 pub async fn run(
     database: DatabaseConfig,
     cache: CacheConfig,
-    auth: crate::config::AuthConfig,
+    auth: AuthConfig,
     opts: BenchOptions,
 ) -> anyhow::Result<()> {
     if opts.list {
@@ -192,7 +195,7 @@ async fn prepare(database: &DatabaseConfig, opts: &BenchOptions) -> anyhow::Resu
     let (conn, _) = db::connect(database)
         .await
         .context("cannot connect to the database")?;
-    crate::startup::migrate(&conn)
+    startup::migrate(&conn)
         .await
         .context("cannot migrate the database")?;
     let existing = entity::household::Entity::find().count(&conn).await?;
@@ -264,24 +267,45 @@ async fn prepare(database: &DatabaseConfig, opts: &BenchOptions) -> anyhow::Resu
     })
 }
 
-/// Runs `anju import` on `dir` as a child process, as an operator would: the import's memory
-/// stays out of the server's resident set, which the benchmark measures in this process.
+/// Imports `dir` in a child process, as an operator would run `anju import`: the import's
+/// memory stays out of the server's resident set, which the benchmark measures in this process.
+/// The child is this program again, started with the hidden `--import-child DIR`
+/// (see [`import_child`]).
 async fn import_in_child(database: &DatabaseConfig, dir: &std::path::Path) -> anyhow::Result<()> {
-    let exe = std::env::current_exe().context("cannot find the anju executable")?;
+    let exe = std::env::current_exe().context("cannot find the anju-bench executable")?;
     let output = tokio::process::Command::new(exe)
         .arg("--database-url")
         .arg(&database.url)
-        .arg("import")
+        .arg("--import-child")
         .arg(dir)
         .output()
         .await
-        .context("cannot start `anju import`")?;
+        .context("cannot start the import")?;
     if !output.status.success() {
         bail!(
             "the import failed ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
+    }
+    Ok(())
+}
+
+/// The child's side of `import_in_child`: what `anju import` does. It migrates the database,
+/// imports `dir` in one transaction and, when Redis is configured, mirrors the raised cache
+/// generations there.
+pub async fn import_child(
+    database: &DatabaseConfig,
+    cache: &CacheConfig,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let (conn, _) = db::connect(database).await?;
+    startup::migrate(&conn).await?;
+    anju::register::import_dir(&conn, dir).await?;
+    if cache.redis_url.is_some() {
+        let cache = anju::cache::Cache::open(conn.clone(), cache).await?;
+        cache.wait_connected(Duration::from_secs(2)).await;
+        cache.publish_generations().await?;
     }
     Ok(())
 }
@@ -428,10 +452,10 @@ async fn measure(
 /// it: households are read only with credentials).
 async fn admin_token(
     db: &sea_orm::DatabaseConnection,
-    auth: &crate::config::AuthConfig,
+    auth: &AuthConfig,
 ) -> anyhow::Result<String> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
-    let verifier = crate::auth::jwt::Verifier::from_config(db, auth, false)
+    let verifier = anju::auth::jwt::Verifier::from_config(db, auth, false)
         .await?
         .context("no token key: the benchmark signs its own admin token")?;
     let root = entity::area::Entity::find()
@@ -442,7 +466,7 @@ async fn admin_token(
         .context("the register has no root area")?;
     verifier.mint(
         "bench",
-        crate::auth::Role::Admin,
+        anju::auth::Role::Admin,
         &root.code,
         None,
         Duration::from_secs(24 * 3600),

@@ -5,11 +5,11 @@
 //! beyond its database calls: it measures the database and the client library decoding its rows,
 //! as the reference "what the equivalent SQL alone allows" does.
 
-use crate::auth::audit;
-use crate::auth::{Principal, Role};
-use crate::db::key_in;
-use crate::domain::pagination::PageRequest;
-use crate::domain::register::{self as reg, HouseholdFilter};
+use anju::auth::audit;
+use anju::auth::{Principal, Role};
+use anju::db::key_in;
+use anju::domain::pagination::PageRequest;
+use anju::domain::register::{self as reg, HouseholdFilter};
 use entity::{area, employment, household, member, site};
 use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 
@@ -63,7 +63,7 @@ impl PageSql {
         };
         let page = reg::households(
             db,
-            &crate::domain::scope::Scope::everything(),
+            &anju::domain::scope::Scope::everything(),
             &filter,
             &PageRequest::forward(PAGE_SIZE, None),
         )
