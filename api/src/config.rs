@@ -154,21 +154,6 @@ pub struct AuthConfig {
     pub pii_roles: String,
 }
 
-impl AuthConfig {
-    /// The roles granted personal data.
-    pub fn pii_roles(&self) -> anyhow::Result<Vec<crate::auth::Role>> {
-        self.pii_roles
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse()
-                    .map_err(|e: String| anyhow::anyhow!("ANJU_PII_ROLES: {e}"))
-            })
-            .collect()
-    }
-}
-
 impl Default for AuthConfig {
     /// The development default: tokens signed with the database's development secret.
     fn default() -> Self {
@@ -240,7 +225,7 @@ pub struct ServeConfig {
     pub max_client_connections: Option<usize>,
     /// Rate-limit budgets by role, `role=maximum:restore_per_second,...` (`anonymous` for
     /// callers without credentials); roles left out keep their default.
-    #[arg(long, env = "ANJU_RATE_LIMITS", default_value = crate::ratelimit::DEFAULT_RATE_LIMITS)]
+    #[arg(long, env = "ANJU_RATE_LIMITS", default_value = DEFAULT_RATE_LIMITS)]
     pub rate_limits: String,
     /// The cache (set from the global cache options).
     #[arg(skip)]
@@ -251,31 +236,6 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
-    /// The protection limits this configuration sets.
-    pub fn limits(&self) -> crate::graphql::limits::Limits {
-        crate::graphql::limits::Limits {
-            max_depth: self.max_depth,
-            max_cost: self.max_cost,
-            max_aliases: self.max_aliases,
-            max_directives: self.max_directives,
-        }
-    }
-
-    /// The limits of the HTTP edge this configuration sets.
-    pub fn edge_limits(&self) -> anyhow::Result<crate::http::serve::EdgeLimits> {
-        let ms = |ms: u64| (ms > 0).then(|| std::time::Duration::from_millis(ms));
-        let max_connections = match self.max_client_connections {
-            Some(0) => anyhow::bail!("ANJU_MAX_CONNECTIONS must be at least 1"),
-            Some(n) => n,
-            None => crate::http::serve::default_max_connections(),
-        };
-        Ok(crate::http::serve::EdgeLimits {
-            header_read_timeout: ms(self.header_read_timeout_ms),
-            body_read_timeout: ms(self.body_read_timeout_ms),
-            max_connections,
-        })
-    }
-
     /// A server on a free loopback port, without demo data: what tests start.
     pub fn ephemeral() -> Self {
         Self {
@@ -301,6 +261,11 @@ impl ServeConfig {
         }
     }
 }
+
+/// The rate-limit budgets in force unless configured otherwise (`role=maximum:restore per
+/// second`).
+pub const DEFAULT_RATE_LIMITS: &str = "admin=20000:1000,officer=10000:500,\
+site_manager=5000:250,viewer=5000:250,integration=20000:1000,anonymous=1000:50";
 
 /// Budgets of [`ServeConfig::ephemeral`]: far more than any test spends, and than a benchmark
 /// spends at tens of thousands of costly requests per second (it measures the server, not the

@@ -16,8 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// The budgets in force unless configured otherwise (`role=maximum:restore per second`).
-pub const DEFAULT_RATE_LIMITS: &str = "admin=20000:1000,officer=10000:500,\
-site_manager=5000:250,viewer=5000:250,integration=20000:1000,anonymous=1000:50";
+pub use crate::config::DEFAULT_RATE_LIMITS;
 
 /// One bucket's size and refill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

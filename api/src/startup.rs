@@ -62,7 +62,7 @@ impl Application {
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
-            serve.limits(),
+            crate::graphql::limits::Limits::from(&serve),
             serve.production,
             crate::auth::opaque::Sealer::load(&conn).await?,
         );
@@ -70,7 +70,7 @@ impl Application {
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
         let response_keys = crate::http::response_cache::ResponseKeys::new(
             &schema.sdl(),
-            &serve.limits(),
+            &crate::graphql::limits::Limits::from(&serve),
             serve.production,
         );
         let limiter = std::sync::Arc::new(crate::ratelimit::Limiter::new(
@@ -78,7 +78,7 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("ANJU_RATE_LIMITS: {e}"))?,
             &cache,
         ));
-        let limits = serve.edge_limits()?;
+        let limits = crate::http::serve::EdgeLimits::try_from(&serve)?;
         let responses = crate::http::response_store::ResponseStore::new(&cache, &serve.cache);
         let persisted = crate::http::persisted::PersistedStore::new(&cache);
         let listener = TcpListener::bind(serve.listen).await?;

@@ -158,7 +158,7 @@ impl Authenticator {
         Ok(Self {
             db,
             jwt: jwt.map(Arc::new),
-            pii_roles: Arc::new(config.pii_roles()?),
+            pii_roles: Arc::new(pii_roles(config)?),
             public_reads: config.public_reads,
         })
     }
@@ -227,4 +227,18 @@ impl Authenticator {
             site_code,
         })))
     }
+}
+
+/// The roles `config` grants personal data.
+fn pii_roles(config: &AuthConfig) -> anyhow::Result<Vec<Role>> {
+    config
+        .pii_roles
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|e: String| anyhow::anyhow!("ANJU_PII_ROLES: {e}"))
+        })
+        .collect()
 }

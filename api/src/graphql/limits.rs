@@ -21,6 +21,18 @@ pub struct Limits {
     pub max_directives: usize,
 }
 
+impl From<&crate::config::ServeConfig> for Limits {
+    /// The limits a serve configuration sets.
+    fn from(serve: &crate::config::ServeConfig) -> Self {
+        Self {
+            max_depth: serve.max_depth,
+            max_cost: serve.max_cost,
+            max_aliases: serve.max_aliases,
+            max_directives: serve.max_directives,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

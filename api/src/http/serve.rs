@@ -41,6 +41,25 @@ pub struct EdgeLimits {
     pub max_connections: usize,
 }
 
+impl TryFrom<&crate::config::ServeConfig> for EdgeLimits {
+    type Error = anyhow::Error;
+
+    /// The limits a serve configuration sets (a timeout of 0 is no limit).
+    fn try_from(serve: &crate::config::ServeConfig) -> anyhow::Result<Self> {
+        let ms = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        let max_connections = match serve.max_client_connections {
+            Some(0) => anyhow::bail!("ANJU_MAX_CONNECTIONS must be at least 1"),
+            Some(n) => n,
+            None => default_max_connections(),
+        };
+        Ok(Self {
+            header_read_timeout: ms(serve.header_read_timeout_ms),
+            body_read_timeout: ms(serve.body_read_timeout_ms),
+            max_connections,
+        })
+    }
+}
+
 /// The most connections open at once unless configured: 4096, or the process's open-file limit
 /// less a reserve for the database pool, Redis and files where that is lower.
 pub fn default_max_connections() -> usize {
