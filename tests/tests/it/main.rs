@@ -15,6 +15,7 @@ mod http_protocol;
 mod import;
 mod indicators_domain;
 mod input;
+mod layers;
 mod limits;
 mod mutations;
 mod ops;
