@@ -28,6 +28,8 @@ pub struct Application {
     state: AppState,
     shutdown_grace: std::time::Duration,
     limits: http::serve::EdgeLimits,
+    /// The cache's reconciler, stopped with the server.
+    reconciler: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -57,8 +59,13 @@ impl Application {
             tracing::info!(?summary, "demo county loaded");
         }
         let cache = Cache::open(conn.clone(), &serve.cache).await?;
+        // The mirror is read only once it is reconciled: give Redis a moment to connect, so
+        // that happens now rather than at the first tick.
+        cache
+            .wait_connected(std::time::Duration::from_secs(2))
+            .await;
         cache.publish_generations().await?;
-        cache.spawn_reconciler(std::time::Duration::from_secs(1));
+        let reconciler = cache.spawn_reconciler(std::time::Duration::from_secs(1));
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
@@ -110,6 +117,7 @@ impl Application {
             state,
             shutdown_grace: std::time::Duration::from_millis(serve.shutdown_grace_ms),
             limits,
+            reconciler,
         })
     }
 
@@ -150,14 +158,20 @@ impl Application {
             tokio::time::sleep(grace).await;
         };
         let connections = self.state.connections.clone();
-        http::serve::serve(
+        let served = http::serve::serve(
             self.listener,
             http::router(self.state),
             self.limits,
             connections,
             drained,
         )
-        .await
+        .await;
+        // A server that has stopped no longer mirrors its database's generations into Redis:
+        // another process may serve another state of it by now (a restored backup).
+        if let Some(reconciler) = self.reconciler {
+            reconciler.abort();
+        }
+        served
     }
 }
 

@@ -11,13 +11,15 @@
 //! or unreachable while a write committed, and this process read the newer generation from the
 //! database meanwhile): the database is asked instead, and the mirror repaired, so no answer
 //! this process gives ever goes back to an older state than one it already gave. The database
-//! always has the last word, even when it is older than the floor: that is a restore.
+//! always has the last word, even when it is older than the floor: that is a restore. Nor is
+//! the mirror read at all before this process has reconciled it with the database once.
 
 use super::generation::{self, GenScope, Generation};
 use super::redis_backend::RedisBackend;
 use super::Namespace;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -34,6 +36,9 @@ struct Reading {
     db: DatabaseConnection,
     redis: Option<Arc<RedisBackend>>,
     namespace: Namespace,
+    /// Whether this process has reconciled the mirror with the database yet (see
+    /// `Cache::publish_generations`); the mirror is not read before.
+    synced: Arc<AtomicBool>,
     /// The stamp of the latest generation read, per scope name.
     floors: HashMap<String, i64>,
 }
@@ -43,7 +48,8 @@ impl Reading {
     /// is older than this process has seen; otherwise from the database (then mirrored).
     async fn read(&mut self, scopes: &[GenScope]) -> Result<Vec<Generation>, DbErr> {
         let names: Vec<String> = scopes.iter().map(GenScope::name).collect();
-        if let Some(redis) = &self.redis {
+        let synced = self.synced.load(Ordering::Acquire);
+        if let Some(redis) = self.redis.as_ref().filter(|_| synced) {
             let hash = self.namespace.generations_key();
             if let Ok(values) = redis.hash_get(&hash, &names).await {
                 let mirrored: Option<Vec<Generation>> = values
@@ -100,12 +106,14 @@ impl GenerationReader {
         db: DatabaseConnection,
         redis: Option<Arc<RedisBackend>>,
         namespace: Namespace,
+        synced: Arc<AtomicBool>,
     ) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<GenScope>, Reply)>();
         let mut reading = Reading {
             db,
             redis,
             namespace,
+            synced,
             floors: HashMap::new(),
         };
         tokio::spawn(async move {

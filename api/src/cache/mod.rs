@@ -69,6 +69,10 @@ struct Inner {
     namespace: Namespace,
     metrics: Arc<Metrics>,
     reader: batch::GenerationReader,
+    /// Set once this process has brought the Redis mirror in step with the database: until
+    /// then the mirror may still hold another state's generations (a restored backup), and
+    /// generations are read from the database.
+    synced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The start of every Redis key that depends on the register's data: the configured prefix and
@@ -168,7 +172,13 @@ impl Cache {
             .time_to_idle(Duration::from_secs(3600))
             .build();
         let namespace = Namespace::new(&config.prefix, identity);
-        let reader = batch::GenerationReader::start(db.clone(), redis.clone(), namespace.clone());
+        let synced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = batch::GenerationReader::start(
+            db.clone(),
+            redis.clone(),
+            namespace.clone(),
+            synced.clone(),
+        );
         Cache {
             inner: Arc::new(Inner {
                 db,
@@ -178,6 +188,7 @@ impl Cache {
                 namespace,
                 metrics,
                 reader,
+                synced,
             }),
         }
     }
@@ -305,17 +316,21 @@ impl Cache {
                 );
             }
         }
-        let _ = redis.raise(&hash, &raise).await;
+        if redis.raise(&hash, &raise).await.is_ok() {
+            self.inner
+                .synced
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
         Ok(())
     }
 
-    /// Keeps the Redis mirror of the generation counters in step with the database.
-    pub fn spawn_reconciler(&self, every: Duration) {
-        if self.inner.redis.is_none() {
-            return;
-        }
+    /// Keeps the Redis mirror of the generations in step with the database, until the returned
+    /// task is aborted (a server that stops must not mirror its database any longer); `None`
+    /// without Redis.
+    pub fn spawn_reconciler(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        self.inner.redis.as_ref()?;
         let cache = self.clone();
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
@@ -323,7 +338,7 @@ impl Cache {
                     tracing::debug!(error = %e, "generation reconcile skipped");
                 }
             }
-        });
+        }))
     }
 
     /// The value of `key`, computed by `compute` on a miss. `gens` are the current generations
