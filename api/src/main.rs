@@ -2,10 +2,10 @@
 
 use anju::auth::{apikey, jwt, Role};
 use anju::cache::Cache;
-use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
+use anju::config::{self, Config, Scope};
 use anju::{db, register, startup, telemetry};
 use anju_demo as demo;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,12 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Anju (安居): the relocation register and its indicators over GraphQL"
 )]
 struct Cli {
-    #[command(flatten)]
-    database: DatabaseConfig,
-    #[command(flatten)]
-    cache: CacheConfig,
-    #[command(flatten)]
-    auth: AuthConfig,
+    // The settings' own flags are added from `config::SETTINGS` (see `main`).
     /// A TOML file of settings, keyed by their environment variable names; the environment and
     /// flags override it (also `ANJU_CONFIG`).
     #[arg(long, global = true, value_name = "FILE")]
@@ -38,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the GraphQL API (the default when no command is given).
-    Serve(Box<ServeConfig>),
+    Serve,
     /// Apply pending database migrations.
     Migrate,
     /// Import a CSV data set (one folder of seven files) in one transaction.
@@ -117,14 +112,19 @@ enum ApikeyCommand {
 }
 
 fn main() -> ExitCode {
-    // The configuration file fills in the environment before anything reads it, and before any
-    // thread exists that could read the environment concurrently.
-    if let Err(e) = anju::config::load_config_file() {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    telemetry::init();
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .args(config::flag_args(Scope::Global))
+        .mut_subcommand("serve", |serve| serve.args(config::flag_args(Scope::Serve)))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config = match settings(&cli, &matches) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -144,32 +144,45 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let command = cli
-        .command
-        .unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::parse_default())));
-    match command {
-        Command::Serve(mut serve) => {
-            serve.cache = cli.cache.clone();
-            serve.auth = cli.auth.clone();
-            let app = startup::Application::build(cli.database, *serve).await?;
+/// The configuration: defaults, then the configuration file, the environment and the flags.
+fn settings(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Config> {
+    config::load(
+        cli.config.as_deref(),
+        &config::process_env()?,
+        &config::flag_values(matches)?,
+    )
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let Config {
+        database,
+        cache,
+        auth,
+        mut serve,
+        log: _,
+    } = config;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            serve.cache = cache;
+            serve.auth = auth;
+            let app = startup::Application::build(database, serve).await?;
             app.run_until_stopped().await?;
         }
         Command::Migrate => {
-            let (conn, _) = db::connect(&cli.database).await?;
+            let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
             println!("migrations applied");
         }
         Command::Import { dir } => {
-            let (conn, _) = db::connect(&cli.database).await?;
+            let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
             let started = std::time::Instant::now();
             let summary = register::import_dir(&conn, &dir).await?;
             println!("imported {summary:?} in {:.2?}", started.elapsed());
             // Tell every API replica at once: mirror the raised generation into the shared cache.
             // Were Redis unreachable now, the replicas' reconcilers catch up within a second.
-            if cli.cache.redis_url.is_some() {
-                let cache = Cache::open(conn.clone(), &cli.cache).await?;
+            if cache.redis_url.is_some() {
+                let cache = Cache::open(conn.clone(), &cache).await?;
                 cache
                     .wait_connected(std::time::Duration::from_secs(2))
                     .await;
@@ -177,7 +190,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Export { dir } => {
-            let (conn, _) = db::connect(&cli.database).await?;
+            let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
             let summary = register::export_dir(&conn, &dir).await?;
             println!("exported {summary:?} to {}", dir.display());
@@ -206,9 +219,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             subject,
             hours,
         } => {
-            let (conn, _) = db::connect(&cli.database).await?;
+            let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
-            let verifier = jwt::Verifier::from_config(&conn, &cli.auth, false)
+            let verifier = jwt::Verifier::from_config(&conn, &auth, false)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no token key is configured"))?;
             let ttl = std::time::Duration::from_secs(hours.saturating_mul(3600));
@@ -218,7 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::Apikey { command } => {
-            let (conn, _) = db::connect(&cli.database).await?;
+            let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
             match command {
                 ApikeyCommand::Create {
@@ -263,20 +276,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-trait ParseDefault {
-    fn parse_default() -> Self;
-}
-
-impl ParseDefault for ServeConfig {
-    /// `serve` with every value from the environment or its default.
-    fn parse_default() -> Self {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            serve: ServeConfig,
-        }
-        Only::parse_from(["anju"]).serve
-    }
 }

@@ -1,13 +1,17 @@
-//! Logging: human-readable by default, JSON lines with `ANJU_LOG_FORMAT=json`; the level comes
-//! from `RUST_LOG` (default `info`).
+//! Logging: human-readable by default, JSON lines when the log format is `json`; the level comes
+//! from the log filter (default `info`).
 
+use crate::config::LogConfig;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber once; later calls are no-ops (tests start many servers).
-pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let json = std::env::var("ANJU_LOG_FORMAT").is_ok_and(|v| v == "json");
+pub fn init(config: &LogConfig) {
+    let filter = config
+        .filter
+        .as_deref()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+    let json = config.format.as_deref() == Some("json");
     let result = if json {
         fmt()
             .with_env_filter(filter)

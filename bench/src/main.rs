@@ -1,9 +1,9 @@
 //! `anju-bench`: load a generated data set, serve it in-process and measure a fixed query mix
 //! under load (see the README's Benchmarks section).
 
-use anju::config::{AuthConfig, CacheConfig, DatabaseConfig};
+use anju::config::{self, Config, Scope};
 use anju_bench::BenchOptions;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,12 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Load a generated data set, serve it in-process and measure a fixed query mix under load"
 )]
 struct Cli {
-    #[command(flatten)]
-    database: DatabaseConfig,
-    #[command(flatten)]
-    cache: CacheConfig,
-    #[command(flatten)]
-    auth: AuthConfig,
+    // The settings' own flags (database, cache, auth) are added from `config::SETTINGS`.
     /// A TOML file of settings, keyed by their environment variable names; the environment and
     /// flags override it (also `ANJU_CONFIG`).
     #[arg(long, value_name = "FILE")]
@@ -36,14 +31,18 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // The configuration file fills in the environment before anything reads it, and before any
-    // thread exists that could read the environment concurrently.
-    if let Err(e) = anju::config::load_config_file() {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    anju::telemetry::init();
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .args(config::flag_args(Scope::Global))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config = match settings(&cli, &matches) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    anju::telemetry::init(&config.log);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,8 +55,8 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match &cli.import_child {
-            Some(dir) => anju_bench::import_child(&cli.database, &cli.cache, dir).await,
-            None => anju_bench::run(cli.database, cli.cache, cli.auth, cli.bench).await,
+            Some(dir) => anju_bench::import_child(&config.database, &config.cache, dir).await,
+            None => anju_bench::run(config.database, config.cache, config.auth, cli.bench).await,
         }
     });
     match outcome {
@@ -67,4 +66,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The settings: defaults, then the configuration file, the environment and the flags.
+fn settings(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Config> {
+    config::load(
+        cli.config.as_deref(),
+        &config::process_env()?,
+        &config::flag_values(matches)?,
+    )
 }

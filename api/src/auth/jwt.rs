@@ -9,6 +9,7 @@ use crate::config::AuthConfig;
 use anyhow::Context as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 /// The secret `anju token` and a development server share when no key is configured.
@@ -105,7 +106,12 @@ impl Verifier {
             })?;
             return Ok(Some(Self::new(algorithm, key, None, iss, aud)));
         }
-        if let Some(secret) = config.jwt_secret.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(secret) = config
+            .jwt_secret
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+            .filter(|s| !s.is_empty())
+        {
             if secret.len() < 32 {
                 anyhow::bail!("ANJU_JWT_SECRET must be at least 32 bytes long");
             }

@@ -183,11 +183,14 @@ impl TestApp {
         }
         if config.production && config.auth.jwt_secret.is_none() {
             // Production has no development key: give it a configured one.
-            config.auth.jwt_secret = Some(format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            ));
+            config.auth.jwt_secret = Some(
+                format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                )
+                .into(),
+            );
         }
         let (auth, production) = (config.auth.clone(), config.production);
         let app = anju::startup::Application::build(db.config.clone(), config)
