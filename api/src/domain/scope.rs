@@ -193,27 +193,19 @@ impl Scope {
         }
     }
 
-    /// The codes of the visible households.
-    fn household_codes(&self) -> SelectStatement {
-        Query::select()
-            .column(household::Column::Code)
-            .from(household::Entity)
-            .cond_where(self.households())
-            .to_owned()
-    }
-
     /// Homesteads in the subtree's villages, or of a visible household (for a site manager, the
     /// homesteads of the site's households).
     pub fn homesteads(&self) -> Condition {
-        use homestead::Column as S;
+        let of_visible = self.refers_to(
+            homestead::Column::HouseholdCode,
+            household::Column::Code,
+            self.households(),
+        );
         match &self.0 {
-            Reach::Everything => Condition::all(),
-            Reach::Area { site: Some(_), .. } => {
-                Condition::all().add(S::HouseholdCode.in_subquery(self.household_codes()))
-            }
             Reach::Area { area, site: None } => Condition::any()
-                .add(S::VillageCode.in_subquery(subtree(area)))
-                .add(S::HouseholdCode.in_subquery(self.household_codes())),
+                .add(homestead::Column::VillageCode.in_subquery(subtree(area)))
+                .add(of_visible),
+            _ => of_visible,
         }
     }
 }
