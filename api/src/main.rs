@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         .mut_subcommand("serve", |serve| serve.args(config::flag_args(Scope::Serve)))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let config = match settings(&cli, &matches) {
+    let config = match config::from_process(cli.config.as_deref(), &matches) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -125,32 +125,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(cli, config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The configuration: defaults, then the configuration file, the environment and the flags.
-fn settings(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Config> {
-    config::load(
-        cli.config.as_deref(),
-        &config::process_env()?,
-        &config::flag_values(matches)?,
-    )
+    startup::block_on(run(cli, config))
 }
 
 async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {

@@ -22,6 +22,30 @@ pub async fn migrate(conn: &DatabaseConnection) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Runs a command's `work` on a multi-threaded runtime, and says how it ended: what a binary's
+/// `main` returns, with the error (and its causes) printed.
+pub fn block_on(
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,

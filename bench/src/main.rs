@@ -1,7 +1,7 @@
 //! `anju-bench`: load a generated data set, serve it in-process and measure a fixed query mix
 //! under load (see the README's Benchmarks section).
 
-use anju::config::{self, Config, Scope};
+use anju::config::{self, Scope};
 use anju_bench::BenchOptions;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         .args(config::flag_args(Scope::Global))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let config = match settings(&cli, &matches) {
+    let config = match config::from_process(cli.config.as_deref(), &matches) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -43,36 +43,10 @@ fn main() -> ExitCode {
         }
     };
     anju::telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let outcome = runtime.block_on(async {
+    anju::startup::block_on(async {
         match &cli.import_child {
             Some(dir) => anju_bench::import_child(&config.database, &config.cache, dir).await,
             None => anju_bench::run(config.database, config.cache, config.auth, cli.bench).await,
         }
-    });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// The settings: defaults, then the configuration file, the environment and the flags.
-fn settings(cli: &Cli, matches: &clap::ArgMatches) -> anyhow::Result<Config> {
-    config::load(
-        cli.config.as_deref(),
-        &config::process_env()?,
-        &config::flag_values(matches)?,
-    )
+    })
 }

@@ -101,6 +101,15 @@ pub fn flag_args(scope: Scope) -> Vec<clap::Arg> {
         .collect()
 }
 
+/// A command's configuration: [`load`] over this process's environment and the flags in
+/// `matches`, with `config_file` (`--config`) when given.
+pub fn from_process(
+    config_file: Option<&Path>,
+    matches: &clap::ArgMatches,
+) -> anyhow::Result<Config> {
+    load(config_file, &process_env()?, &flag_values(matches)?)
+}
+
 /// The settings given as flags in `matches` (made with [`flag_args`]), by setting name, for
 /// [`load`].
 pub fn flag_values(matches: &clap::ArgMatches) -> anyhow::Result<Vec<(&'static str, String)>> {

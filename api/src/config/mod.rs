@@ -9,7 +9,7 @@
 
 mod layers;
 
-pub use layers::{flag_args, flag_values, load, process_env, CONFIG_FILE_VAR};
+pub use layers::{flag_args, flag_values, from_process, load, process_env, CONFIG_FILE_VAR};
 
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
