@@ -6,7 +6,7 @@ use crate::db;
 use crate::http::AppState;
 use crate::{graphql, http};
 use anju_demo as demo;
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use tokio::net::TcpListener;
 
 /// Applies every pending migration. When that adds the indicator rollups to a register that
@@ -72,7 +72,7 @@ impl Application {
         // `demo_if_empty` says.
         if serve.demo_if_empty
             && !serve.production
-            && entity::household::Entity::find().count(&conn).await? == 0
+            && crate::domain::unscoped::register_is_empty(&conn).await?
         {
             tracing::info!("the register is empty: loading the demo county");
             let dir = tempfile::tempdir()?;

@@ -2,10 +2,12 @@
 //! axum.
 
 pub mod audit;
+pub mod find;
 pub use anju_contract::id_number;
 pub mod indicators;
 pub mod pagination;
 pub mod register;
 pub mod rules;
 pub mod scope;
+pub mod unscoped;
 pub mod write;

@@ -3,36 +3,13 @@
 use super::pagination::{keyset_page, memory_page, KeyKind, Page, PageRequest};
 use chrono::NaiveDate;
 use entity::enums::{AreaLevel, EmploymentPath, LaborCapacity, Placement, SiteSetting};
-use entity::{area, area_closure, employment, homestead, household, member, site};
+use entity::{area, employment, homestead, household, member, site};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
 };
 
 use super::scope::{sites_in, subtree, Scope};
-
-/// An area by code.
-pub async fn area(db: &DatabaseConnection, code: &str) -> Result<Option<area::Model>, DbErr> {
-    area::Entity::find_by_id(code.to_owned()).one(db).await
-}
-
-/// The area's ancestors, root first (the area itself excluded).
-pub async fn ancestors(db: &DatabaseConnection, code: &str) -> Result<Vec<area::Model>, DbErr> {
-    let rows = area_closure::Entity::find()
-        .filter(area_closure::Column::DescendantCode.eq(code))
-        .filter(area_closure::Column::Depth.gt(0))
-        .order_by_desc(area_closure::Column::Depth)
-        .all(db)
-        .await?;
-    let codes: Vec<String> = rows.iter().map(|r| r.ancestor_code.clone()).collect();
-    let mut areas = area::Entity::find()
-        .filter(area::Column::Code.is_in(codes.clone()))
-        .all(db)
-        .await?;
-    areas.sort_by_key(|a| codes.iter().position(|c| *c == a.code));
-    Ok(areas)
-}
 
 /// Which areas to list.
 #[derive(Debug, Clone, Default)]
@@ -73,11 +50,6 @@ pub async fn areas(
     keyset_page(db, q, area::Column::Code, KeyKind::Text, req).await
 }
 
-/// A site by code.
-pub async fn site(db: &DatabaseConnection, code: &str) -> Result<Option<site::Model>, DbErr> {
-    site::Entity::find_by_id(code.to_owned()).one(db).await
-}
-
 /// Which sites to list.
 #[derive(Debug, Clone, Default)]
 pub struct SiteFilter {
@@ -106,14 +78,6 @@ pub async fn sites(
     }
     q = q.filter(scope.sites());
     keyset_page(db, q, site::Column::Code, KeyKind::Text, req).await
-}
-
-/// A household by code.
-pub async fn household(
-    db: &DatabaseConnection,
-    code: &str,
-) -> Result<Option<household::Model>, DbErr> {
-    household::Entity::find_by_id(code.to_owned()).one(db).await
 }
 
 /// Which households to list.
@@ -160,16 +124,6 @@ pub async fn households(
     }
     q = q.filter(scope.households());
     keyset_page(db, q, H::Code, KeyKind::Text, req).await
-}
-
-/// A member by resident ID number.
-pub async fn member(
-    db: &DatabaseConnection,
-    id_number: &str,
-) -> Result<Option<member::Model>, DbErr> {
-    member::Entity::find_by_id(id_number.to_owned())
-        .one(db)
-        .await
 }
 
 /// Which members to list.
@@ -320,8 +274,6 @@ pub fn employment_page(
 /// Which audit entries to list.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// Only entries of principals whose area lies in this area's subtree (the reader's own).
-    pub within: String,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub entity: Option<String>,
@@ -335,11 +287,12 @@ pub struct AuditFilter {
 /// Audit entries matching `filter`, oldest first (by id, the order they were written in).
 pub async fn audit_entries(
     db: &DatabaseConnection,
+    scope: &Scope,
     filter: &AuditFilter,
     req: &PageRequest,
 ) -> Result<Page<entity::audit_log::Model>, DbErr> {
     use entity::audit_log::{Column as A, Entity};
-    let mut q = Entity::find().filter(A::AreaCode.in_subquery(subtree(&filter.within)));
+    let mut q = Entity::find().filter(scope.audit_entries());
     for (column, value) in [
         (A::Actor, &filter.actor),
         (A::Action, &filter.action),

@@ -3,7 +3,9 @@
 //! and a required argument of every finder, list and write of the domain, so no read or write
 //! can forget it. The visibility rule is written here once, as SQL conditions.
 
-use entity::{area, area_closure, employment, homestead, household, member, site, site_work};
+use entity::{
+    area, area_closure, audit_log, employment, homestead, household, member, site, site_work,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, Condition};
 
@@ -206,6 +208,16 @@ impl Scope {
                 .add(homestead::Column::VillageCode.in_subquery(subtree(area)))
                 .add(of_visible),
             _ => of_visible,
+        }
+    }
+
+    /// Entries of the audit log written by principals of the subtree.
+    pub fn audit_entries(&self) -> Condition {
+        match &self.0 {
+            Reach::Everything => Condition::all(),
+            Reach::Area { area, .. } => {
+                Condition::all().add(audit_log::Column::AreaCode.in_subquery(subtree(area)))
+            }
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The access rules as resolvers use them: which record may be shown, how lists are narrowed,
 //! and when personal data is shown whole (and audited) or masked.
 //!
-//! The rules themselves live in [`crate::auth::scope`]; this module joins them to the request's
-//! loaders. Every resolver that returns a record reached by key or by reference asks here first.
+//! What the caller may see is the request's [`crate::domain::scope::Scope`], which every finder
+//! and loader applies in SQL; this module holds what is decided per field: roles, the
+//! anonymous caller's public fields, and masking.
 
 use crate::auth::audit::ReadAudit;
 use crate::auth::scope::Access;
@@ -11,12 +12,12 @@ use crate::domain::indicators::Scope;
 use crate::error::{Error, GqlResult};
 use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
-use entity::{homestead, household, member, site};
+use entity::site;
 use std::sync::Arc;
 
 /// The request's access.
 pub fn access<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Access> {
-    ctx.data::<Access>()
+    Ok(ctx.data::<Arc<Access>>()?)
 }
 
 /// What the caller may see.
@@ -49,57 +50,6 @@ pub fn unauthenticated(message: String) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
 }
 
-/// Whether a site may be shown.
-pub async fn site_visible(ctx: &Context<'_>, s: &site::Model) -> async_graphql::Result<bool> {
-    access(ctx)?
-        .site_visible(&s.code, &s.township_code)
-        .await
-        .gql()
-}
-
-/// Whether a household may be shown: its site or its origin village is in scope (for a site
-/// manager: it belongs to the site).
-pub async fn household_visible(
-    ctx: &Context<'_>,
-    h: &household::Model,
-) -> async_graphql::Result<bool> {
-    let acc = access(ctx)?;
-    if let Some(only) = acc.site_only() {
-        if only != h.site_code {
-            return Ok(false);
-        }
-    } else if acc.area_within(&h.origin_village_code).await.gql()? {
-        return Ok(true);
-    }
-    match super::loaders::one::<site::Entity>(ctx, &h.site_code).await? {
-        Some(s) => site_visible(ctx, &s).await,
-        None => Ok(false),
-    }
-}
-
-/// Whether the member's household may be shown.
-pub async fn member_visible(ctx: &Context<'_>, m: &member::Model) -> async_graphql::Result<bool> {
-    match super::loaders::one::<household::Entity>(ctx, &m.household_code).await? {
-        Some(h) => household_visible(ctx, &h).await,
-        None => Ok(false),
-    }
-}
-
-/// Whether a homestead may be shown: its village is in scope, or its household is visible.
-pub async fn homestead_visible(
-    ctx: &Context<'_>,
-    h: &homestead::Model,
-) -> async_graphql::Result<bool> {
-    let acc = access(ctx)?;
-    if acc.site_only().is_none() && acc.area_within(&h.village_code).await.gql()? {
-        return Ok(true);
-    }
-    match super::loaders::one::<household::Entity>(ctx, &h.household_code).await? {
-        Some(hh) => household_visible(ctx, &hh).await,
-        None => Ok(false),
-    }
-}
-
 /// Whether the caller may see the indicators of `scope`: an area in its subtree, or a site it
 /// sees (a site manager: its own site only). Anyone may, with public reads on and no
 /// credentials.
@@ -109,11 +59,19 @@ pub async fn scope_allowed(ctx: &Context<'_>, scope: &Scope) -> async_graphql::R
         return Ok(true);
     }
     match scope {
-        Scope::Area(code) => Ok(acc.site_only().is_none() && acc.area_within(code).await.gql()?),
-        Scope::Site(code) => match super::loaders::one::<site::Entity>(ctx, code).await? {
-            Some(s) => site_visible(ctx, &s).await,
-            None => Ok(false),
-        },
+        Scope::Area(code) => {
+            let visible = acc.scope().await.gql()?;
+            if visible.site_only().is_some() {
+                return Ok(false);
+            }
+            let db = ctx.data::<sea_orm::DatabaseConnection>()?;
+            crate::domain::find::area_below(db, &visible, code)
+                .await
+                .gql()
+        }
+        Scope::Site(code) => Ok(super::loaders::one::<site::Entity>(ctx, code)
+            .await?
+            .is_some()),
     }
 }
 
@@ -154,8 +112,8 @@ pub fn reveal(
 /// audit log.
 pub fn sees_personal(ctx: &Context<'_>, entity: &'static str, key: &str) -> bool {
     let pii = ctx
-        .data_opt::<Access>()
-        .and_then(Access::principal)
+        .data_opt::<Arc<Access>>()
+        .and_then(|a| a.principal())
         .is_some_and(|p| p.pii);
     if pii {
         match ctx.data_opt::<Arc<ReadAudit>>() {
@@ -225,7 +183,7 @@ pub async fn gate(
     next: NextResolve<'_>,
 ) -> ServerResult<Option<Value>> {
     let anonymous = ctx
-        .data_opt::<Access>()
+        .data_opt::<Arc<Access>>()
         .is_none_or(|a| a.principal().is_none());
     if anonymous && !public_field(info.parent_type, info.name) {
         let mut err = super::refusal::refusal(

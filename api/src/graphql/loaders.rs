@@ -1,25 +1,30 @@
 //! DataLoaders: every reference and child list on a page is fetched in one statement per kind,
 //! however many parents the page holds. Loaders are created per request, so nothing is cached
-//! across requests.
+//! across requests, and read through the scoped finders of [`crate::domain::find`] with the
+//! request's scope: a record the caller may not see is never loaded.
 
+use crate::auth::scope::Access;
 use crate::cache::{Cache, GenScope, Generation};
+use crate::domain::find::{self, Child, Keyed};
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, Request};
 use entity::{area, employment, homestead, household, member, site, site_work};
-use sea_orm::{DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
 
-/// Loads records of `E` by a unique key column. `ROLE` tells apart loaders of one entity that
-/// serve different fields (a site's township, a household's origin village, …): each then fires
-/// exactly one batch per level of the query, so a page's statement count is the same every time.
-pub struct ByKey<E: EntityTrait, const ROLE: u8 = 0> {
+/// Loads the records of `E` the caller may see by key, through [`find::by_keys`]. `ROLE`
+/// tells apart loaders of one entity that serve different fields (a site's township, a
+/// household's origin village, …): each then fires exactly one batch per level of the query,
+/// so a page's statement count is the same every time.
+pub struct ByKey<E, const ROLE: u8 = 0> {
     db: DatabaseConnection,
-    column: E::Column,
-    key: fn(&E::Model) -> String,
+    access: Arc<Access>,
+    kind: PhantomData<E>,
 }
 
 /// Loader roles for areas.
@@ -34,49 +39,46 @@ pub mod role {
     pub const HOMESTEAD_VILLAGE: u8 = 3;
 }
 
-/// Loads the records of `E` grouped by a parent key column (a household's members, …).
-pub struct GroupedBy<E: EntityTrait> {
+/// Loads the records of `E` the caller may see grouped by their parent's key (a household's
+/// members, …), through [`find::by_parents`].
+pub struct GroupedBy<E> {
     db: DatabaseConnection,
-    column: E::Column,
-    key: fn(&E::Model) -> String,
+    access: Arc<Access>,
+    kind: PhantomData<E>,
 }
 
 impl<E, const ROLE: u8> Loader<String> for ByKey<E, ROLE>
 where
-    E: EntityTrait,
+    E: Keyed<Key = String>,
     E::Model: Send + Sync + Clone,
 {
     type Value = E::Model;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, E::Model>, Self::Error> {
-        let rows = E::find()
-            .filter(crate::db::key_in(&self.db, self.column, keys))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|m| ((self.key)(&m), m)).collect())
+        let scope = self.access.scope().await?;
+        let rows = find::by_keys::<E, _>(&self.db, &scope, keys).await?;
+        Ok(rows.into_iter().map(|m| (E::key(&m), m)).collect())
     }
 }
 
 impl<E> Loader<String> for GroupedBy<E>
 where
-    E: EntityTrait,
+    E: Child,
     E::Model: Send + Sync + Clone,
 {
     type Value = Vec<E::Model>;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<E::Model>>, Self::Error> {
-        let rows = E::find()
-            .filter(crate::db::key_in(&self.db, self.column, keys))
-            .all(&self.db)
-            .await?;
+        let scope = self.access.scope().await?;
+        let rows = find::by_parents::<E, _>(&self.db, &scope, keys).await?;
         // Every parent gets an entry, an empty one when it has no children, so the request's
         // loader remembers that too and never asks again.
         let mut groups: HashMap<String, Vec<E::Model>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for row in rows {
-            groups.entry((self.key)(&row)).or_default().push(row);
+            groups.entry(E::parent(&row)).or_default().push(row);
         }
         Ok(groups)
     }
@@ -119,14 +121,39 @@ fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T, HashMapCach
     DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
 }
 
-/// Attaches a fresh set of loaders to one request.
+/// Attaches a fresh set of loaders, and the caller's access they read through, to one request.
 pub fn attach(
     request: Request,
     db: &DatabaseConnection,
     cache: &Cache,
+    access: Access,
     delay: Duration,
 ) -> Request {
-    let db = || db.clone();
+    let access = Arc::new(access);
+    macro_rules! by_key {
+        ($entity:ty, $role:expr) => {
+            loader(
+                ByKey::<$entity, { $role }> {
+                    db: db.clone(),
+                    access: access.clone(),
+                    kind: PhantomData,
+                },
+                delay,
+            )
+        };
+    }
+    macro_rules! grouped {
+        ($entity:ty) => {
+            loader(
+                GroupedBy::<$entity> {
+                    db: db.clone(),
+                    access: access.clone(),
+                    kind: PhantomData,
+                },
+                delay,
+            )
+        };
+    }
     request
         .data(
             DataLoader::with_cache(
@@ -136,94 +163,18 @@ pub fn attach(
             )
             .delay(delay),
         )
-        .data(loader(
-            ByKey::<area::Entity, { role::AREA }> {
-                db: db(),
-                column: area::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<area::Entity, { role::TOWNSHIP }> {
-                db: db(),
-                column: area::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<area::Entity, { role::ORIGIN_VILLAGE }> {
-                db: db(),
-                column: area::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<area::Entity, { role::HOMESTEAD_VILLAGE }> {
-                db: db(),
-                column: area::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<site::Entity> {
-                db: db(),
-                column: site::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<household::Entity> {
-                db: db(),
-                column: household::Column::Code,
-                key: |m| m.code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            ByKey::<member::Entity> {
-                db: db(),
-                column: member::Column::IdNumber,
-                key: |m| m.id_number.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            GroupedBy::<member::Entity> {
-                db: db(),
-                column: member::Column::HouseholdCode,
-                key: |m| m.household_code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            GroupedBy::<employment::Entity> {
-                db: db(),
-                column: employment::Column::MemberIdNumber,
-                key: |m| m.member_id_number.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            GroupedBy::<homestead::Entity> {
-                db: db(),
-                column: homestead::Column::HouseholdCode,
-                key: |m| m.household_code.clone(),
-            },
-            delay,
-        ))
-        .data(loader(
-            GroupedBy::<site_work::Entity> {
-                db: db(),
-                column: site_work::Column::SiteCode,
-                key: |m| m.site_code.clone(),
-            },
-            delay,
-        ))
+        .data(by_key!(area::Entity, role::AREA))
+        .data(by_key!(area::Entity, role::TOWNSHIP))
+        .data(by_key!(area::Entity, role::ORIGIN_VILLAGE))
+        .data(by_key!(area::Entity, role::HOMESTEAD_VILLAGE))
+        .data(by_key!(site::Entity, 0))
+        .data(by_key!(household::Entity, 0))
+        .data(by_key!(member::Entity, 0))
+        .data(grouped!(member::Entity))
+        .data(grouped!(employment::Entity))
+        .data(grouped!(homestead::Entity))
+        .data(grouped!(site_work::Entity))
+        .data(access)
 }
 
 fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
@@ -236,7 +187,7 @@ fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
 /// Loads one record by key through the request's loader.
 pub async fn one<E>(ctx: &Context<'_>, key: &str) -> async_graphql::Result<Option<E::Model>>
 where
-    E: EntityTrait,
+    E: Keyed<Key = String>,
     E::Model: Send + Sync + Clone,
 {
     one_as::<E, 0>(ctx, key).await
@@ -248,7 +199,7 @@ pub async fn one_as<E, const ROLE: u8>(
     key: &str,
 ) -> async_graphql::Result<Option<E::Model>>
 where
-    E: EntityTrait,
+    E: Keyed<Key = String>,
     E::Model: Send + Sync + Clone,
 {
     let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
@@ -262,7 +213,7 @@ pub async fn required<E, const ROLE: u8>(
     key: &str,
 ) -> async_graphql::Result<E::Model>
 where
-    E: EntityTrait,
+    E: Keyed<Key = String>,
     E::Model: Send + Sync + Clone,
 {
     use async_graphql::ErrorExtensions;
@@ -274,7 +225,7 @@ where
 /// Loads the children of one parent through the request's loader.
 pub async fn children<E>(ctx: &Context<'_>, parent: &str) -> async_graphql::Result<Vec<E::Model>>
 where
-    E: EntityTrait,
+    E: Child,
     E::Model: Send + Sync + Clone,
 {
     let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
@@ -293,7 +244,7 @@ pub async fn prefetch<E, const ROLE: u8>(
     keys: impl IntoIterator<Item = String>,
 ) -> async_graphql::Result<HashMap<String, E::Model>>
 where
-    E: EntityTrait,
+    E: Keyed<Key = String>,
     E::Model: Send + Sync + Clone,
 {
     let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
@@ -307,7 +258,7 @@ pub async fn prefetch_children<E>(
     parents: impl IntoIterator<Item = String>,
 ) -> async_graphql::Result<HashMap<String, Vec<E::Model>>>
 where
-    E: EntityTrait,
+    E: Child,
     E::Model: Send + Sync + Clone,
 {
     let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;

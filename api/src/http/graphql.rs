@@ -243,15 +243,11 @@ pub async fn execute(
         request
             .data(request_id.clone())
             .data(policy.clone())
-            .data(Access::new(
-                state.db.clone(),
-                caller.clone(),
-                state.loader_delay,
-            ))
             .data(read_audit.clone())
             .data(meter.clone()),
         &state.db,
         &state.cache,
+        Access::new(state.db.clone(), caller.clone()),
         state.loader_delay,
     );
     let Ok(mut response) =

@@ -70,7 +70,8 @@ impl Area {
     /// Every ancestor, root first (for breadcrumbs).
     async fn ancestors(&self, ctx: &Context<'_>) -> Result<Vec<Area>> {
         let db = ctx.data::<DatabaseConnection>()?;
-        Ok(reg::ancestors(db, &self.0.code)
+        let scope = super::super::access::scope(ctx).await?;
+        Ok(crate::domain::find::ancestors(db, &scope, &self.0.code)
             .await
             .gql()?
             .into_iter()
@@ -247,13 +248,6 @@ impl AreaQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Administrative division code.")] code: String,
     ) -> Result<Option<Area>> {
-        if !super::super::access::access(ctx)?
-            .area_visible(&code)
-            .await
-            .gql()?
-        {
-            return Ok(None);
-        }
         Ok(loaders::one::<area::Entity>(ctx, &code).await?.map(Area))
     }
     /// Areas, by code.

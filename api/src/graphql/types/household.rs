@@ -1,8 +1,6 @@
 //! Households, their members and those members' employments, and the homesteads they left.
 
-use super::super::access::{
-    access, household_visible, member_visible, reveal, scope, sees_personal, site_visible, Personal,
-};
+use super::super::access::{reveal, scope, sees_personal, Personal};
 use super::super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
 };
@@ -21,7 +19,6 @@ use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
     HouseholdFilter, MemberFilter,
 };
-use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};
@@ -77,20 +74,12 @@ impl Household {
     }
     /// The village the household moved out of; null when it lies outside what you may see.
     async fn origin_village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        if !access(ctx)?
-            .area_visible(&self.0.origin_village_code)
-            .await
-            .gql()?
-        {
-            return Ok(None);
-        }
-        loaders::required::<area::Entity, { role::ORIGIN_VILLAGE }>(
+        Ok(loaders::one_as::<area::Entity, { role::ORIGIN_VILLAGE }>(
             ctx,
-            "area",
             &self.0.origin_village_code,
         )
-        .await
-        .map(|a| Some(Area(a)))
+        .await?
+        .map(Area))
     }
     /// Code of the site the household is registered to.
     async fn site_code(&self) -> &str {
@@ -99,8 +88,9 @@ impl Household {
     /// The site the household is registered to; null when it lies outside what you may see
     /// (a household seen from its origin township).
     async fn site(&self, ctx: &Context<'_>) -> Result<Option<ResettlementSite>> {
-        let s = loaders::required::<site::Entity, 0>(ctx, "site", &self.0.site_code).await?;
-        Ok(site_visible(ctx, &s).await?.then_some(ResettlementSite(s)))
+        Ok(loaders::one::<site::Entity>(ctx, &self.0.site_code)
+            .await?
+            .map(ResettlementSite))
     }
     /// Number of people in the household.
     async fn persons(&self) -> i32 {
@@ -389,9 +379,11 @@ impl Homestead {
     /// The household that owned it; null when it lies outside what you may see.
     async fn household(&self, ctx: &Context<'_>) -> Result<Option<Household>> {
         mark_personal(ctx);
-        let h = loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
-            .await?;
-        Ok(household_visible(ctx, &h).await?.then_some(Household(h)))
+        Ok(
+            loaders::one::<household::Entity>(ctx, &self.0.household_code)
+                .await?
+                .map(Household),
+        )
     }
     /// Code of the village it stands in.
     async fn village_code(&self) -> &str {
@@ -399,20 +391,11 @@ impl Homestead {
     }
     /// The village it stands in; null when it lies outside what you may see.
     async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        if !access(ctx)?
-            .area_visible(&self.0.village_code)
-            .await
-            .gql()?
-        {
-            return Ok(None);
-        }
-        loaders::required::<area::Entity, { role::HOMESTEAD_VILLAGE }>(
-            ctx,
-            "area",
-            &self.0.village_code,
+        Ok(
+            loaders::one_as::<area::Entity, { role::HOMESTEAD_VILLAGE }>(ctx, &self.0.village_code)
+                .await?
+                .map(Area),
         )
-        .await
-        .map(|a| Some(Area(a)))
     }
     /// Area in mu (亩).
     async fn area_mu(&self) -> f64 {
@@ -623,10 +606,9 @@ impl HouseholdQuery {
         #[graphql(desc = "建档立卡户编号: the household's register number.")] code: String,
     ) -> Result<Option<Household>> {
         mark_personal(ctx);
-        match loaders::one::<household::Entity>(ctx, &code).await? {
-            Some(h) if household_visible(ctx, &h).await? => Ok(Some(Household(h))),
-            _ => Ok(None),
-        }
+        Ok(loaders::one::<household::Entity>(ctx, &code)
+            .await?
+            .map(Household))
     }
     /// Households, by code.
     #[graphql(
@@ -660,10 +642,9 @@ impl HouseholdQuery {
         #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
     ) -> Result<Option<Member>> {
         mark_personal(ctx);
-        let Some(m) = loaders::one::<member::Entity>(ctx, &id_number).await? else {
-            return Ok(None);
-        };
-        Ok(member_visible(ctx, &m).await?.then_some(Member(m)))
+        Ok(loaders::one::<member::Entity>(ctx, &id_number)
+            .await?
+            .map(Member))
     }
     /// Members, by ID number.
     #[graphql(

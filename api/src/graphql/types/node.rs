@@ -9,9 +9,7 @@
 //! `node` applies exactly the rules of every other path: a record outside the caller's scope is
 //! `null`, as is an unknown or malformed id, so the three cannot be told apart.
 
-use super::super::access::{
-    access, homestead_visible, household_visible, member_visible, site_visible,
-};
+use super::super::access::access;
 use super::super::loaders;
 use super::area::Area;
 use super::audit::AuditEntry;
@@ -19,12 +17,14 @@ use super::household::{Employment, Homestead, Household, Member};
 use super::site::{ResettlementSite, SiteWork};
 use crate::auth::opaque::Sealer;
 use crate::auth::Role;
+use crate::domain::find::{self, Keyed};
+use crate::domain::scope::Scope;
 use crate::error::{Error, GqlResult};
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
 
 /// Most ids one `nodes` request may ask for.
@@ -152,64 +152,42 @@ fn numbers(keys: &[&(Kind, String)], kind: Kind) -> Vec<i64> {
         .collect()
 }
 
-/// The records of `E` whose `column` holds one of `values`, by `key`; no statement for none.
-async fn fetch<E, V>(
+/// The records of `E` with these keys that `scope` lets through, by key.
+async fn fetch<E: Keyed>(
     db: &DatabaseConnection,
-    column: E::Column,
-    values: Vec<V>,
-    key: fn(&E::Model) -> String,
+    scope: &Scope,
+    keys: Vec<E::Key>,
 ) -> Result<HashMap<String, E::Model>>
 where
-    E: EntityTrait,
-    V: Clone + Into<sea_orm::Value> + sea_orm::sea_query::postgres_array::NotU8,
+    E::Key: ToString,
 {
-    if values.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(E::find()
-        .filter(crate::db::key_in(db, column, &values))
-        .all(db)
+    Ok(find::by_keys::<E, _>(db, scope, &keys)
         .await
         .gql()?
         .into_iter()
-        .map(|m| (key(&m), m))
+        .map(|m| (E::key(&m).to_string(), m))
         .collect())
 }
 
 impl Fetched {
-    /// One statement per kind present in `keys`.
-    async fn load(db: &DatabaseConnection, keys: &[&(Kind, String)]) -> Result<Self> {
+    /// One statement per kind present in `keys`, each narrowed to what `scope` lets through.
+    async fn load(
+        db: &DatabaseConnection,
+        scope: &Scope,
+        keys: &[&(Kind, String)],
+    ) -> Result<Self> {
         let works: Vec<String> = keys
             .iter()
             .filter(|(k, _)| *k == Kind::SiteWork)
             .map(|(_, key)| key.clone())
             .collect();
         Ok(Fetched {
-            works: fetch::<site_work::Entity, _>(db, site_work::Column::Code, works, |m| {
-                m.code.clone()
-            })
-            .await?,
-            employments: fetch::<employment::Entity, _>(
-                db,
-                employment::Column::Id,
-                numbers(keys, Kind::Employment),
-                |m| m.id.to_string(),
-            )
-            .await?,
-            homesteads: fetch::<homestead::Entity, _>(
-                db,
-                homestead::Column::Id,
-                numbers(keys, Kind::Homestead),
-                |m| m.id.to_string(),
-            )
-            .await?,
-            audit: fetch::<audit_log::Entity, _>(
-                db,
-                audit_log::Column::Id,
-                numbers(keys, Kind::AuditEntry),
-                |m| m.id.to_string(),
-            )
-            .await?,
+            works: fetch::<site_work::Entity>(db, scope, works).await?,
+            employments: fetch::<employment::Entity>(db, scope, numbers(keys, Kind::Employment))
+                .await?,
+            homesteads: fetch::<homestead::Entity>(db, scope, numbers(keys, Kind::Homestead))
+                .await?,
+            audit: fetch::<audit_log::Entity>(db, scope, numbers(keys, Kind::AuditEntry)).await?,
         })
     }
 }
@@ -233,62 +211,35 @@ async fn resolve_one(
             return Ok(None);
         }
     }
+    // Every lookup is narrowed to the caller's scope: a record outside it is not found.
     Ok(match kind {
-        Kind::Area => {
-            if !acc.area_visible(key).await.gql()? {
-                return Ok(None);
-            }
-            loaders::one::<area::Entity>(ctx, key)
-                .await?
-                .map(|a| Node::Area(Area(a)))
-        }
-        Kind::ResettlementSite => match loaders::one::<site::Entity>(ctx, key).await? {
-            Some(s) if site_visible(ctx, &s).await? => {
-                Some(Node::ResettlementSite(ResettlementSite(s)))
-            }
-            _ => None,
-        },
-        Kind::SiteWork => {
-            let Some(w) = fetched.works.get(key) else {
-                return Ok(None);
-            };
-            match loaders::one::<site::Entity>(ctx, &w.site_code).await? {
-                Some(s) if site_visible(ctx, &s).await? => {
-                    Some(Node::SiteWork(SiteWork(w.clone())))
-                }
-                _ => None,
-            }
-        }
-        Kind::Household => match loaders::one::<household::Entity>(ctx, key).await? {
-            Some(h) if household_visible(ctx, &h).await? => Some(Node::Household(Household(h))),
-            _ => None,
-        },
-        Kind::Member => match loaders::one::<member::Entity>(ctx, key).await? {
-            Some(m) if member_visible(ctx, &m).await? => Some(Node::Member(Member(m))),
-            _ => None,
-        },
-        Kind::Employment => {
-            let Some(e) = fetched.employments.get(key) else {
-                return Ok(None);
-            };
-            match loaders::one::<member::Entity>(ctx, &e.member_id_number).await? {
-                Some(m) if member_visible(ctx, &m).await? => {
-                    Some(Node::Employment(Employment(e.clone())))
-                }
-                _ => None,
-            }
-        }
-        Kind::Homestead => match fetched.homesteads.get(key) {
-            Some(h) if homestead_visible(ctx, h).await? => {
-                Some(Node::Homestead(Homestead(h.clone())))
-            }
-            _ => None,
-        },
+        Kind::Area => loaders::one::<area::Entity>(ctx, key)
+            .await?
+            .map(|a| Node::Area(Area(a))),
+        Kind::ResettlementSite => loaders::one::<site::Entity>(ctx, key)
+            .await?
+            .map(|s| Node::ResettlementSite(ResettlementSite(s))),
+        Kind::SiteWork => fetched
+            .works
+            .get(key)
+            .map(|w| Node::SiteWork(SiteWork(w.clone()))),
+        Kind::Household => loaders::one::<household::Entity>(ctx, key)
+            .await?
+            .map(|h| Node::Household(Household(h))),
+        Kind::Member => loaders::one::<member::Entity>(ctx, key)
+            .await?
+            .map(|m| Node::Member(Member(m))),
+        Kind::Employment => fetched
+            .employments
+            .get(key)
+            .map(|e| Node::Employment(Employment(e.clone()))),
+        Kind::Homestead => fetched
+            .homesteads
+            .get(key)
+            .map(|h| Node::Homestead(Homestead(h.clone()))),
         // The audit log is for admins, and an admin reads the entries of its own subtree.
         Kind::AuditEntry => match (fetched.audit.get(key), acc.principal()) {
-            (Some(entry), Some(p))
-                if p.role == Role::Admin && acc.area_within(&entry.area_code).await.gql()? =>
-            {
+            (Some(entry), Some(p)) if p.role == Role::Admin => {
                 Some(Node::AuditEntry(AuditEntry(entry.clone())))
             }
             _ => None,
@@ -302,7 +253,8 @@ async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>> {
     let sealer = ctx.data::<Sealer>()?;
     let decoded: Vec<Option<(Kind, String)>> = ids.iter().map(|id| decode(sealer, id)).collect();
     let keys: Vec<&(Kind, String)> = decoded.iter().flatten().collect();
-    let fetched = Fetched::load(ctx.data::<DatabaseConnection>()?, &keys).await?;
+    let scope = super::super::access::scope(ctx).await?;
+    let fetched = Fetched::load(ctx.data::<DatabaseConnection>()?, &scope, &keys).await?;
     // Run together, so that the loaders gather every lookup of one kind into one statement.
     let found = futures::future::join_all(decoded.iter().map(|d| {
         let fetched = &fetched;

@@ -230,12 +230,9 @@ impl SiteQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The site's code.")] code: String,
     ) -> Result<Option<ResettlementSite>> {
-        match loaders::one::<site::Entity>(ctx, &code).await? {
-            Some(s) if super::super::access::site_visible(ctx, &s).await? => {
-                Ok(Some(ResettlementSite(s)))
-            }
-            _ => Ok(None),
-        }
+        Ok(loaders::one::<site::Entity>(ctx, &code)
+            .await?
+            .map(ResettlementSite))
     }
     /// Resettlement sites, by code.
     #[graphql(

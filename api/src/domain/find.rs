@@ -1,0 +1,159 @@
+//! Records by key and children by parent, as far as the caller's [`Scope`] lets them through.
+//!
+//! Every lookup takes the scope as a required argument and adds the scope's condition for the
+//! record's kind to its statement, so a record outside the caller's reach is answered exactly
+//! as one that does not exist, and no lookup can be written that forgets to ask. The loaders
+//! of the GraphQL layer batch their keys into these functions.
+
+use super::scope::Scope;
+use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
+use sea_orm::sea_query::postgres_array::NotU8;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
+
+/// A kind of record reached by its key.
+pub trait Keyed: EntityTrait {
+    /// The key's type.
+    type Key: Clone + Eq + std::hash::Hash + Into<sea_orm::Value> + NotU8 + Send + Sync;
+    /// The key's column.
+    fn key_column() -> Self::Column;
+    /// A record's key.
+    fn key(model: &Self::Model) -> Self::Key;
+    /// The records of this kind that `scope` lets through.
+    fn visible(scope: &Scope) -> Condition;
+}
+
+/// A kind of record listed under a parent record (a household's members, …).
+pub trait Child: Keyed {
+    /// The column holding the parent's key.
+    fn parent_column() -> Self::Column;
+    /// A record's parent key.
+    fn parent(model: &Self::Model) -> String;
+}
+
+/// The records of `E` with these keys that `scope` lets through; no statement for no keys.
+pub async fn by_keys<E, C>(db: &C, scope: &Scope, keys: &[E::Key]) -> Result<Vec<E::Model>, DbErr>
+where
+    E: Keyed,
+    C: ConnectionTrait,
+{
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    E::find()
+        .filter(crate::db::key_in(db, E::key_column(), keys))
+        .filter(E::visible(scope))
+        .all(db)
+        .await
+}
+
+/// The record of `E` with this key, if `scope` lets it through.
+pub async fn by_key<E, C>(db: &C, scope: &Scope, key: E::Key) -> Result<Option<E::Model>, DbErr>
+where
+    E: Keyed,
+    C: ConnectionTrait,
+{
+    Ok(by_keys::<E, C>(db, scope, &[key]).await?.into_iter().next())
+}
+
+/// The records of `E` under these parents that `scope` lets through.
+pub async fn by_parents<E, C>(
+    db: &C,
+    scope: &Scope,
+    parents: &[String],
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: Child,
+    C: ConnectionTrait,
+{
+    if parents.is_empty() {
+        return Ok(Vec::new());
+    }
+    E::find()
+        .filter(crate::db::key_in(db, E::parent_column(), parents))
+        .filter(E::visible(scope))
+        .all(db)
+        .await
+}
+
+/// Whether area `code` lies in the scope's subtree (the names of the ancestors above it are
+/// visible, but not what lies below them).
+pub async fn area_below<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    code: &str,
+) -> Result<bool, DbErr> {
+    if scope.is_everything() {
+        return Ok(true);
+    }
+    let found = area::Entity::find()
+        .filter(area::Column::Code.eq(code))
+        .filter(scope.areas_below())
+        .one(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// The ancestors of area `code` that `scope` lets through, root first (the area excluded).
+pub async fn ancestors<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    code: &str,
+) -> Result<Vec<area::Model>, DbErr> {
+    use entity::area_closure;
+    let rows = area_closure::Entity::find()
+        .filter(area_closure::Column::DescendantCode.eq(code))
+        .filter(area_closure::Column::Depth.gt(0))
+        .order_by_desc(area_closure::Column::Depth)
+        .all(db)
+        .await?;
+    let codes: Vec<String> = rows.iter().map(|r| r.ancestor_code.clone()).collect();
+    let mut areas = by_keys::<area::Entity, C>(db, scope, &codes).await?;
+    areas.sort_by_key(|a| codes.iter().position(|c| *c == a.code));
+    Ok(areas)
+}
+
+macro_rules! keyed {
+    ($entity:ident, $key:ty, $column:ident, $field:ident, $visible:ident) => {
+        impl Keyed for $entity::Entity {
+            type Key = $key;
+            fn key_column() -> $entity::Column {
+                $entity::Column::$column
+            }
+            fn key(model: &$entity::Model) -> $key {
+                model.$field.clone()
+            }
+            fn visible(scope: &Scope) -> Condition {
+                scope.$visible()
+            }
+        }
+    };
+}
+
+macro_rules! child {
+    ($entity:ident, $column:ident, $field:ident) => {
+        impl Child for $entity::Entity {
+            fn parent_column() -> $entity::Column {
+                $entity::Column::$column
+            }
+            fn parent(model: &$entity::Model) -> String {
+                model.$field.clone()
+            }
+        }
+    };
+}
+
+keyed!(area, String, Code, code, areas);
+keyed!(site, String, Code, code, sites);
+keyed!(site_work, String, Code, code, site_works);
+keyed!(household, String, Code, code, households);
+keyed!(member, String, IdNumber, id_number, members);
+keyed!(employment, i64, Id, id, employments);
+keyed!(homestead, i64, Id, id, homesteads);
+keyed!(audit_log, i64, Id, id, audit_entries);
+
+child!(site_work, SiteCode, site_code);
+child!(member, HouseholdCode, household_code);
+child!(employment, MemberIdNumber, member_id_number);
+child!(homestead, HouseholdCode, household_code);
