@@ -10,7 +10,9 @@ use entity::{area, audit_log, employment, homestead, household, member, site, si
 use sea_orm::sea_query::postgres_array::NotU8;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
+use std::collections::HashSet;
 
 /// A kind of record reached by its key.
 pub trait Keyed: EntityTrait {
@@ -77,22 +79,28 @@ where
         .await
 }
 
-/// Whether area `code` lies in the scope's subtree (the names of the ancestors above it are
-/// visible, but not what lies below them).
-pub async fn area_below<C: ConnectionTrait>(
+/// Those of `codes` that name areas in the scope's subtree (the names of the ancestors above it
+/// are visible, but not what lies below them). Nothing hidden: every code, unread.
+pub async fn areas_below<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
-    code: &str,
-) -> Result<bool, DbErr> {
+    codes: &[String],
+) -> Result<HashSet<String>, DbErr> {
     if scope.is_everything() {
-        return Ok(true);
+        return Ok(codes.iter().cloned().collect());
     }
-    let found = area::Entity::find()
-        .filter(area::Column::Code.eq(code))
+    if codes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let found: Vec<String> = area::Entity::find()
+        .select_only()
+        .column(area::Column::Code)
+        .filter(crate::db::key_in(db, area::Column::Code, codes))
         .filter(scope.areas_below())
-        .one(db)
+        .into_tuple()
+        .all(db)
         .await?;
-    Ok(found.is_some())
+    Ok(found.into_iter().collect())
 }
 
 /// The ancestors of area `code` that `scope` lets through, root first (the area excluded).

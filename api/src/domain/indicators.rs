@@ -11,6 +11,7 @@
 
 mod calendar;
 mod query;
+pub mod read;
 pub mod rollup;
 
 use chrono::NaiveDate;
@@ -22,16 +23,16 @@ pub use calendar::month_ends;
 
 /// What an indicator covers: an area's subtree, or one resettlement site.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Scope {
+pub enum Target {
     Area(String),
     Site(String),
 }
 
-impl Scope {
+impl Target {
     /// The area or site code.
     pub fn code(&self) -> &str {
         match self {
-            Scope::Area(code) | Scope::Site(code) => code,
+            Target::Area(code) | Target::Site(code) => code,
         }
     }
 }
@@ -79,7 +80,7 @@ pub struct IndicatorValues {
 }
 
 /// Whether the scope names an existing area or site.
-pub async fn scope_exists<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<bool, DbErr> {
+pub async fn scope_exists<C: ConnectionTrait>(db: &C, scope: &Target) -> Result<bool, DbErr> {
     let found = db
         .query_one_raw(query::scope_exists(db.get_database_backend(), scope))
         .await?;
@@ -92,7 +93,7 @@ pub async fn scope_exists<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<b
 /// [`scope_exists`] first.
 pub async fn compute<C: ConnectionTrait>(
     db: &C,
-    scope: &Scope,
+    scope: &Target,
     as_of: NaiveDate,
 ) -> Result<IndicatorValues, DbErr> {
     let rows = db
@@ -120,7 +121,7 @@ pub async fn compute<C: ConnectionTrait>(
 /// aggregate statement and no rollups. Slower than [`compute`] on large scopes; the two agree.
 pub async fn compute_direct<C: ConnectionTrait>(
     db: &C,
-    scope: &Scope,
+    scope: &Target,
     as_of: NaiveDate,
 ) -> Result<IndicatorValues, DbErr> {
     let row = db

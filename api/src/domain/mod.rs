@@ -6,6 +6,7 @@ pub mod find;
 pub use anju_contract::id_number;
 pub mod indicators;
 pub mod pagination;
+pub mod reads;
 pub mod register;
 pub mod rules;
 pub mod scope;

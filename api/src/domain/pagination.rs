@@ -207,3 +207,49 @@ pub async fn run_count<C: ConnectionTrait>(db: &C, stmt: Statement) -> Result<u6
     };
     Ok(n.max(0) as u64)
 }
+
+/// The cache key of a list's total: the count statement itself (hashed, so the caller's scope,
+/// which narrows the statement, is part of it), valid until the next write to the register.
+struct CountKey<'a>(&'a Statement);
+
+impl crate::cache::CacheKey for CountKey<'_> {
+    type Value = i64;
+    const KIND: &'static str = "count";
+    const VERSION: u32 = 2;
+
+    fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.0.sql.as_bytes());
+        hasher.update(format!("{:?}", self.0.values).as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
+    fn depends_on(&self) -> Vec<crate::cache::GenScope> {
+        // Any write may change any list's total.
+        vec![crate::cache::GenScope::Register]
+    }
+}
+
+/// How many records a list holds over all its pages: known with the page, or counted by the
+/// page's count statement through the aggregate cache.
+pub async fn total<B: super::reads::Batched>(
+    reads: &super::reads::Reads<'_, B>,
+    total: &Total,
+) -> crate::error::Result<i64> {
+    use crate::cache::CacheKey;
+    match total {
+        Total::Known(n) => Ok(*n as i64),
+        Total::Query(stmt) => {
+            let key = CountKey(stmt);
+            let gens = reads.batched.generations(&key.depends_on()).await?;
+            let db = reads.db;
+            Ok(reads
+                .cache
+                .get_or_compute(&key, &gens, || async {
+                    run_count(db, stmt.clone()).await.map(|n| n as i64)
+                })
+                .await?)
+        }
+    }
+}

@@ -8,11 +8,9 @@
 use crate::auth::audit::ReadAudit;
 use crate::auth::scope::Access;
 use crate::auth::{Principal, Role};
-use crate::domain::indicators::Scope;
 use crate::error::{Error, GqlResult};
 use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
-use entity::site;
 use std::sync::Arc;
 
 /// The request's access.
@@ -48,31 +46,6 @@ pub fn forbidden(message: String) -> async_graphql::Error {
 /// An error with code `UNAUTHENTICATED`.
 pub fn unauthenticated(message: String) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
-}
-
-/// Whether the caller may see the indicators of `scope`: an area in its subtree, or a site it
-/// sees (a site manager: its own site only). Anyone may, with public reads on and no
-/// credentials.
-pub async fn scope_allowed(ctx: &Context<'_>, scope: &Scope) -> async_graphql::Result<bool> {
-    let acc = access(ctx)?;
-    if acc.principal().is_none() {
-        return Ok(true);
-    }
-    match scope {
-        Scope::Area(code) => {
-            let visible = acc.scope().await.gql()?;
-            if visible.site_only().is_some() {
-                return Ok(false);
-            }
-            let db = ctx.data::<sea_orm::DatabaseConnection>()?;
-            crate::domain::find::area_below(db, &visible, code)
-                .await
-                .gql()
-        }
-        Scope::Site(code) => Ok(super::loaders::one::<site::Entity>(ctx, code)
-            .await?
-            .is_some()),
-    }
 }
 
 /// `NOT_FOUND`, as for a record that does not exist.

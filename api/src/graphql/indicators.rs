@@ -2,16 +2,15 @@
 //! and sites.
 
 use super::enums::{EmploymentPath, WorkCategory};
+use super::reads::Request;
 use super::scalars::Date;
-use crate::cache::{Cache, CacheKey, GenScope};
-use crate::domain::indicators::{self as dom, Scope};
-use crate::error::{Error, GqlResult};
+use crate::domain::indicators::{self as dom, read, Target};
+use crate::error::GqlResult;
 use async_graphql::{Context, Object, OneofObject, Result, SimpleObject};
 use chrono::NaiveDate;
-use sea_orm::DatabaseConnection;
 
 /// Longest `indicatorSeries` a request may ask for, in month ends.
-pub const MAX_SERIES_POINTS: usize = 240;
+pub use crate::domain::indicators::read::MAX_SERIES_POINTS;
 
 /// What an indicator covers: exactly one of an area (with everything below it) or a site.
 #[derive(OneofObject, Debug, Clone)]
@@ -22,11 +21,11 @@ pub enum ScopeInput {
     SiteCode(String),
 }
 
-impl From<ScopeInput> for Scope {
+impl From<ScopeInput> for Target {
     fn from(s: ScopeInput) -> Self {
         match s {
-            ScopeInput::AreaCode(c) => Scope::Area(c),
-            ScopeInput::SiteCode(c) => Scope::Site(c),
+            ScopeInput::AreaCode(c) => Target::Area(c),
+            ScopeInput::SiteCode(c) => Target::Site(c),
         }
     }
 }
@@ -153,82 +152,19 @@ impl IndicatorSet {
     }
 }
 
-/// The cache key of one scope's indicators on one date. The value is `None` for a scope that
-/// does not exist, so unknown codes are cheap to answer too.
-struct IndicatorKey<'a> {
-    scope: &'a Scope,
-    as_of: NaiveDate,
-}
-
-impl CacheKey for IndicatorKey<'_> {
-    type Value = Option<dom::IndicatorValues>;
-    const KIND: &'static str = "indicators";
-    const VERSION: u32 = 1;
-
-    fn id(&self) -> String {
-        match self.scope {
-            Scope::Area(c) => format!("area:{c}:{}", self.as_of),
-            Scope::Site(c) => format!("site:{c}:{}", self.as_of),
-        }
-    }
-
-    fn depends_on(&self) -> Vec<GenScope> {
-        let own = match self.scope {
-            Scope::Area(c) => GenScope::Area(c.clone()),
-            Scope::Site(c) => GenScope::Site(c.clone()),
-        };
-        vec![GenScope::Global, own]
-    }
-}
-
-/// One scope's indicators on one date, through the cache; `NOT_FOUND` for an unknown scope.
-async fn cached_set(ctx: &Context<'_>, scope: &Scope, as_of: NaiveDate) -> Result<IndicatorSet> {
-    let db = ctx.data::<DatabaseConnection>()?;
-    let cache = ctx.data::<Cache>()?;
-    let key = IndicatorKey { scope, as_of };
-    let gens = super::loaders::generations(ctx, &key.depends_on()).await?;
-    let values = cache
-        .get_or_compute(&key, &gens, || async move {
-            if !dom::scope_exists(db, scope).await? {
-                return Ok(None);
-            }
-            dom::compute(db, scope, as_of).await.map(Some)
-        })
-        .await
-        .gql()?;
-    match values {
-        Some(v) => Ok(IndicatorSet(v)),
-        None => {
-            let (what, key) = match scope {
-                Scope::Area(c) => ("area", c),
-                Scope::Site(c) => ("site", c),
-            };
-            Err(Error::not_found(what, key.clone())).gql()
-        }
-    }
-}
-
-/// Computes the indicator set of an existing scope; `NOT_FOUND` for an unknown one.
+/// Every indicator of an area or site on a date (today, China Standard Time, by default);
+/// `NOT_FOUND` for an unknown one or one outside what the caller may see.
 pub async fn indicator_set(
     ctx: &Context<'_>,
-    scope: Scope,
+    target: Target,
     as_of: Option<Date>,
 ) -> Result<IndicatorSet> {
     let as_of = as_of.map(|d| d.0).unwrap_or_else(today);
-    ensure_allowed(ctx, &scope).await?;
-    cached_set(ctx, &scope, as_of).await
-}
-
-/// `NOT_FOUND` for a scope outside what the caller may see, exactly as for an unknown one.
-async fn ensure_allowed(ctx: &Context<'_>, scope: &Scope) -> Result<()> {
-    if super::access::scope_allowed(ctx, scope).await? {
-        return Ok(());
-    }
-    let (what, key) = match scope {
-        Scope::Area(c) => ("area", c),
-        Scope::Site(c) => ("site", c),
-    };
-    Err(Error::not_found(what, key.clone())).gql()
+    let request = Request::of(ctx).await?;
+    read::indicators(&request.reads()?, &target, as_of)
+        .await
+        .map(IndicatorSet)
+        .gql()
 }
 
 /// Indicator queries.
@@ -264,27 +200,10 @@ impl IndicatorQuery {
         from: Date,
         #[graphql(desc = "Last day of the period (inclusive).")] to: Date,
     ) -> Result<Vec<IndicatorSet>> {
-        if from > to {
-            return Err(Error::BadInput(format!(
-                "`from` ({}) is after `to` ({})",
-                from.0, to.0
-            )))
-            .gql();
-        }
-        let ends = dom::month_ends(from.0, to.0);
-        if ends.len() > MAX_SERIES_POINTS {
-            return Err(Error::BadInput(format!(
-                "the series would have {} points; at most {MAX_SERIES_POINTS} month ends may be asked for",
-                ends.len()
-            )))
-            .gql();
-        }
-        let scope: Scope = scope.into();
-        ensure_allowed(ctx, &scope).await?;
-        let mut out = Vec::with_capacity(ends.len());
-        for as_of in ends {
-            out.push(cached_set(ctx, &scope, as_of).await?);
-        }
-        Ok(out)
+        let request = Request::of(ctx).await?;
+        let values = read::series(&request.reads()?, &scope.into(), from.0, to.0)
+            .await
+            .gql()?;
+        Ok(values.into_iter().map(IndicatorSet).collect())
     }
 }

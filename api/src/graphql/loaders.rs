@@ -98,20 +98,24 @@ impl Loader<GenScope> for Generations {
     }
 }
 
-/// The generation counters of `scopes` for this request, in order.
-pub async fn generations(
-    ctx: &Context<'_>,
-    scopes: &[GenScope],
-) -> async_graphql::Result<Vec<Generation>> {
-    let loader = ctx.data::<DataLoader<Generations, HashMapCache>>()?;
-    let found = loader
-        .load_many(scopes.iter().cloned())
-        .await
-        .map_err(db_error)?;
-    Ok(scopes
-        .iter()
-        .map(|s| found.get(s).copied().unwrap_or(Generation::NONE))
-        .collect())
+/// Answers "does this area lie in the caller's subtree?" for a batch of areas at once.
+pub struct AreasBelow {
+    db: DatabaseConnection,
+    access: Arc<Access>,
+}
+
+impl Loader<String> for AreasBelow {
+    type Value = bool;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, bool>, Self::Error> {
+        let scope = self.access.scope().await?;
+        let below = find::areas_below(&self.db, &scope, keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| (k.clone(), below.contains(k)))
+            .collect())
+    }
 }
 
 /// Loaders keep what they loaded for the rest of the request, so a page can load everything
@@ -174,14 +178,29 @@ pub fn attach(
         .data(grouped!(employment::Entity))
         .data(grouped!(homestead::Entity))
         .data(grouped!(site_work::Entity))
+        .data(
+            DataLoader::with_cache(
+                AreasBelow {
+                    db: db.clone(),
+                    access: access.clone(),
+                },
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(delay),
+        )
         .data(access)
+}
+
+/// The database error a loader shared among its waiters.
+pub(super) fn unshared(e: Arc<DbErr>) -> Error {
+    // A copy keeps what the error was (a lost connection is told apart from a failure).
+    Error::Database(Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone()))
 }
 
 fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
     use async_graphql::ErrorExtensions;
-    // A copy keeps what the error was (a lost connection is told apart from a failure).
-    let cause = Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone());
-    Error::Database(cause).extend()
+    unshared(e).extend()
 }
 
 /// Loads one record by key through the request's loader.

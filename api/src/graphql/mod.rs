@@ -81,6 +81,7 @@ pub mod loaders;
 pub mod mutation;
 pub mod nul;
 pub mod pagination;
+pub mod reads;
 mod refusal;
 pub mod rules;
 pub mod scalars;

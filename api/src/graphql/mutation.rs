@@ -16,11 +16,9 @@ use super::types::node::Kind;
 use super::types::site::{ResettlementSite, SiteWork};
 use super::RequestId;
 use crate::auth::Role;
-use crate::cache::Cache;
 use crate::domain::write::{self as dw, Mutation as Write};
 use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
-use sea_orm::DatabaseConnection;
 
 /// Roles that may change the register.
 const WRITERS: [Role; 3] = [Role::Admin, Role::Officer, Role::SiteManager];
@@ -83,9 +81,9 @@ async fn write<M: Write, T>(
         request_id: &ctx.data::<RequestId>()?.0,
         visible: scope(ctx).await?,
     };
-    let db = ctx.data::<DatabaseConnection>()?;
-    let cache = ctx.data::<Cache>()?;
-    let outcome = dw::run(db, cache, &writer, key, mutation).await.gql()?;
+    let outcome = dw::run(ctx.data()?, ctx.data()?, &writer, key, mutation)
+        .await
+        .gql()?;
     // A field the caller's area does not own (the household's other township does) is refused
     // like a role that may not write, and nothing was written.
     if let Some(refused) = outcome

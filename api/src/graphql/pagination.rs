@@ -3,17 +3,13 @@
 //! Cursors are the record's key, base64url-encoded behind a version tag, so that clients treat
 //! them as opaque and a later change of format can be told apart.
 
-use crate::cache::{Cache, CacheKey, GenScope};
-use crate::domain::pagination::{
-    run_count, Page, PageRequest, Total, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
-};
+use crate::domain::pagination::{Page, PageRequest, Total, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::error::{Error, GqlResult};
 use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, Result, TypeName};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sea_orm::{DatabaseConnection, Statement};
-use sha2::{Digest, Sha256};
+use sea_orm::DatabaseConnection;
 use std::borrow::Cow;
 
 const CURSOR_TAG: &str = "k1:";
@@ -219,43 +215,10 @@ impl<T: OutputType> Conn<T> {
     }
     /// How many records match, over all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i64> {
-        match &self.total {
-            Total::Known(n) => Ok(*n as i64),
-            Total::Query(stmt) => {
-                let db = ctx.data::<DatabaseConnection>()?;
-                let cache = ctx.data::<Cache>()?;
-                let key = CountKey(stmt);
-                let gens = super::loaders::generations(ctx, &key.depends_on()).await?;
-                cache
-                    .get_or_compute(&key, &gens, || async {
-                        run_count(db, stmt.clone()).await.map(|n| n as i64)
-                    })
-                    .await
-                    .gql()
-            }
-        }
-    }
-}
-
-/// The cache key of a list's total: the count statement itself (hashed, so the caller's scope,
-/// which narrows the statement, is part of it), valid until the next write to the register.
-struct CountKey<'a>(&'a Statement);
-
-impl CacheKey for CountKey<'_> {
-    type Value = i64;
-    const KIND: &'static str = "count";
-    const VERSION: u32 = 2;
-
-    fn id(&self) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(self.0.sql.as_bytes());
-        hasher.update(format!("{:?}", self.0.values).as_bytes());
-        hex::encode(hasher.finalize())
-    }
-
-    fn depends_on(&self) -> Vec<GenScope> {
-        // Any write may change any list's total.
-        vec![GenScope::Register]
+        let request = super::reads::Request::of(ctx).await?;
+        crate::domain::pagination::total(&request.reads()?, &self.total)
+            .await
+            .gql()
     }
 }
 

@@ -2,7 +2,7 @@
 //! (tests/fixtures/indicators/EXPECTED.md explains every one).
 
 use crate::support::{fixture, TestDb};
-use anju::domain::indicators::{compute, scope_exists, IndicatorValues, Ratio, Scope};
+use anju::domain::indicators::{compute, scope_exists, IndicatorValues, Ratio, Target};
 use chrono::NaiveDate;
 use entity::enums::{EmploymentPath, WorkCategory};
 
@@ -99,7 +99,7 @@ async fn register() -> TestDb {
     db
 }
 
-async fn check(db: &TestDb, scope: Scope, as_of: &str, e: Expected) {
+async fn check(db: &TestDb, scope: Target, as_of: &str, e: Expected) {
     let what = format!("{scope:?} on {as_of}");
     let actual = compute(&db.db, &scope, date(as_of))
         .await
@@ -133,12 +133,12 @@ async fn check(db: &TestDb, scope: Scope, as_of: &str, e: Expected) {
     );
 }
 
-fn area(code: &str) -> Scope {
-    Scope::Area(code.to_owned())
+fn area(code: &str) -> Target {
+    Target::Area(code.to_owned())
 }
 
-fn site(code: &str) -> Scope {
-    Scope::Site(code.to_owned())
+fn site(code: &str) -> Target {
+    Target::Site(code.to_owned())
 }
 
 #[tokio::test]

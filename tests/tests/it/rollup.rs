@@ -3,7 +3,7 @@
 //! on dates chosen around the register's own event days.
 
 use crate::support::TestDb;
-use anju::domain::indicators::{compute, compute_direct, IndicatorValues, Scope};
+use anju::domain::indicators::{compute, compute_direct, IndicatorValues, Target};
 use anju_demo::{write_csv, DemoOptions};
 use chrono::{Days, NaiveDate};
 use sea_orm::{ConnectionTrait, Statement};
@@ -136,7 +136,7 @@ async fn rollups_equal_the_direct_aggregates() {
         .await
         .unwrap();
 
-    let mut scopes: Vec<Scope> = Vec::new();
+    let mut scopes: Vec<Target> = Vec::new();
     let areas =
         |level: &str| format!("SELECT code FROM areas WHERE level = '{level}' ORDER BY code");
     for level in ["province", "city", "county"] {
@@ -144,18 +144,18 @@ async fn rollups_equal_the_direct_aggregates() {
             strings(&db, &areas(level))
                 .await
                 .into_iter()
-                .map(Scope::Area),
+                .map(Target::Area),
         );
     }
     let townships = strings(&db, &areas("township")).await;
-    scopes.extend(sample(&townships, 7).into_iter().map(Scope::Area));
+    scopes.extend(sample(&townships, 7).into_iter().map(Target::Area));
     // Villages with homesteads, and one without any.
     let villages = strings(
         &db,
         "SELECT DISTINCT village_code FROM homesteads ORDER BY village_code",
     )
     .await;
-    scopes.extend(sample(&villages, 40).into_iter().map(Scope::Area));
+    scopes.extend(sample(&villages, 40).into_iter().map(Target::Area));
     scopes.extend(
         strings(
             &db,
@@ -165,10 +165,10 @@ async fn rollups_equal_the_direct_aggregates() {
         .await
         .into_iter()
         .take(1)
-        .map(Scope::Area),
+        .map(Target::Area),
     );
     let sites = strings(&db, "SELECT code FROM sites ORDER BY code").await;
-    scopes.extend(sample(&sites, 9).into_iter().map(Scope::Site));
+    scopes.extend(sample(&sites, 9).into_iter().map(Target::Site));
     assert!(scopes.len() >= 15, "{} scopes", scopes.len());
 
     // Event days, and the days either side of some of them.
@@ -206,7 +206,7 @@ async fn rollups_equal_the_direct_aggregates() {
         }
     }
     // The register is not trivially empty where it is compared.
-    let province = Scope::Area(strings(&db, &areas("province")).await[0].clone());
+    let province = Target::Area(strings(&db, &areas("province")).await[0].clone());
     let late = compute(
         &db.db,
         &province,
@@ -228,7 +228,7 @@ async fn migrating_a_filled_register_computes_its_rollups() {
     anju::register::import_dir(&db.db, &crate::support::fixture("indicators"))
         .await
         .expect("import fixture");
-    let scope = Scope::Area("522732".into());
+    let scope = Target::Area("522732".into());
     let on_t = NaiveDate::from_ymd_opt(2020, 6, 30).expect("date");
     let expected = compute_direct(&db.db, &scope, on_t).await.expect("direct");
     // Back to before the rollups, as a register of an older release would be: the rollups'

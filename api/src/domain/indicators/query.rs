@@ -3,7 +3,7 @@
 //! SQLite), and every aggregate is cast so one Rust type reads it on both backends.
 //!
 //! Each group of indicators is an aggregate subquery returning exactly one row; the statement
-//! cross-joins them. Scope filters are `IN (subquery)` predicates on indexed columns, so a
+//! cross-joins them. Target filters are `IN (subquery)` predicates on indexed columns, so a
 //! township reads only its own sites' rows and a province lets the planner switch to hash joins.
 
 use crate::db::stmt;
@@ -11,13 +11,13 @@ use chrono::NaiveDate;
 use entity::enums::{EmploymentPath, LaborCapacity, WorkCategory};
 use sea_orm::{DbBackend, Statement, Value};
 
-use super::Scope;
+use super::Target;
 
 /// Looks the scope's code up in `areas` or `sites`.
-pub(super) fn scope_exists(backend: DbBackend, scope: &Scope) -> Statement {
+pub(super) fn scope_exists(backend: DbBackend, scope: &Target) -> Statement {
     let sql = match scope {
-        Scope::Area(_) => "SELECT 1 AS found FROM areas WHERE code = $1",
-        Scope::Site(_) => "SELECT 1 AS found FROM sites WHERE code = $1",
+        Target::Area(_) => "SELECT 1 AS found FROM areas WHERE code = $1",
+        Target::Site(_) => "SELECT 1 AS found FROM sites WHERE code = $1",
     };
     stmt(backend, sql, [Value::from(scope.code())])
 }
@@ -36,7 +36,7 @@ pub(super) fn path_column(path: EmploymentPath) -> String {
 }
 
 /// The one statement computing every indicator.
-pub(super) fn indicators(backend: DbBackend, scope: &Scope, as_of: NaiveDate) -> Statement {
+pub(super) fn indicators(backend: DbBackend, scope: &Target, as_of: NaiveDate) -> Statement {
     let sql = format!(
         "SELECT * FROM ({works}) works CROSS JOIN ({construction}) construction \
          CROSS JOIN ({households}) households CROSS JOIN ({employment}) employment \
@@ -80,13 +80,13 @@ fn number_placeholders(sql: &str, params: Vec<(&str, Value)>) -> (String, Vec<Va
 
 /// `site_code` names a site located in the scope: a site of a township in the area's subtree, or
 /// the scope's site itself.
-fn site_in_scope(scope: &Scope, site_code: &str) -> String {
+fn site_in_scope(scope: &Target, site_code: &str) -> String {
     match scope {
-        Scope::Area(_) => format!(
+        Target::Area(_) => format!(
             "{site_code} IN (SELECT s.code FROM sites s \
              JOIN area_closure sc ON sc.descendant_code = s.township_code WHERE sc.ancestor_code = {SCOPE})"
         ),
-        Scope::Site(_) => format!("{site_code} = {SCOPE}"),
+        Target::Site(_) => format!("{site_code} = {SCOPE}"),
     }
 }
 
@@ -101,7 +101,7 @@ fn sum_if(condition: &str, value: &str, column: &str) -> String {
 }
 
 /// worksCompletion and worksByCategory.
-fn works(scope: &Scope) -> String {
+fn works(scope: &Target) -> String {
     let done = format!("w.completed_on <= {AS_OF}");
     let mut columns = vec![
         "CAST(COUNT(*) AS BIGINT) AS works_total".to_owned(),
@@ -121,7 +121,7 @@ fn works(scope: &Scope) -> String {
 }
 
 /// constructionCompletion: per site with main works, how many are not completed yet.
-fn construction(scope: &Scope) -> String {
+fn construction(scope: &Target) -> String {
     format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS construction_total, {done} \
          FROM (SELECT w.site_code, SUM(CASE WHEN w.completed_on <= {AS_OF} THEN 0 ELSE 1 END) AS unfinished \
@@ -133,7 +133,7 @@ fn construction(scope: &Scope) -> String {
 }
 
 /// occupancy, occupancyPersons and stablePovertyExit.
-fn households(scope: &Scope) -> String {
+fn households(scope: &Target) -> String {
     let moved_in = format!("h.moved_in_on <= {AS_OF}");
     let stable = format!(
         "h.registered_poor AND h.poverty_exit_on <= {AS_OF} AND (h.relapsed_on IS NULL OR h.relapsed_on > {AS_OF})"
@@ -154,7 +154,7 @@ fn households(scope: &Scope) -> String {
 /// with flags for "employed" and "employed on path p" (several jobs still make one row), then one
 /// row per household with a laborer, then the totals. Grouping by household rather than counting
 /// distinct households keeps a province's aggregation in hash tables instead of large sorts.
-fn employment(scope: &Scope) -> String {
+fn employment(scope: &Target) -> String {
     let mut laborer = vec!["MAX(CASE WHEN e.id IS NULL THEN 0 ELSE 1 END) AS employed".to_owned()];
     let mut household = vec![
         "COUNT(*) AS laborers".to_owned(),
@@ -201,12 +201,12 @@ fn employment(scope: &Scope) -> String {
 
 /// demolition, reclamation and reclaimedAreaMu, over non-exempt homesteads on the origin side:
 /// homesteads in the area's villages, or those of the site's households.
-fn homesteads(scope: &Scope) -> String {
+fn homesteads(scope: &Target) -> String {
     let filter = match scope {
-        Scope::Area(_) => format!(
+        Target::Area(_) => format!(
             "hs.village_code IN (SELECT oc.descendant_code FROM area_closure oc WHERE oc.ancestor_code = {SCOPE})"
         ),
-        Scope::Site(_) => format!("hs.household_code IN (SELECT oh.code FROM households oh WHERE oh.site_code = {SCOPE})"),
+        Target::Site(_) => format!("hs.household_code IN (SELECT oh.code FROM households oh WHERE oh.site_code = {SCOPE})"),
     };
     let reclaimed = format!("hs.reclaimed_on <= {AS_OF}");
     format!(

@@ -20,7 +20,7 @@ use entity::enums::{LaborCapacity, WorkCategory};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Scope;
+use super::Target;
 
 /// The date of every denominator's delta: before any date an indicator is asked for.
 pub(super) const SENTINEL: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
@@ -43,10 +43,10 @@ fn origin_metrics_sql() -> String {
 
 /// The one statement reading a scope's indicators on `as_of`: one row per metric, `n` summing the
 /// counts and `amount` the amounts (reclaimed area) of every delta up to that date.
-pub(super) fn read(backend: DbBackend, scope: &Scope, as_of: NaiveDate) -> Statement {
+pub(super) fn read(backend: DbBackend, scope: &Target, as_of: NaiveDate) -> Statement {
     let kind = match scope {
-        Scope::Area(_) => AREA,
-        Scope::Site(_) => SITE,
+        Target::Area(_) => AREA,
+        Target::Site(_) => SITE,
     };
     stmt(
         backend,

@@ -8,7 +8,7 @@ use super::super::scalars::Date;
 use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
 use super::node::{global_id, Kind};
 use super::site::{ResettlementSite, SiteFilterInput};
-use crate::domain::indicators::Scope;
+use crate::domain::indicators::Target;
 use crate::domain::register::{self as reg, AreaFilter};
 use crate::error::GqlResult;
 use async_graphql::{Context, InputObject, Object, Result, ID};
@@ -201,7 +201,7 @@ impl Area {
         #[graphql(desc = "The date to compute for; defaults to today (China Standard Time).")]
         as_of: Option<Date>,
     ) -> Result<IndicatorSet> {
-        indicator_set(ctx, Scope::Area(self.0.code.clone()), as_of).await
+        indicator_set(ctx, Target::Area(self.0.code.clone()), as_of).await
     }
 }
 

@@ -8,7 +8,7 @@ use super::super::scalars::{date, Date};
 use super::area::Area;
 use super::household::{list_households, Household, HouseholdFilterInput};
 use super::node::{global_id, Kind};
-use crate::domain::indicators::Scope;
+use crate::domain::indicators::Target;
 use crate::domain::pagination::memory_page;
 use crate::domain::register::{self as reg, SiteFilter};
 use async_graphql::{Context, InputObject, Object, Result, ID};
@@ -134,7 +134,7 @@ impl ResettlementSite {
         #[graphql(desc = "The date to compute for; defaults to today (China Standard Time).")]
         as_of: Option<Date>,
     ) -> Result<IndicatorSet> {
-        indicator_set(ctx, Scope::Site(self.0.code.clone()), as_of).await
+        indicator_set(ctx, Target::Site(self.0.code.clone()), as_of).await
     }
 }
 
