@@ -94,6 +94,8 @@ pub struct Query(
     types::area::AreaQuery,
     types::site::SiteQuery,
     types::household::HouseholdQuery,
+    types::member::MemberQuery,
+    types::homestead::HomesteadQuery,
     types::audit::AuditQuery,
     types::node::NodeQuery,
 );

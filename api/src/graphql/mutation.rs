@@ -11,9 +11,11 @@ use super::enums::{
     SiteSetting, WorkCategory,
 };
 use super::scalars::Date;
-use super::types::household::{Employment, Homestead, Household, Member};
 use super::types::node::Kind;
 use super::types::site::{ResettlementSite, SiteWork};
+use super::types::{
+    employment::Employment, homestead::Homestead, household::Household, member::Member,
+};
 use super::RequestId;
 use crate::auth::Role;
 use crate::domain::write::{self as dw, Mutation as Write};

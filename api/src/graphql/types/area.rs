@@ -5,7 +5,8 @@ use super::super::indicators::{indicator_set, IndicatorSet};
 use super::super::loaders;
 use super::super::pagination::{fetch_connection, Conn, PageArgs};
 use super::super::scalars::Date;
-use super::household::{Homestead, HomesteadFilterInput, Household, HouseholdFilterInput};
+use super::homestead::{Homestead, HomesteadFilterInput};
+use super::household::{Household, HouseholdFilterInput};
 use super::node::{global_id, Kind};
 use super::site::{ResettlementSite, SiteFilterInput};
 use crate::domain::indicators::Target;
@@ -190,7 +191,7 @@ impl Area {
     ) -> Result<Conn<Homestead>> {
         let mut filter = filter.unwrap_or_default().into_domain();
         filter.area_codes.push(self.0.code.clone());
-        super::household::list_homesteads(ctx, filter, PageArgs::new(first, after, last, before))
+        super::homestead::list_homesteads(ctx, filter, PageArgs::new(first, after, last, before))
             .await
     }
     /// Every indicator for this area and everything below it (`asOf` defaults to today).

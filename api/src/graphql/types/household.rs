@@ -1,9 +1,7 @@
-//! Households, their members and those members' employments, and the homesteads they left.
+//! Households: the relocated families of the register.
 
-use super::super::access::{reveal, scope, sees_personal, Personal};
-use super::super::enums::{
-    EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
-};
+use super::super::access::{reveal, scope, Personal};
+use super::super::enums::LaborCapacity;
 use super::super::indicators::today;
 use super::super::loaders::{self, role};
 use super::super::mark_personal;
@@ -12,21 +10,18 @@ use super::super::pagination::{
 };
 use super::super::scalars::{date, Date};
 use super::area::Area;
-use super::node::{global_id, member_id, Kind};
+use super::homestead::{Homestead, HomesteadStatus};
+use super::member::Member;
+use super::node::{global_id, Kind};
 use super::site::ResettlementSite;
 use crate::domain::pagination::memory_page;
-use crate::domain::register::{
-    self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
-    HouseholdFilter, MemberFilter,
-};
-use async_graphql::{Context, Enum, InputObject, Object, Result, ID};
+use crate::domain::register::{self as reg, HomesteadStatus as DomStatus, HouseholdFilter};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};
 
 /// Record kinds as the audit log names them.
 const HOUSEHOLD: &str = "household";
-const MEMBER: &str = "member";
-const EMPLOYMENT: &str = "employment";
 
 /// A relocated household (搬迁户).
 pub struct Household(pub household::Model);
@@ -176,257 +171,6 @@ impl Household {
     }
 }
 
-/// A member of a household.
-pub struct Member(pub member::Model);
-
-/// A member of a household.
-#[Object]
-impl Member {
-    /// Opaque, stable global identifier; `node(id:)` fetches the record again. It does not
-    /// reveal the ID number.
-    pub(crate) async fn id(&self, ctx: &Context<'_>) -> Result<ID> {
-        member_id(ctx, &self.0.id_number)
-    }
-    /// Resident ID number (18 characters, GB 11643; `1407**********123X` without the `pii`
-    /// grant).
-    async fn id_number(&self, ctx: &Context<'_>) -> String {
-        reveal(
-            ctx,
-            MEMBER,
-            &self.0.id_number,
-            &self.0.id_number,
-            Personal::IdNumber,
-        )
-    }
-    /// The member's name (the surname only, `王**`, without the `pii` grant).
-    async fn name(&self, ctx: &Context<'_>) -> String {
-        reveal(ctx, MEMBER, &self.0.id_number, &self.0.name, Personal::Name)
-    }
-    /// Relation to the household head.
-    async fn relation(&self) -> Relation {
-        self.0.relation.into()
-    }
-    /// Date of birth.
-    async fn birth_date(&self) -> Date {
-        Date(self.0.birth_date)
-    }
-    /// Gender.
-    async fn gender(&self) -> Gender {
-        self.0.gender.into()
-    }
-    /// Labour capacity.
-    async fn labor_capacity(&self) -> LaborCapacity {
-        self.0.labor_capacity.into()
-    }
-    /// Code of the member's household.
-    async fn household_code(&self) -> &str {
-        &self.0.household_code
-    }
-    /// The member's household.
-    async fn household(&self, ctx: &Context<'_>) -> Result<Household> {
-        mark_personal(ctx);
-        loaders::required::<household::Entity, 0>(ctx, "household", &self.0.household_code)
-            .await
-            .map(Household)
-    }
-    /// Revision of this record, raised by every change.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-    /// The member's employments, oldest record first.
-    #[graphql(complexity = "2 * child_complexity")]
-    // Each argument is one of the field's GraphQL arguments.
-    #[allow(clippy::too_many_arguments)]
-    async fn employments(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Only employments along this path.")] path: Option<EmploymentPath>,
-        #[graphql(desc = "Only employments active on this date.")] active_on: Option<Date>,
-        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
-        #[graphql(
-            desc = "Page size counted back from the end of the list (or from `before`), \
-                          1–100; not together with `first`."
-        )]
-        last: Option<i32>,
-        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
-        before: Option<String>,
-    ) -> Result<Conn<Employment>> {
-        mark_personal(ctx);
-        let req = page_request(PageArgs::new(first, after, last, before))?;
-        let all = loaders::children::<employment::Entity>(ctx, &self.0.id_number).await?;
-        let filter = EmploymentFilter {
-            path: path.map(Into::into),
-            active_on: active_on.map(|d| d.0),
-        };
-        let page = employment_page(all, &filter, &req);
-        Ok(connection(page, |e| e.id.to_string(), Employment))
-    }
-}
-
-/// One job held by a member.
-pub struct Employment(pub employment::Model);
-
-/// One job held by a member.
-#[Object]
-impl Employment {
-    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
-    /// `endEmployment` takes it as `id`.
-    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
-        Ok(global_id(Kind::Employment, &self.0.id.to_string()))
-    }
-    /// The employment's record number.
-    async fn record_id(&self) -> ID {
-        self.0.id.into()
-    }
-    /// ID number of the employed member (masked without the `pii` grant).
-    async fn member_id_number(&self, ctx: &Context<'_>) -> String {
-        let id = &self.0.member_id_number;
-        reveal(ctx, MEMBER, id, id, Personal::IdNumber)
-    }
-    /// The employed member.
-    async fn member(&self, ctx: &Context<'_>) -> Result<Member> {
-        mark_personal(ctx);
-        loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
-            .await
-            .map(Member)
-    }
-    /// How the job was found.
-    async fn path(&self) -> EmploymentPath {
-        self.0.path.into()
-    }
-    /// The employer.
-    async fn employer(&self) -> &str {
-        &self.0.employer
-    }
-    /// Where the job is.
-    async fn location(&self) -> EmploymentLocation {
-        self.0.location.into()
-    }
-    /// First day worked.
-    async fn started_on(&self) -> Date {
-        Date(self.0.started_on)
-    }
-    /// Last day worked; null while the job goes on.
-    async fn ended_on(&self) -> Option<Date> {
-        date(self.0.ended_on)
-    }
-    /// Monthly income in yuan; null without the `pii` grant.
-    async fn monthly_income_yuan(&self, ctx: &Context<'_>) -> Option<i32> {
-        let income = self.0.monthly_income_yuan?;
-        sees_personal(ctx, EMPLOYMENT, &self.0.id.to_string()).then_some(income)
-    }
-    /// Revision of this record, raised by every change.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
-
-/// Where a homestead stands, by its recorded dates.
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HomesteadStatus {
-    /// 保留: legally kept; neither demolished nor reclaimed.
-    Exempt,
-    /// Not exempt and not yet demolished.
-    Pending,
-    /// Demolished, not yet reclaimed.
-    Demolished,
-    /// Demolished and reclaimed.
-    Reclaimed,
-}
-
-impl From<HomesteadStatus> for DomStatus {
-    fn from(s: HomesteadStatus) -> Self {
-        match s {
-            HomesteadStatus::Exempt => DomStatus::Exempt,
-            HomesteadStatus::Pending => DomStatus::Pending,
-            HomesteadStatus::Demolished => DomStatus::Demolished,
-            HomesteadStatus::Reclaimed => DomStatus::Reclaimed,
-        }
-    }
-}
-
-impl From<DomStatus> for HomesteadStatus {
-    fn from(s: DomStatus) -> Self {
-        match s {
-            DomStatus::Exempt => HomesteadStatus::Exempt,
-            DomStatus::Pending => HomesteadStatus::Pending,
-            DomStatus::Demolished => HomesteadStatus::Demolished,
-            DomStatus::Reclaimed => HomesteadStatus::Reclaimed,
-        }
-    }
-}
-
-/// An old house (宅基地) a household left behind.
-pub struct Homestead(pub homestead::Model);
-
-/// An old house (宅基地) a household left behind.
-#[Object]
-impl Homestead {
-    /// Opaque, stable global identifier; `node(id:)` fetches the record again.
-    /// `recordDemolition` and its kin take it as `id`.
-    pub(crate) async fn id(&self, _ctx: &Context<'_>) -> Result<ID> {
-        Ok(global_id(Kind::Homestead, &self.0.id.to_string()))
-    }
-    /// The homestead's record number.
-    async fn record_id(&self) -> ID {
-        self.0.id.into()
-    }
-    /// Code of the household that owned it.
-    async fn household_code(&self) -> &str {
-        &self.0.household_code
-    }
-    /// The household that owned it; null when it lies outside what you may see.
-    async fn household(&self, ctx: &Context<'_>) -> Result<Option<Household>> {
-        mark_personal(ctx);
-        Ok(
-            loaders::one::<household::Entity>(ctx, &self.0.household_code)
-                .await?
-                .map(Household),
-        )
-    }
-    /// Code of the village it stands in.
-    async fn village_code(&self) -> &str {
-        &self.0.village_code
-    }
-    /// The village it stands in; null when it lies outside what you may see.
-    async fn village(&self, ctx: &Context<'_>) -> Result<Option<Area>> {
-        Ok(
-            loaders::one_as::<area::Entity, { role::HOMESTEAD_VILLAGE }>(ctx, &self.0.village_code)
-                .await?
-                .map(Area),
-        )
-    }
-    /// Area in mu (亩).
-    async fn area_mu(&self) -> f64 {
-        self.0.area_mu
-    }
-    /// 保留: legally kept, so neither demolished nor reclaimed.
-    async fn exempt(&self) -> bool {
-        self.0.exempt
-    }
-    /// The day it was demolished.
-    async fn demolished_on(&self) -> Option<Date> {
-        date(self.0.demolished_on)
-    }
-    /// The day its land was reclaimed.
-    async fn reclaimed_on(&self) -> Option<Date> {
-        date(self.0.reclaimed_on)
-    }
-    /// What the reclaimed land became.
-    async fn reclaimed_use(&self) -> Option<ReclaimedUse> {
-        self.0.reclaimed_use.map(Into::into)
-    }
-    /// Where it stands, derived from the dates above.
-    async fn status(&self) -> HomesteadStatus {
-        DomStatus::of(&self.0).into()
-    }
-    /// Revision of this record, raised by every change.
-    async fn version(&self) -> i32 {
-        self.0.version
-    }
-}
-
 /// Narrows a list of households.
 #[derive(InputObject, Default, Debug)]
 pub struct HouseholdFilterInput {
@@ -454,38 +198,6 @@ impl HouseholdFilterInput {
             moved_in: self.moved_in,
             registered_poor: self.registered_poor,
             as_of: self.as_of.map(|d| d.0).unwrap_or_else(today),
-        }
-    }
-}
-
-/// Narrows a list of members.
-#[derive(InputObject, Default, Debug)]
-pub struct MemberFilterInput {
-    /// Only members of households resettled in this area or below it.
-    pub area_code: Option<String>,
-    /// Only members of households registered to this site.
-    pub site_code: Option<String>,
-    /// Only members with one of these labour capacities.
-    pub labor_capacity: Option<Vec<LaborCapacity>>,
-}
-
-/// Narrows a list of homesteads.
-#[derive(InputObject, Default, Debug)]
-pub struct HomesteadFilterInput {
-    /// Only homesteads in villages of this area or below it.
-    pub area_code: Option<String>,
-    /// Only homesteads of this household.
-    pub household_code: Option<String>,
-    /// Only homesteads in this state.
-    pub status: Option<HomesteadStatus>,
-}
-
-impl HomesteadFilterInput {
-    pub(super) fn into_domain(self) -> HomesteadFilter {
-        HomesteadFilter {
-            area_codes: self.area_code.into_iter().collect(),
-            household_code: self.household_code,
-            status: self.status.map(Into::into),
         }
     }
 }
@@ -574,26 +286,7 @@ async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Resul
     Ok(())
 }
 
-pub(super) async fn list_homesteads(
-    ctx: &Context<'_>,
-    filter: HomesteadFilter,
-    page: PageArgs,
-) -> Result<Conn<Homestead>> {
-    if selects_records(ctx) {
-        mark_personal(ctx);
-    }
-    let scope = scope(ctx).await?;
-    fetch_connection(
-        ctx,
-        page,
-        |db, req| async move { reg::homesteads(&db, &scope, &filter, &req).await },
-        |h| h.id.to_string(),
-        Homestead,
-    )
-    .await
-}
-
-/// Household, member and homestead queries.
+/// Household queries.
 #[derive(Default)]
 pub struct HouseholdQuery;
 
@@ -629,83 +322,6 @@ impl HouseholdQuery {
         before: Option<String>,
     ) -> Result<Conn<Household>> {
         list_households(
-            ctx,
-            filter.unwrap_or_default().into_domain(),
-            PageArgs::new(first, after, last, before),
-        )
-        .await
-    }
-    /// The member with this resident ID number, or null.
-    async fn member(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Resident ID number (18 characters).")] id_number: String,
-    ) -> Result<Option<Member>> {
-        mark_personal(ctx);
-        Ok(loaders::one::<member::Entity>(ctx, &id_number)
-            .await?
-            .map(Member))
-    }
-    /// Members, by ID number.
-    #[graphql(
-        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
-    )]
-    async fn members(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Narrows the list.")] filter: Option<MemberFilterInput>,
-        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
-        #[graphql(
-            desc = "Page size counted back from the end of the list (or from `before`), \
-                          1–100; not together with `first`."
-        )]
-        last: Option<i32>,
-        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
-        before: Option<String>,
-    ) -> Result<Conn<Member>> {
-        let f = filter.unwrap_or_default();
-        let filter = MemberFilter {
-            area_code: f.area_code,
-            site_code: f.site_code,
-            labor_capacities: f
-                .labor_capacity
-                .map(|v| v.into_iter().map(Into::into).collect()),
-        };
-        let scope = scope(ctx).await?;
-        if selects_records(ctx) {
-            mark_personal(ctx);
-        }
-        let page = unseal(ctx, PageArgs::new(first, after, last, before))?;
-        fetch_connection(
-            ctx,
-            page,
-            |db, req| async move { reg::members(&db, &scope, &filter, &req).await },
-            |m| m.id_number.clone(),
-            Member,
-        )
-        .await
-        .map(Conn::sealed)
-    }
-    /// Homesteads, by record order.
-    #[graphql(
-        complexity = "first.or(last).map(|n| n.max(0) as usize).unwrap_or(20) * child_complexity"
-    )]
-    async fn homesteads(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "Narrows the list.")] filter: Option<HomesteadFilterInput>,
-        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
-        #[graphql(desc = "Cursor of the last edge already seen.")] after: Option<String>,
-        #[graphql(
-            desc = "Page size counted back from the end of the list (or from `before`), \
-                          1–100; not together with `first`."
-        )]
-        last: Option<i32>,
-        #[graphql(desc = "Cursor of the first edge already seen: the page ends before it.")]
-        before: Option<String>,
-    ) -> Result<Conn<Homestead>> {
-        list_homesteads(
             ctx,
             filter.unwrap_or_default().into_domain(),
             PageArgs::new(first, after, last, before),
