@@ -111,19 +111,23 @@ pub fn build_schema(
     production: bool,
     sealer: crate::auth::opaque::Sealer,
 ) -> AnjuSchema {
-    let mut builder = Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
-        .data(db)
-        .data(cache)
-        .data(sealer)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_cost)
-        .limit_directives(limits.max_directives)
-        .extension(rules::Rules {
-            document: limits::DocumentRules {
-                max_aliases: limits.max_aliases,
-                introspection: !production,
-            },
-        });
+    let mut builder = Schema::build(
+        Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .data(db)
+    .data(cache)
+    .data(sealer)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_cost)
+    .limit_directives(limits.max_directives)
+    .extension(rules::Rules {
+        document: limits::DocumentRules {
+            max_aliases: limits.max_aliases,
+            introspection: !production,
+        },
+    });
     if production {
         // Clients build against the committed schema.graphql; production does not describe
         // itself to strangers, nor guess at misspelt fields.
@@ -134,7 +138,11 @@ pub fn build_schema(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), mutation::Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
+    .finish()
+    .sdl()
 }
