@@ -4,11 +4,12 @@
 //! The rules themselves live in [`crate::auth::scope`]; this module joins them to the request's
 //! loaders. Every resolver that returns a record reached by key or by reference asks here first.
 
+use super::errors::{coded, refusal, GqlResult};
 use crate::auth::audit::ReadAudit;
 use crate::auth::scope::Access;
 use crate::auth::{Principal, Role};
 use crate::domain::indicators::Scope;
-use crate::error::{Error, GqlResult};
+use crate::error::{Code, Error};
 use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
 use entity::{homestead, household, member, site};
@@ -41,12 +42,12 @@ pub fn require_role<'a>(
 
 /// An error with code `FORBIDDEN`.
 pub fn forbidden(message: String) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "FORBIDDEN"))
+    coded(message, Code::Forbidden)
 }
 
 /// An error with code `UNAUTHENTICATED`.
 pub fn unauthenticated(message: String) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+    coded(message, Code::Unauthenticated)
 }
 
 /// Whether a site may be shown.
@@ -228,12 +229,12 @@ pub async fn gate(
         .data_opt::<Access>()
         .is_none_or(|a| a.principal().is_none());
     if anonymous && !public_field(info.parent_type, info.name) {
-        let mut err = super::refusal::refusal(
+        let mut err = refusal(
             format!(
                 "credentials are required to read `{}.{}`",
                 info.parent_type, info.name
             ),
-            "UNAUTHENTICATED",
+            Code::Unauthenticated,
         );
         let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
             .chain(info.path_node.parents())

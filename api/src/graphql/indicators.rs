@@ -2,10 +2,11 @@
 //! and sites.
 
 use super::enums::{EmploymentPath, WorkCategory};
+use super::errors::GqlResult;
 use super::scalars::Date;
 use crate::cache::{Cache, CacheKey, GenScope};
 use crate::domain::indicators::{self as dom, Scope};
-use crate::error::{Error, GqlResult};
+use crate::error::Error;
 use async_graphql::{Context, Object, OneofObject, Result, SimpleObject};
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;

@@ -7,7 +7,8 @@
 //! their expected size instead (members 5, employments 2, homesteads 2, works 10); `indicators`
 //! costs 10 and `indicatorSeries` 10 per month end.
 
-use super::refusal::refusal;
+use super::errors::refusal;
+use crate::error::Code;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::ServerResult;
 use std::collections::HashMap;
@@ -63,13 +64,13 @@ impl DocumentRules {
                     "the document has {count} aliases; at most {} are allowed",
                     self.max_aliases
                 ),
-                "TOO_MANY_ALIASES",
+                Code::TooManyAliases,
             ));
         }
         if !self.introspection && asks_for_schema(doc) {
             return Err(refusal(
                 "introspection is disabled".into(),
-                "INTROSPECTION_DISABLED",
+                Code::IntrospectionDisabled,
             ));
         }
         Ok(())

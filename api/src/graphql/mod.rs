@@ -75,13 +75,13 @@ pub fn mark_uncacheable(ctx: &Context<'_>) {
 pub mod access;
 pub mod cost;
 pub mod enums;
+pub mod errors;
 pub mod indicators;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod nul;
 pub mod pagination;
-mod refusal;
 pub mod rules;
 pub mod scalars;
 pub mod types;

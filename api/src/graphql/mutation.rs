@@ -10,6 +10,7 @@ use super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, Placement, ReclaimedUse, Relation,
     SiteSetting, WorkCategory,
 };
+use super::errors::GqlResult;
 use super::scalars::Date;
 use super::types::household::{Employment, Homestead, Household, Member};
 use super::types::node::Kind;
@@ -18,7 +19,6 @@ use super::RequestId;
 use crate::auth::Role;
 use crate::cache::Cache;
 use crate::domain::write::{self as dw, Mutation as Write};
-use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Result, SimpleObject, ID};
 use sea_orm::DatabaseConnection;
 

@@ -10,7 +10,7 @@ use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
 use crate::cache::{GenScope, Generation};
-use crate::error::DATABASE_UNAVAILABLE;
+use crate::error::Code;
 use crate::graphql::cost::Meter;
 use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
 use async_graphql::http::GraphiQLSource;
@@ -85,7 +85,7 @@ pub async fn execute(
                 &request_id,
                 Rejection {
                     status: StatusCode::REQUEST_TIMEOUT,
-                    code: "BODY_TIMEOUT",
+                    code: Code::BodyTimeout,
                     message: "the request body did not arrive in time".into(),
                 },
             );
@@ -104,7 +104,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::NOT_ACCEPTABLE,
-                code: "NOT_ACCEPTABLE",
+                code: Code::NotAcceptable,
                 message: "accept `application/graphql-response+json` or `application/json`".into(),
             },
         );
@@ -119,7 +119,7 @@ pub async fn execute(
                 &request_id,
                 Rejection {
                     status: StatusCode::UNAUTHORIZED,
-                    code: "UNAUTHENTICATED",
+                    code: Code::Unauthenticated,
                     message: match e {
                         AuthError::Required => "credentials are required".into(),
                         AuthError::Unavailable => "the credentials could not be checked".into(),
@@ -192,7 +192,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::METHOD_NOT_ALLOWED,
-                code: "METHOD_NOT_ALLOWED",
+                code: Code::MethodNotAllowed,
                 message: "mutations are only accepted over POST".into(),
             },
         );
@@ -264,7 +264,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "TIMEOUT",
+                code: Code::Timeout,
                 message: format!(
                     "the request took longer than {:?} and was stopped",
                     state.request_timeout
@@ -284,11 +284,11 @@ pub async fn execute(
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
             match classify_uncoded(&error.message, error.path.is_empty()) {
-                Some(code) => ext.set("code", code),
+                Some(code) => ext.set("code", code.as_str()),
                 None => {
                     tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
                     error.message = "internal error".into();
-                    ext.set("code", "INTERNAL");
+                    ext.set("code", Code::Internal.as_str());
                 }
             }
         }
@@ -315,7 +315,7 @@ pub async fn execute(
     let data = (!request_error).then_some(&response.data);
     // A database out of reach fails the request as a whole, however much of it was answered:
     // the client is to send it again shortly.
-    let unavailable = codes.contains(&DATABASE_UNAVAILABLE);
+    let unavailable = codes.contains(&Code::DatabaseUnavailable.as_str());
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if request_error && media == MediaType::GraphqlResponse {
@@ -483,7 +483,7 @@ async fn serve_hit(
                 async_graphql::Value::String(s) => Some(s.clone()),
                 _ => None,
             })
-            .unwrap_or_else(|| "THROTTLED".into());
+            .unwrap_or_else(|| Code::Throttled.as_str().into());
         state.metrics.executed(
             &operation,
             started.elapsed().as_secs_f64(),
@@ -602,11 +602,11 @@ fn reject(
     request_id: &RequestId,
     rejection: Rejection,
 ) -> Response {
-    state.metrics.rejected(rejection.code);
+    state.metrics.rejected(rejection.code.as_str());
     let body = serde_json::json!({
         "errors": [{
             "message": rejection.message,
-            "extensions": { "code": rejection.code, "requestId": request_id.0 },
+            "extensions": { "code": rejection.code.as_str(), "requestId": request_id.0 },
         }]
     });
     let mut response = (
@@ -615,7 +615,7 @@ fn reject(
         Json(body),
     )
         .into_response();
-    if rejection.code == DATABASE_UNAVAILABLE {
+    if rejection.code == Code::DatabaseUnavailable {
         retry_after(&mut response);
     }
     response
@@ -626,23 +626,23 @@ fn reject(
 ///
 /// Errors without a path come from parsing or validating the document, before any resolver ran;
 /// errors with a path and the engine's wording for argument coercion are bad input.
-fn classify_uncoded(message: &str, pathless: bool) -> Option<&'static str> {
+fn classify_uncoded(message: &str, pathless: bool) -> Option<Code> {
     if pathless {
         Some(if message.contains("-->") {
-            "GRAPHQL_PARSE_FAILED"
+            Code::GraphqlParseFailed
         } else if message == "Query is nested too deep." {
-            "QUERY_TOO_DEEP"
+            Code::QueryTooDeep
         } else if message == "Query is too complex." {
-            "QUERY_TOO_COSTLY"
+            Code::QueryTooCostly
         } else if message.starts_with("The number of directives on the field") {
-            "TOO_MANY_DIRECTIVES"
+            Code::TooManyDirectives
         } else {
-            "GRAPHQL_VALIDATION_FAILED"
+            Code::GraphqlValidationFailed
         })
     } else if message.starts_with("Failed to parse \"")
         || message.starts_with("Invalid value for argument")
     {
-        Some("BAD_USER_INPUT")
+        Some(Code::BadUserInput)
     } else {
         None
     }

@@ -6,6 +6,7 @@ use super::super::access::{
 use super::super::enums::{
     EmploymentLocation, EmploymentPath, Gender, LaborCapacity, ReclaimedUse, Relation,
 };
+use super::super::errors::GqlResult;
 use super::super::indicators::today;
 use super::super::loaders::{self, role};
 use super::super::mark_personal;
@@ -21,7 +22,6 @@ use crate::domain::register::{
     self as reg, employment_page, EmploymentFilter, HomesteadFilter, HomesteadStatus as DomStatus,
     HouseholdFilter, MemberFilter,
 };
-use crate::error::GqlResult;
 use async_graphql::{Context, Enum, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::{area, employment, homestead, household, member, site};

@@ -12,6 +12,7 @@
 use super::super::access::{
     access, homestead_visible, household_visible, member_visible, site_visible,
 };
+use super::super::errors::GqlResult;
 use super::super::loaders;
 use super::area::Area;
 use super::audit::AuditEntry;
@@ -19,7 +20,7 @@ use super::household::{Employment, Homestead, Household, Member};
 use super::site::{ResettlementSite, SiteWork};
 use crate::auth::opaque::Sealer;
 use crate::auth::Role;
-use crate::error::{Error, GqlResult};
+use crate::error::Error;
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
