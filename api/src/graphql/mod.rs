@@ -112,13 +112,17 @@ pub fn build_schema(
         .data(db)
         .data(cache)
         .data(sealer)
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_cost)
-        .limit_directives(limits.max_directives)
+        // Depth, cost and directives are limited by the extension, not by the engine's own
+        // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
         .extension(rules::Rules {
             document: limits::DocumentRules {
+                max_directives: limits.max_directives,
                 max_aliases: limits.max_aliases,
                 introspection: !production,
+            },
+            validation: limits::ValidationLimits {
+                max_depth: limits.max_depth,
+                max_cost: limits.max_cost,
             },
         });
     if production {

@@ -64,8 +64,9 @@ fn wants_fresh(headers: &HeaderMap) -> bool {
 }
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
-/// `extensions.code` and the request id; one that arrives here without a code is an unplanned
-/// failure and is masked as `INTERNAL`.
+/// `extensions.code` and the request id; the schema codes the engine's errors as well as its own
+/// (see `graphql::errors`), so one that arrives here without a code is an unplanned failure and
+/// is masked as `INTERNAL`.
 pub async fn execute(
     State(state): State<AppState>,
     method: Method,
@@ -283,14 +284,9 @@ pub async fn execute(
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            match classify_uncoded(&error.message, error.path.is_empty()) {
-                Some(code) => ext.set("code", code.as_str()),
-                None => {
-                    tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
-                    error.message = "internal error".into();
-                    ext.set("code", Code::Internal.as_str());
-                }
-            }
+            tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
+            error.message = "internal error".into();
+            ext.set("code", Code::Internal.as_str());
         }
         ext.set("requestId", request_id.0.clone());
     }
@@ -619,33 +615,6 @@ fn reject(
         retry_after(&mut response);
     }
     response
-}
-
-/// The code of an error raised by the GraphQL engine itself rather than by Anju's resolvers,
-/// or `None` when the error has no known source and must be treated as internal.
-///
-/// Errors without a path come from parsing or validating the document, before any resolver ran;
-/// errors with a path and the engine's wording for argument coercion are bad input.
-fn classify_uncoded(message: &str, pathless: bool) -> Option<Code> {
-    if pathless {
-        Some(if message.contains("-->") {
-            Code::GraphqlParseFailed
-        } else if message == "Query is nested too deep." {
-            Code::QueryTooDeep
-        } else if message == "Query is too complex." {
-            Code::QueryTooCostly
-        } else if message.starts_with("The number of directives on the field") {
-            Code::TooManyDirectives
-        } else {
-            Code::GraphqlValidationFailed
-        })
-    } else if message.starts_with("Failed to parse \"")
-        || message.starts_with("Invalid value for argument")
-    {
-        Some(Code::BadUserInput)
-    } else {
-        None
-    }
 }
 
 /// GraphiQL, when enabled.
