@@ -1,21 +1,95 @@
 //! Errors, and how they reach clients.
 //!
-//! Policy: domain code returns [`Error`]; the GraphQL layer turns it into a GraphQL error with
-//! `extensions.code` from one catalogue: `NOT_FOUND`, `BAD_USER_INPUT`, `DATABASE_UNAVAILABLE`,
-//! `INTERNAL` (and, from the HTTP layer, `GRAPHQL_PARSE_FAILED` / `GRAPHQL_VALIDATION_FAILED`).
-//! A database error never shows its cause to the client: it is logged once on the server, with
-//! its source chain and the request id, and the client gets a fixed message plus that request
-//! id. A database that could not be reached (a connection lost, refused or not to be had from
-//! the pool in time: see [`is_unavailable`]) is `DATABASE_UNAVAILABLE`, which the HTTP layer
-//! answers with 503 and `Retry-After`, since the same request will most likely succeed a moment
-//! later; any other database error is `INTERNAL`. Any error that reaches the HTTP layer without
-//! a code is treated as internal (see `http::graphql`).
+//! Policy: domain code returns [`Error`]; the GraphQL layer turns it into a GraphQL error whose
+//! `extensions.code` is one of [`Code`], the one catalogue of codes clients can see (every layer
+//! that answers a client takes its codes from there). A database error never shows its cause to
+//! the client: it is logged once on the server, with its source chain and the request id, and
+//! the client gets a fixed message plus that request id. A database that could not be reached (a
+//! connection lost, refused or not to be had from the pool in time: see [`is_unavailable`]) is
+//! `DATABASE_UNAVAILABLE`, which the HTTP layer answers with 503 and `Retry-After`, since the
+//! same request will most likely succeed a moment later; any other database error is `INTERNAL`.
+//! Any error that reaches the HTTP layer without a code is treated as internal (see
+//! `http::graphql`).
 
-use async_graphql::ErrorExtensions;
 use sea_orm::{DbErr, RuntimeErr};
+use std::fmt;
 
-/// The code of an error caused by the database being out of reach for a moment.
-pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+/// Declares [`Code`] from one list: each variant with the text clients see.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $variant:ident => $text:literal,)*) => {
+        /// The `extensions.code` of an error, as clients see it: every code the service answers
+        /// with, each spelt in one place.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as clients see it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// A record named does not exist, or lies outside what the caller may see.
+    NotFound => "NOT_FOUND",
+    /// An invalid argument or input.
+    BadUserInput => "BAD_USER_INPUT",
+    /// The database could not be reached; the same request will most likely succeed shortly.
+    DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+    /// Anything that failed on the server; the cause stays in the log.
+    Internal => "INTERNAL",
+    /// Credentials missing where required, or invalid, expired or revoked.
+    Unauthenticated => "UNAUTHENTICATED",
+    /// The caller may not do this.
+    Forbidden => "FORBIDDEN",
+    /// The document is not valid GraphQL syntax.
+    GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
+    /// The document does not fit the schema, or does not say which of its operations to run.
+    GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
+    /// The document nests fields deeper than allowed.
+    QueryTooDeep => "QUERY_TOO_DEEP",
+    /// The document costs more than allowed, or more than the caller's whole budget.
+    QueryTooCostly => "QUERY_TOO_COSTLY",
+    /// The document has more aliases than allowed.
+    TooManyAliases => "TOO_MANY_ALIASES",
+    /// A field of the document carries more directives than allowed.
+    TooManyDirectives => "TOO_MANY_DIRECTIVES",
+    /// `__schema` or `__type` asked of a server that does not describe itself.
+    IntrospectionDisabled => "INTROSPECTION_DISABLED",
+    /// The caller's rate-limit bucket cannot pay for the document now.
+    Throttled => "THROTTLED",
+    /// The request ran longer than allowed and was stopped.
+    Timeout => "TIMEOUT",
+    /// The request body did not arrive in time.
+    BodyTimeout => "BODY_TIMEOUT",
+    /// A persisted-query hash the server does not know (yet).
+    PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+    /// A document outside the allow-list.
+    PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
+    /// Not a well-formed GraphQL-over-HTTP request.
+    BadRequest => "BAD_REQUEST",
+    /// A `POST` body that is not JSON in UTF-8.
+    UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+    /// A mutation sent with `GET`.
+    MethodNotAllowed => "METHOD_NOT_ALLOWED",
+    /// An `Accept` header that allows neither JSON media type.
+    NotAcceptable => "NOT_ACCEPTABLE",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Whether `err` means the database could not be reached, rather than that it refused or failed
 /// a statement: the connection was lost (reset, closed, or terminated by the server, as in a
@@ -79,51 +153,18 @@ impl Error {
     }
 
     /// The `extensions.code` clients see.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::NotFound { .. } => "NOT_FOUND",
-            Error::BadInput(_) => "BAD_USER_INPUT",
-            Error::Database(cause) if is_unavailable(cause) => DATABASE_UNAVAILABLE,
-            Error::Database(_) => "INTERNAL",
+            Error::NotFound { .. } => Code::NotFound,
+            Error::BadInput(_) => Code::BadUserInput,
+            Error::Database(cause) if is_unavailable(cause) => Code::DatabaseUnavailable,
+            Error::Database(_) => Code::Internal,
         }
     }
 }
 
 /// Shorthand for domain results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl ErrorExtensions for Error {
-    fn extend(&self) -> async_graphql::Error {
-        if let Error::Database(cause) = self {
-            let source = std::error::Error::source(cause);
-            if is_unavailable(cause) {
-                tracing::warn!(error = %cause, ?source, "database unavailable");
-            } else {
-                tracing::error!(error = %cause, ?source, "database error");
-            }
-        }
-        async_graphql::Error::new(self.to_string())
-            .extend_with(|_, ext| ext.set("code", self.code()))
-    }
-}
-
-/// Converts a domain result into a GraphQL result with the error's code attached.
-pub trait GqlResult<T> {
-    /// Maps the error through [`ErrorExtensions::extend`].
-    fn gql(self) -> async_graphql::Result<T>;
-}
-
-impl<T> GqlResult<T> for Result<T> {
-    fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| e.extend())
-    }
-}
-
-impl<T> GqlResult<T> for std::result::Result<T, DbErr> {
-    fn gql(self) -> async_graphql::Result<T> {
-        self.map_err(|e| Error::Database(e).extend())
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -147,7 +188,21 @@ mod tests {
             DbErr::Conn(sqlx(sea_orm::sqlx::Error::PoolTimedOut)),
         ] {
             assert!(is_unavailable(&err), "{err:?}");
-            assert_eq!(Error::Database(err).code(), DATABASE_UNAVAILABLE);
+            assert_eq!(Error::Database(err).code(), Code::DatabaseUnavailable);
+        }
+    }
+
+    #[test]
+    fn every_code_is_spelt_once_in_capitals() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "`{text}` is spelt twice");
+            assert!(
+                !text.is_empty() && text.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "`{text}`"
+            );
+            assert_eq!(code.to_string(), text);
         }
     }
 
@@ -161,7 +216,7 @@ mod tests {
         ] {
             assert!(!is_unavailable(&err), "{err:?}");
             let e = Error::Database(err);
-            assert_eq!(e.code(), "INTERNAL");
+            assert_eq!(e.code(), Code::Internal);
             assert_eq!(e.to_string(), "internal error");
         }
     }

@@ -5,10 +5,11 @@
 //! and loader applies in SQL; this module holds what is decided per field: roles, the
 //! anonymous caller's public fields, and masking.
 
+use super::errors::{coded, refusal, GqlResult};
 use crate::auth::audit::ReadAudit;
 use crate::auth::scope::Access;
 use crate::auth::{Principal, Role};
-use crate::error::{Error, GqlResult};
+use crate::error::{Code, Error};
 use async_graphql::extensions::{ExtensionContext, NextResolve, ResolveInfo};
 use async_graphql::{Context, ErrorExtensions, PathSegment, QueryPathSegment, ServerResult, Value};
 use std::sync::Arc;
@@ -40,12 +41,12 @@ pub fn require_role<'a>(
 
 /// An error with code `FORBIDDEN`.
 pub fn forbidden(message: String) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "FORBIDDEN"))
+    coded(message, Code::Forbidden)
 }
 
 /// An error with code `UNAUTHENTICATED`.
 pub fn unauthenticated(message: String) -> async_graphql::Error {
-    async_graphql::Error::new(message).extend_with(|_, e| e.set("code", "UNAUTHENTICATED"))
+    coded(message, Code::Unauthenticated)
 }
 
 /// `NOT_FOUND`, as for a record that does not exist.
@@ -159,12 +160,12 @@ pub async fn gate(
         .data_opt::<Arc<Access>>()
         .is_none_or(|a| a.principal().is_none());
     if anonymous && !public_field(info.parent_type, info.name) {
-        let mut err = super::refusal::refusal(
+        let mut err = refusal(
             format!(
                 "credentials are required to read `{}.{}`",
                 info.parent_type, info.name
             ),
-            "UNAUTHENTICATED",
+            Code::Unauthenticated,
         );
         let mut path: Vec<PathSegment> = std::iter::once(info.path_node)
             .chain(info.path_node.parents())

@@ -7,7 +7,8 @@
 //! cost is the requested cost: a page that comes back shorter than asked is not refunded, so a
 //! client can always predict its charge from its document.
 
-use super::refusal::refusal;
+use super::errors::refusal;
+use crate::error::Code;
 use crate::ratelimit::{Budget, Decision, Limiter, Status};
 use async_graphql::extensions::ExtensionContext;
 use async_graphql::{ServerError, ValidationResult, Value};
@@ -76,7 +77,7 @@ impl Meter {
                     "the query costs {cost} points, more than your whole budget of {}",
                     self.budget.maximum
                 ),
-                "QUERY_TOO_COSTLY",
+                Code::QueryTooCostly,
             ));
         }
         match self.limiter.take(&self.subject, self.budget, cost).await {
@@ -102,7 +103,7 @@ impl Meter {
                         "the query costs {cost} points and {} are available; retry in {retry_after} s",
                         status.available.floor()
                     ),
-                    "THROTTLED",
+                    Code::Throttled,
                 ))
             }
         }

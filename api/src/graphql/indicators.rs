@@ -2,10 +2,10 @@
 //! and sites.
 
 use super::enums::{EmploymentPath, WorkCategory};
+use super::errors::GqlResult;
 use super::reads::Request;
 use super::scalars::Date;
 use crate::domain::indicators::{self as dom, read, Target};
-use crate::error::GqlResult;
 use async_graphql::{Context, Object, OneofObject, Result, SimpleObject};
 use chrono::NaiveDate;
 

@@ -1,15 +1,17 @@
 //! Protection limits that refuse an abusive document before any resolver or SQL runs.
 //!
-//! Depth, cost and directives are checked by the engine's validation (`build_schema` sets them);
-//! the alias limit and the introspection switch are this module's [`DocumentRules`], checked
-//! right after parsing. The cost model: every field costs 1; a list costs its page size (`first`,
+//! The directive and alias limits and the introspection switch are this module's
+//! [`DocumentRules`], checked right after parsing; depth and cost, which the engine's validation
+//! measures, are [`ValidationLimits`], checked right after validation. Each refusal carries its
+//! own code. The cost model: every field costs 1; a list costs its page size (`first`,
 //! default 20) times what one of its nodes costs; lists bounded by one household or site cost
 //! their expected size instead (members 5, employments 2, homesteads 2, works 10); `indicators`
 //! costs 10 and `indicatorSeries` 10 per month end.
 
-use super::refusal::refusal;
+use super::errors::refusal;
+use crate::error::Code;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::ServerResult;
+use async_graphql::{Positioned, ServerResult, ValidationResult};
 use std::collections::HashMap;
 
 /// The limits in force.
@@ -44,11 +46,12 @@ impl Default for Limits {
     }
 }
 
-/// Refuses documents with more aliased fields than allowed (`__typename` aliases included,
-/// fragments counted once per use) and, when introspection is off, documents that ask for
-/// `__schema` or `__type`.
+/// Refuses documents with a field carrying more directives than allowed, with more aliased
+/// fields than allowed (`__typename` aliases included, fragments counted once per use) and, when
+/// introspection is off, documents that ask for `__schema` or `__type`.
 #[derive(Clone, Copy)]
 pub struct DocumentRules {
+    pub max_directives: usize,
     pub max_aliases: usize,
     pub introspection: bool,
 }
@@ -56,6 +59,7 @@ pub struct DocumentRules {
 impl DocumentRules {
     /// Refuses `doc` if it breaks a rule. Run right after parsing by [`super::rules::Rules`].
     pub fn check(&self, doc: &ExecutableDocument) -> ServerResult<()> {
+        check_directives(doc, self.max_directives)?;
         let count = count_aliases(doc);
         if count > self.max_aliases {
             return Err(refusal(
@@ -63,17 +67,93 @@ impl DocumentRules {
                     "the document has {count} aliases; at most {} are allowed",
                     self.max_aliases
                 ),
-                "TOO_MANY_ALIASES",
+                Code::TooManyAliases,
             ));
         }
         if !self.introspection && asks_for_schema(doc) {
             return Err(refusal(
                 "introspection is disabled".into(),
-                "INTROSPECTION_DISABLED",
+                Code::IntrospectionDisabled,
             ));
         }
         Ok(())
     }
+}
+
+/// Refuses a validated document nested deeper, or costing more, than allowed: its depth and cost
+/// as the engine's validation measured them (cost first, as the engine would check them).
+#[derive(Clone, Copy)]
+pub struct ValidationLimits {
+    pub max_depth: usize,
+    pub max_cost: usize,
+}
+
+impl ValidationLimits {
+    /// Refuses the document `result` measures if it breaks a limit. Run right after validation
+    /// by [`super::rules::Rules`]. The messages are the engine's own, as clients have known them.
+    pub fn check(&self, result: &ValidationResult) -> ServerResult<()> {
+        if result.complexity > self.max_cost {
+            return Err(refusal(
+                "Query is too complex.".into(),
+                Code::QueryTooCostly,
+            ));
+        }
+        if result.depth > self.max_depth {
+            return Err(refusal(
+                "Query is nested too deep.".into(),
+                Code::QueryTooDeep,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The first field of an operation (fragments followed) carrying more than `max` directives,
+/// refused in the engine's own words, as clients have known them. The engine's nesting check has
+/// run on the document before (a cycle of fragments cannot get here); the walk stops well past
+/// that nesting all the same.
+fn check_directives(doc: &ExecutableDocument, max: usize) -> ServerResult<()> {
+    fn in_set(
+        doc: &ExecutableDocument,
+        set: &Positioned<SelectionSet>,
+        max: usize,
+        depth: usize,
+    ) -> ServerResult<()> {
+        if depth > 64 {
+            return Ok(());
+        }
+        for item in &set.node.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if field.node.directives.len() > max {
+                        let mut err = refusal(
+                            format!(
+                                "The number of directives on the field `{}` cannot be greater than `{max}`",
+                                field.node.name.node
+                            ),
+                            Code::TooManyDirectives,
+                        );
+                        err.locations = vec![field.pos];
+                        return Err(err);
+                    }
+                    in_set(doc, &field.node.selection_set, max, depth + 1)?;
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = doc.fragments.get(&spread.node.fragment_name.node) {
+                        in_set(doc, &fragment.node.selection_set, max, depth + 1)?;
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    in_set(doc, &fragment.node.selection_set, max, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    for (_, op) in doc.operations.iter() {
+        in_set(doc, &op.node.selection_set, max, 0)?;
+    }
+    Ok(())
 }
 
 /// Whether any selection of the document is `__schema` or `__type`.

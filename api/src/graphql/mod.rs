@@ -75,6 +75,7 @@ pub fn mark_uncacheable(ctx: &Context<'_>) {
 pub mod access;
 pub mod cost;
 pub mod enums;
+pub mod errors;
 pub mod indicators;
 pub mod limits;
 pub mod loaders;
@@ -82,7 +83,6 @@ pub mod mutation;
 pub mod nul;
 pub mod pagination;
 pub mod reads;
-mod refusal;
 pub mod rules;
 pub mod scalars;
 pub mod types;
@@ -119,13 +119,17 @@ pub fn build_schema(
     .data(db)
     .data(cache)
     .data(sealer)
-    .limit_depth(limits.max_depth)
-    .limit_complexity(limits.max_cost)
-    .limit_directives(limits.max_directives)
+    // Depth, cost and directives are limited by the extension, not by the engine's own
+    // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
     .extension(rules::Rules {
         document: limits::DocumentRules {
+            max_directives: limits.max_directives,
             max_aliases: limits.max_aliases,
             introspection: !production,
+        },
+        validation: limits::ValidationLimits {
+            max_depth: limits.max_depth,
+            max_cost: limits.max_cost,
         },
     });
     if production {

@@ -4,7 +4,8 @@
 //! from whichever resolver first sent the value to the database. Checked once per request, right
 //! after parsing and before anything runs, by [`super::rules::Rules`], so no resolver has to.
 
-use super::refusal::refusal;
+use super::errors::refusal;
+use crate::error::Code;
 use async_graphql::parser::types::{
     Directive, ExecutableDocument, Selection, SelectionSet, VariableDefinition,
 };
@@ -40,7 +41,7 @@ fn nul(what: String, pos: Option<Pos>) -> ServerError {
         format!(
             "{what} contains a NUL character (U+0000), which the register cannot store: remove it"
         ),
-        "BAD_USER_INPUT",
+        Code::BadUserInput,
     );
     err.locations = pos.into_iter().collect();
     err

@@ -3,8 +3,9 @@
 //! Cursors are the record's key, base64url-encoded behind a version tag, so that clients treat
 //! them as opaque and a later change of format can be told apart.
 
+use super::errors::GqlResult;
 use crate::domain::pagination::{Page, PageRequest, Total, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::error::{Error, GqlResult};
+use crate::error::Error;
 use async_graphql::connection::PageInfo;
 use async_graphql::{Context, Object, OutputType, Result, TypeName};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

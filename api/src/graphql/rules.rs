@@ -4,24 +4,30 @@
 //! extension costs a boxed future and a hop per field: on a page of a hundred households with
 //! their members that is thousands of hops. The rules therefore travel together in one
 //! extension, each hook handing over to the module that owns the rule:
-//! - after parsing, [`super::limits::DocumentRules`] (aliases, introspection) and
+//! - after parsing, [`super::limits::DocumentRules`] (directives, aliases, introspection) and
 //!   [`super::nul::check`] (no NUL character in any string argument or variable);
-//! - after validation, [`super::cost::charge`] (the caller's rate-limit budget);
+//! - after validation, [`super::limits::ValidationLimits`] (depth, cost) and
+//!   [`super::cost::charge`] (the caller's rate-limit budget);
 //! - around each field, [`super::access::gate`] (what an anonymous caller may read).
+//!
+//! The same hooks code the engine's own errors by the phase that raised them
+//! ([`super::errors`]): whatever fails in parsing, in validation, in a field, or in between.
 
-use super::limits::DocumentRules;
+use super::errors;
+use super::limits::{DocumentRules, ValidationLimits};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation,
-    ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+    NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{ServerError, ServerResult, ValidationResult, Value, Variables};
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::Arc;
 
 /// The extension; one instance per request.
 #[derive(Clone, Copy)]
 pub struct Rules {
     pub document: DocumentRules,
+    pub validation: ValidationLimits,
 }
 
 impl ExtensionFactory for Rules {
@@ -32,6 +38,12 @@ impl ExtensionFactory for Rules {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for Rules {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        errors::request_errors(&mut response.errors);
+        response
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -39,7 +51,10 @@ impl Extension for Rules {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
+        let doc = next
+            .run(ctx, query, variables)
+            .await
+            .map_err(|e| errors::unparsed(e, query))?;
         self.document.check(&doc)?;
         super::nul::check(&doc, variables)?;
         Ok(doc)
@@ -50,7 +65,11 @@ impl Extension for Rules {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
+        let result = next
+            .run(ctx)
+            .await
+            .map_err(|errs| errs.into_iter().map(errors::invalid).collect::<Vec<_>>())?;
+        self.validation.check(&result).map_err(|e| vec![e])?;
         super::cost::charge(ctx, &result)
             .await
             .map_err(|e| vec![e])?;
@@ -63,6 +82,8 @@ impl Extension for Rules {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        super::access::gate(ctx, info, next).await
+        super::access::gate(ctx, info, next)
+            .await
+            .map_err(errors::field_error)
     }
 }

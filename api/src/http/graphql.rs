@@ -10,7 +10,7 @@ use crate::auth::audit::{self, ReadAudit};
 use crate::auth::scope::Access;
 use crate::auth::{AuthError, Caller};
 use crate::cache::{GenScope, Generation};
-use crate::error::DATABASE_UNAVAILABLE;
+use crate::error::Code;
 use crate::graphql::cost::Meter;
 use crate::graphql::{loaders, RequestId, ResponseCachePolicy, Reuse};
 use async_graphql::http::GraphiQLSource;
@@ -64,8 +64,9 @@ fn wants_fresh(headers: &HeaderMap) -> bool {
 }
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
-/// `extensions.code` and the request id; one that arrives here without a code is an unplanned
-/// failure and is masked as `INTERNAL`.
+/// `extensions.code` and the request id; the schema codes the engine's errors as well as its own
+/// (see `graphql::errors`), so one that arrives here without a code is an unplanned failure and
+/// is masked as `INTERNAL`.
 pub async fn execute(
     State(state): State<AppState>,
     method: Method,
@@ -85,7 +86,7 @@ pub async fn execute(
                 &request_id,
                 Rejection {
                     status: StatusCode::REQUEST_TIMEOUT,
-                    code: "BODY_TIMEOUT",
+                    code: Code::BodyTimeout,
                     message: "the request body did not arrive in time".into(),
                 },
             );
@@ -104,7 +105,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::NOT_ACCEPTABLE,
-                code: "NOT_ACCEPTABLE",
+                code: Code::NotAcceptable,
                 message: "accept `application/graphql-response+json` or `application/json`".into(),
             },
         );
@@ -119,7 +120,7 @@ pub async fn execute(
                 &request_id,
                 Rejection {
                     status: StatusCode::UNAUTHORIZED,
-                    code: "UNAUTHENTICATED",
+                    code: Code::Unauthenticated,
                     message: match e {
                         AuthError::Required => "credentials are required".into(),
                         AuthError::Unavailable => "the credentials could not be checked".into(),
@@ -192,7 +193,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::METHOD_NOT_ALLOWED,
-                code: "METHOD_NOT_ALLOWED",
+                code: Code::MethodNotAllowed,
                 message: "mutations are only accepted over POST".into(),
             },
         );
@@ -260,7 +261,7 @@ pub async fn execute(
             &request_id,
             Rejection {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "TIMEOUT",
+                code: Code::Timeout,
                 message: format!(
                     "the request took longer than {:?} and was stopped",
                     state.request_timeout
@@ -279,14 +280,9 @@ pub async fn execute(
     for error in &mut response.errors {
         let ext = error.extensions.get_or_insert_with(Default::default);
         if ext.get("code").is_none() {
-            match classify_uncoded(&error.message, error.path.is_empty()) {
-                Some(code) => ext.set("code", code),
-                None => {
-                    tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
-                    error.message = "internal error".into();
-                    ext.set("code", "INTERNAL");
-                }
-            }
+            tracing::error!(request_id = %request_id.0, message = %error.message, "uncoded error masked as INTERNAL");
+            error.message = "internal error".into();
+            ext.set("code", Code::Internal.as_str());
         }
         ext.set("requestId", request_id.0.clone());
     }
@@ -311,7 +307,7 @@ pub async fn execute(
     let data = (!request_error).then_some(&response.data);
     // A database out of reach fails the request as a whole, however much of it was answered:
     // the client is to send it again shortly.
-    let unavailable = codes.contains(&DATABASE_UNAVAILABLE);
+    let unavailable = codes.contains(&Code::DatabaseUnavailable.as_str());
     let status = if unavailable {
         StatusCode::SERVICE_UNAVAILABLE
     } else if request_error && media == MediaType::GraphqlResponse {
@@ -479,7 +475,7 @@ async fn serve_hit(
                 async_graphql::Value::String(s) => Some(s.clone()),
                 _ => None,
             })
-            .unwrap_or_else(|| "THROTTLED".into());
+            .unwrap_or_else(|| Code::Throttled.as_str().into());
         state.metrics.executed(
             &operation,
             started.elapsed().as_secs_f64(),
@@ -598,11 +594,11 @@ fn reject(
     request_id: &RequestId,
     rejection: Rejection,
 ) -> Response {
-    state.metrics.rejected(rejection.code);
+    state.metrics.rejected(rejection.code.as_str());
     let body = serde_json::json!({
         "errors": [{
             "message": rejection.message,
-            "extensions": { "code": rejection.code, "requestId": request_id.0 },
+            "extensions": { "code": rejection.code.as_str(), "requestId": request_id.0 },
         }]
     });
     let mut response = (
@@ -611,37 +607,10 @@ fn reject(
         Json(body),
     )
         .into_response();
-    if rejection.code == DATABASE_UNAVAILABLE {
+    if rejection.code == Code::DatabaseUnavailable {
         retry_after(&mut response);
     }
     response
-}
-
-/// The code of an error raised by the GraphQL engine itself rather than by Anju's resolvers,
-/// or `None` when the error has no known source and must be treated as internal.
-///
-/// Errors without a path come from parsing or validating the document, before any resolver ran;
-/// errors with a path and the engine's wording for argument coercion are bad input.
-fn classify_uncoded(message: &str, pathless: bool) -> Option<&'static str> {
-    if pathless {
-        Some(if message.contains("-->") {
-            "GRAPHQL_PARSE_FAILED"
-        } else if message == "Query is nested too deep." {
-            "QUERY_TOO_DEEP"
-        } else if message == "Query is too complex." {
-            "QUERY_TOO_COSTLY"
-        } else if message.starts_with("The number of directives on the field") {
-            "TOO_MANY_DIRECTIVES"
-        } else {
-            "GRAPHQL_VALIDATION_FAILED"
-        })
-    } else if message.starts_with("Failed to parse \"")
-        || message.starts_with("Invalid value for argument")
-    {
-        Some("BAD_USER_INPUT")
-    } else {
-        None
-    }
 }
 
 /// GraphiQL, when enabled.

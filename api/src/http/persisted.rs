@@ -8,6 +8,7 @@
 
 use super::protocol::{Params, Rejection};
 use crate::cache::{Cache, RedisBackend};
+use crate::error::Code;
 use axum::http::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -117,7 +118,7 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Rejection {
+fn refusal(status: StatusCode, code: Code, message: impl Into<String>) -> Rejection {
     Rejection {
         status,
         code,
@@ -141,7 +142,7 @@ pub async fn resolve(
             if pq.get("version").and_then(Value::as_i64) != Some(1) {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
-                    "BAD_REQUEST",
+                    Code::BadRequest,
                     "only persisted-query version 1 is supported",
                 ));
             }
@@ -150,7 +151,7 @@ pub async fn resolve(
                 None => {
                     return Err(refusal(
                         StatusCode::BAD_REQUEST,
-                        "BAD_REQUEST",
+                        Code::BadRequest,
                         "`persistedQuery.sha256Hash` is missing",
                     ))
                 }
@@ -166,7 +167,7 @@ pub async fn resolve(
             }
             _ => Err(refusal(
                 StatusCode::FORBIDDEN,
-                "PERSISTED_QUERY_NOT_ALLOWED",
+                Code::PersistedQueryNotAllowed,
                 "this server runs registered documents only",
             )),
         };
@@ -181,7 +182,7 @@ pub async fn resolve(
             // The protocol's own words, which clients match on, with 200 so they retry.
             None => Err(refusal(
                 StatusCode::OK,
-                "PERSISTED_QUERY_NOT_FOUND",
+                Code::PersistedQueryNotFound,
                 "PersistedQueryNotFound",
             )),
         };
@@ -189,7 +190,7 @@ pub async fn resolve(
     if sha256_hex(&params.query) != hash {
         return Err(refusal(
             StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            Code::BadRequest,
             "provided sha does not match query",
         ));
     }

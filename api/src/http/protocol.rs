@@ -1,6 +1,7 @@
 //! The GraphQL-over-HTTP protocol: reading a request from GET parameters or a JSON body, choosing
 //! the response media type from `Accept`, and the status codes the specification asks for.
 
+use crate::error::Code;
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
@@ -68,7 +69,7 @@ pub fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 #[derive(Debug)]
 pub struct Rejection {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
 }
 
@@ -77,7 +78,7 @@ impl Rejection {
     pub fn internal() -> Self {
         Rejection {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "INTERNAL",
+            code: Code::Internal,
             message: "internal error".into(),
         }
     }
@@ -86,7 +87,7 @@ impl Rejection {
     pub fn database_unavailable() -> Self {
         Rejection {
             status: StatusCode::SERVICE_UNAVAILABLE,
-            code: crate::error::DATABASE_UNAVAILABLE,
+            code: Code::DatabaseUnavailable,
             message: "the database is unavailable; try again shortly".into(),
         }
     }
@@ -94,7 +95,7 @@ impl Rejection {
     fn bad_request(message: impl Into<String>) -> Self {
         Rejection {
             status: StatusCode::BAD_REQUEST,
-            code: "BAD_REQUEST",
+            code: Code::BadRequest,
             message: message.into(),
         }
     }
@@ -171,7 +172,7 @@ pub fn from_query_string(params: HashMap<String, String>) -> Result<Params, Reje
 pub fn from_body(headers: &HeaderMap, body: &[u8]) -> Result<Params, Rejection> {
     let unsupported = |message: String| Rejection {
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        code: "UNSUPPORTED_MEDIA_TYPE",
+        code: Code::UnsupportedMediaType,
         message,
     };
     let Some(content_type) = headers

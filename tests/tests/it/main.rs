@@ -12,6 +12,7 @@ mod config;
 mod db_faults;
 mod demo;
 mod edge;
+mod errors;
 mod http_protocol;
 mod import;
 mod indicators_domain;

@@ -6,11 +6,11 @@
 //! `idempotencyKey`; see the domain module for what it guarantees.
 
 use super::access::{forbidden, require_role, scope};
+use super::errors::GqlResult;
 use super::types::node::Kind;
 use super::RequestId;
 use crate::auth::Role;
 use crate::domain::write::{self as dw, Mutation as Write};
-use crate::error::GqlResult;
 use async_graphql::{Context, Enum, MaybeUndefined, MergedObject, Result, SimpleObject, ID};
 
 /// Roles that may change the register.

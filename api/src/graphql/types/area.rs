@@ -1,6 +1,7 @@
 //! Areas: the administrative division tree.
 
 use super::super::enums::AreaLevel;
+use super::super::errors::GqlResult;
 use super::super::indicators::{indicator_set, IndicatorSet};
 use super::super::loaders;
 use super::super::pagination::{fetch_connection, Conn, PageArgs};
@@ -11,7 +12,6 @@ use super::node::{global_id, Kind};
 use super::site::{ResettlementSite, SiteFilterInput};
 use crate::domain::indicators::Target;
 use crate::domain::register::{self as reg, AreaFilter};
-use crate::error::GqlResult;
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::area;

@@ -1,12 +1,12 @@
 //! The audit log, for admins: every write and every unmasked read in their subtree.
 
 use super::super::access::{require_role, scope};
+use super::super::errors::GqlResult;
 use super::super::pagination::{connection, page_request, Conn, PageArgs};
 use super::node::{global_id, Kind};
 use crate::auth::Role;
 use crate::domain::pagination::{run_count, Total};
 use crate::domain::register::{self as reg, AuditFilter};
-use crate::error::GqlResult;
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
 use entity::audit_log;

@@ -10,6 +10,7 @@
 //! `null`, as is an unknown or malformed id, so the three cannot be told apart.
 
 use super::super::access::access;
+use super::super::errors::GqlResult;
 use super::super::loaders;
 use super::area::Area;
 use super::audit::AuditEntry;
@@ -22,7 +23,7 @@ use crate::auth::opaque::Sealer;
 use crate::auth::Role;
 use crate::domain::find::{self, Keyed};
 use crate::domain::scope::Scope;
-use crate::error::{Error, GqlResult};
+use crate::error::Error;
 use async_graphql::{Context, Interface, Object, Result, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
