@@ -17,7 +17,10 @@ impl ScalarType for Date {
                 .map_err(|_| {
                     InputValueError::custom(format!("`{s}` is not a date of the form YYYY-MM-DD"))
                 }),
-            _ => Err(InputValueError::expected_type(value)),
+            // Worded as every refused value is, so that it is coded `BAD_USER_INPUT` alike.
+            other => Err(InputValueError::custom(format!(
+                "a date is a string of the form YYYY-MM-DD, not {other}"
+            ))),
         }
     }
 

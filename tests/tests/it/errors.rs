@@ -114,6 +114,21 @@ async fn engine_errors_are_coded_by_the_phase_that_raised_them() {
         .await;
     assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{body:#}");
     assert_eq!(body["errors"][0]["path"], json!(["indicators"]), "{body:#}");
+    // A date given as a number, written in the document.
+    let body = app
+        .query_as(
+            Some(&token),
+            r#"{ indicators(scope: { areaCode: "522732" }, asOf: 5) { asOf } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(codes(&body), ["BAD_USER_INPUT"], "{body:#}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("YYYY-MM-DD")),
+        "{body:#}"
+    );
 }
 
 #[tokio::test]
