@@ -1,9 +1,13 @@
 //! The HTTP edge: connections, routes, request ids, body limits.
 
+mod cached;
 mod graphql;
+mod health;
 pub mod metrics;
 pub mod persisted;
 pub mod protocol;
+mod read_audit;
+mod respond;
 pub mod response_cache;
 pub mod response_store;
 pub mod serve;
@@ -27,11 +31,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(graphql::graphiql))
+        .route("/", get(health::graphiql))
         .route("/graphql", get(graphql::execute).post(graphql::execute))
         .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(graphql::ready))
-        .route("/metrics", get(graphql::metrics))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(map_request_with_state(state.clone(), bound_body))
         .layer(map_response_with_state(state.clone(), close_when_draining))
