@@ -83,6 +83,8 @@ codes! {
     MethodNotAllowed => "METHOD_NOT_ALLOWED",
     /// An `Accept` header that allows neither JSON media type.
     NotAcceptable => "NOT_ACCEPTABLE",
+    /// A change-feed cursor that can no longer be followed: copy the register again.
+    ResyncRequired => "RESYNC_REQUIRED",
 }
 
 impl fmt::Display for Code {
@@ -141,6 +143,9 @@ pub enum Error {
     /// The database failed; the cause stays on the server.
     #[error("{}", database_message(.0))]
     Database(#[from] DbErr),
+    /// A change-feed cursor that can no longer be followed; the message says why.
+    #[error("{0}")]
+    ResyncRequired(String),
 }
 
 impl Error {
@@ -157,6 +162,7 @@ impl Error {
         match self {
             Error::NotFound { .. } => Code::NotFound,
             Error::BadInput(_) => Code::BadUserInput,
+            Error::ResyncRequired(_) => Code::ResyncRequired,
             Error::Database(cause) if is_unavailable(cause) => Code::DatabaseUnavailable,
             Error::Database(_) => Code::Internal,
         }

@@ -54,6 +54,8 @@ pub struct Application {
     limits: http::serve::EdgeLimits,
     /// The cache's reconciler, stopped with the server.
     reconciler: Option<tokio::task::JoinHandle<()>>,
+    /// The change log's keeper (epochs, pruning), stopped with the server.
+    keeper: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -90,6 +92,11 @@ impl Application {
             .await;
         cache.publish_generations().await?;
         let reconciler = cache.spawn_reconciler(std::time::Duration::from_secs(1));
+        crate::domain::changes::check_epoch(&conn).await?;
+        let keeper = spawn_change_keeper(
+            conn.clone(),
+            chrono::Duration::days(i64::from(serve.change_retention_days.max(1))),
+        );
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
@@ -142,6 +149,7 @@ impl Application {
             shutdown_grace: std::time::Duration::from_millis(serve.shutdown_grace_ms),
             limits,
             reconciler,
+            keeper,
         })
     }
 
@@ -192,6 +200,7 @@ impl Application {
         .await;
         // A server that has stopped no longer mirrors its database's generations into Redis:
         // another process may serve another state of it by now (a restored backup).
+        self.keeper.abort();
         if let Some(reconciler) = self.reconciler {
             reconciler.abort();
         }
@@ -213,4 +222,27 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Keeps the change log: starts a new epoch should the database turn out to be a restored copy,
+/// and deletes changes older than `retention`, once a minute (replicas doing the same at once
+/// only repeat a delete that finds nothing).
+fn spawn_change_keeper(
+    db: DatabaseConnection,
+    retention: chrono::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = crate::domain::changes::check_epoch(&db).await {
+                tracing::warn!(error = %e, "change log: epoch check failed");
+            }
+            match crate::domain::changes::prune(&db, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "change log pruned past its retention"),
+                Err(e) => tracing::warn!(error = %e, "change log: pruning failed"),
+            }
+        }
+    })
 }

@@ -9,6 +9,7 @@ mod m20261129_000003_indicator_rollups;
 mod m20261129_000004_access;
 mod m20261130_000005_audit_read_entries;
 mod m20261204_000006_register_identity;
+mod m20261205_000007_change_log;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_access::Migration),
             Box::new(m20261130_000005_audit_read_entries::Migration),
             Box::new(m20261204_000006_register_identity::Migration),
+            Box::new(m20261205_000007_change_log::Migration),
         ]
     }
 }

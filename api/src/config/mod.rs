@@ -136,6 +136,9 @@ pub const SETTINGS: &[Setting] = &[
     serve("ANJU_PERSISTED_QUERIES", "serve.persisted_queries", "persisted-queries",
         "Allow-list mode: only the documents in this JSON file (an array of documents, or an \
          object of `sha256: document`) may run."),
+    serve("ANJU_CHANGE_RETENTION_DAYS", "serve.change_retention_days", "change-retention-days",
+        "How long the change feed keeps a change, in days; an older cursor must copy the \
+         register again (RESYNC_REQUIRED)."),
     serve("ANJU_SHUTDOWN_GRACE_MS", "serve.shutdown_grace_ms", "shutdown-grace-ms",
         "After SIGTERM, how long readiness reports 503 while requests are still served, in \
          milliseconds (give the load balancer time to notice)."),
@@ -316,6 +319,7 @@ pub struct ServeConfig {
     /// `None`: 4096, or the open-file limit less 256 where that is lower.
     pub max_client_connections: Option<usize>,
     pub rate_limits: String,
+    pub change_retention_days: u32,
     /// The cache (the `cache` section's).
     #[serde(skip)]
     pub cache: CacheConfig,
@@ -357,6 +361,7 @@ impl ServeConfig {
             max_client_connections: None,
             // Tests and local runs are not throttled unless they ask to be.
             rate_limits: EPHEMERAL_RATE_LIMITS.into(),
+            change_retention_days: 30,
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
         }

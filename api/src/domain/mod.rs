@@ -2,6 +2,7 @@
 //! axum.
 
 pub mod audit;
+pub mod changes;
 pub mod find;
 pub use anju_contract::id_number;
 pub mod indicators;

@@ -98,6 +98,7 @@ pub struct Query(
     types::homestead::HomesteadQuery,
     types::audit::AuditQuery,
     types::node::NodeQuery,
+    types::changes::ChangesQuery,
 );
 
 /// Anju's executable schema.

@@ -8,6 +8,7 @@ mod api;
 mod auth;
 mod cache;
 mod cache_state;
+mod changes;
 mod config;
 mod db_faults;
 mod demo;

@@ -5,6 +5,7 @@
 
 pub mod area;
 pub mod audit;
+pub mod changes;
 pub mod employment;
 pub mod homestead;
 pub mod household;

@@ -256,11 +256,20 @@ async fn resolve_one(
 async fn resolve(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>> {
     let sealer = ctx.data::<Sealer>()?;
     let decoded: Vec<Option<(Kind, String)>> = ids.iter().map(|id| decode(sealer, id)).collect();
-    let keys: Vec<&(Kind, String)> = decoded.iter().flatten().collect();
+    resolve_keys(ctx, &decoded).await
+}
+
+/// The records of these kinds and keys, in order; `None` for each absent one and each one
+/// out of the caller's scope. One statement per kind, however many keys.
+pub async fn resolve_keys(
+    ctx: &Context<'_>,
+    records: &[Option<(Kind, String)>],
+) -> Result<Vec<Option<Node>>> {
+    let keys: Vec<&(Kind, String)> = records.iter().flatten().collect();
     let scope = super::super::access::scope(ctx).await?;
     let fetched = Fetched::load(ctx.data::<DatabaseConnection>()?, &scope, &keys).await?;
     // Run together, so that the loaders gather every lookup of one kind into one statement.
-    let found = futures::future::join_all(decoded.iter().map(|d| {
+    let found = futures::future::join_all(records.iter().map(|d| {
         let fetched = &fetched;
         async move {
             match d {

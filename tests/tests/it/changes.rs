@@ -1,0 +1,336 @@
+//! The change feed (CONTRACT §5): every change once or more, in commit order, scoped and masked
+//! per caller, never one lost behind a cursor; expired and foreign cursors ask for a resync.
+
+use crate::support::{error_code, TestApp};
+use anju::auth::Role;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sea_orm::{ConnectionTrait, TransactionTrait};
+use serde_json::{json, Value};
+
+const PAGE: &str = r#"query($after: String!, $first: Int, $types: [RecordType!]) {
+  changes(after: $after, first: $first, types: $types) {
+    changes { cursor type id op version committedAt
+      record { id ... on Household { code headName phone } ... on Member { name idNumber } } }
+    endCursor hasMore
+  }
+}"#;
+
+async fn head(app: &TestApp, token: &str) -> String {
+    let body = app
+        .query_as(Some(token), "{ changesHead }", json!({}))
+        .await;
+    body["data"]["changesHead"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body:#}"))
+        .to_owned()
+}
+
+/// Every change after `after` the caller sees, following the feed to its end.
+async fn follow(app: &TestApp, token: &str, after: &str, first: i32) -> (Vec<Value>, String) {
+    let mut cursor = after.to_owned();
+    let mut all = Vec::new();
+    for _ in 0..1000 {
+        let body = app
+            .query_as(
+                Some(token),
+                PAGE,
+                json!({ "after": cursor, "first": first }),
+            )
+            .await;
+        let page = &body["data"]["changes"];
+        assert!(page.is_object(), "{body:#}");
+        all.extend(page["changes"].as_array().cloned().unwrap_or_default());
+        cursor = page["endCursor"].as_str().expect("endCursor").to_owned();
+        if page["hasMore"] != json!(true) {
+            return (all, cursor);
+        }
+    }
+    panic!("the feed never ended");
+}
+
+/// `(type, op)` of each change, with the record's code or name for households and members.
+fn summary(changes: &[Value]) -> Vec<(String, String, String)> {
+    changes
+        .iter()
+        .map(|c| {
+            let record = &c["record"];
+            let label = record["code"]
+                .as_str()
+                .or(record["name"].as_str())
+                .unwrap_or("")
+                .to_owned();
+            (
+                c["type"].as_str().unwrap_or_default().to_owned(),
+                c["op"].as_str().unwrap_or_default().to_owned(),
+                label,
+            )
+        })
+        .collect()
+}
+
+async fn update_household(app: &TestApp, token: &str, input: Value) -> Value {
+    let mut input = input;
+    input["idempotencyKey"] = json!(uuid::Uuid::new_v4().simple().to_string());
+    let body = app
+        .query_as(
+            Some(token),
+            "mutation($input: UpdateHouseholdInput!) { updateHousehold(input: $input) { household { version } userErrors { message } } }",
+            json!({ "input": input }),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["updateHousehold"]["userErrors"],
+        json!([]),
+        "{body:#}"
+    );
+    body
+}
+
+async fn version_of(app: &TestApp, token: &str, code: &str) -> i64 {
+    let body = app
+        .query_as(
+            Some(token),
+            "query($c: String!) { household(code: $c) { version } }",
+            json!({ "c": code }),
+        )
+        .await;
+    body["data"]["household"]["version"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{body:#}"))
+}
+
+#[tokio::test]
+async fn a_write_reaches_the_feed_once_with_its_version_and_the_record_as_the_caller_sees_it() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let viewer = app.token(Role::Viewer, "522732", None).await;
+    let start = head(&app, &admin).await;
+    let (before, _) = follow(&app, &admin, &start, 100).await;
+    assert!(before.is_empty(), "{before:#?}");
+
+    let version = version_of(&app, &admin, "H01").await;
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "phone": "13900000004" }),
+    )
+    .await;
+    let (changes, end) = follow(&app, &admin, &start, 100).await;
+    assert_eq!(
+        summary(&changes),
+        [("HOUSEHOLD".into(), "UPSERT".into(), "H01".into())],
+        "{changes:#?}"
+    );
+    assert_eq!(changes[0]["version"], json!(version + 1));
+    assert_eq!(changes[0]["record"]["phone"], json!("13900000004"));
+    assert_eq!(changes[0]["id"], changes[0]["record"]["id"]);
+    // Nothing more after the end, and the cursor of the change resumes after it.
+    assert!(follow(&app, &admin, &end, 100).await.0.is_empty());
+    let resumed = changes[0]["cursor"].as_str().expect("cursor");
+    assert!(follow(&app, &admin, resumed, 100).await.0.is_empty());
+
+    // A viewer without the personal-data grant reads the same change masked.
+    let (seen, _) = follow(&app, &viewer, &start, 100).await;
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    let name = seen[0]["record"]["headName"].as_str().expect("headName");
+    assert!(name.ends_with("**"), "{name}");
+    assert_eq!(seen[0]["record"]["phone"], json!("139****0004"));
+}
+
+#[tokio::test]
+async fn a_household_that_moves_leaves_one_scope_with_its_members_and_enters_the_other() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    // H01 lives at site AZD001 in 安居镇 (522732100) and came from 高山乡 (522732102).
+    let anju = app.token(Role::Officer, "522732100", None).await;
+    let leye = app.token(Role::Officer, "522732101", None).await;
+    let start = head(&app, &admin).await;
+    let version = version_of(&app, &admin, "H01").await;
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "siteCode": "AZD003" }),
+    )
+    .await;
+
+    let (left, _) = follow(&app, &anju, &start, 100).await;
+    let ops: Vec<(String, String)> = left
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap_or_default().to_owned(),
+                c["op"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        ops.contains(&("HOUSEHOLD".into(), "LEFT_SCOPE".into())),
+        "{left:#?}"
+    );
+    assert!(
+        ops.contains(&("MEMBER".into(), "LEFT_SCOPE".into())),
+        "{left:#?}"
+    );
+    assert!(ops.iter().all(|(_, op)| op == "LEFT_SCOPE"), "{left:#?}");
+    assert!(left.iter().all(|c| c["record"].is_null()), "{left:#?}");
+
+    let (entered, _) = follow(&app, &leye, &start, 100).await;
+    let households: Vec<_> = summary(&entered)
+        .into_iter()
+        .filter(|(t, _, _)| t == "HOUSEHOLD")
+        .collect();
+    assert_eq!(
+        households,
+        [("HOUSEHOLD".into(), "UPSERT".into(), "H01".into())]
+    );
+    let members = entered.iter().filter(|c| c["type"] == "MEMBER").count();
+    assert!(members >= 2, "{entered:#?}");
+    // Members' ids are sealed: no ID number in them.
+    for c in entered.iter().filter(|c| c["type"] == "MEMBER") {
+        let id = c["id"].as_str().expect("id");
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(id).expect("base64")).expect("utf-8");
+        assert!(!text.contains("522732"), "{text}");
+    }
+    // A township that never saw H01 sees nothing of it.
+    let baiyan = app.token(Role::Officer, "522732102202", None).await;
+    let unseen = follow(&app, &baiyan, &start, 100).await.0;
+    assert!(unseen.is_empty(), "{unseen:#?}");
+}
+
+#[tokio::test]
+async fn an_import_reaches_the_feed_and_types_narrow_it() {
+    let app = TestApp::spawn().await;
+    // Any principal may take the head; the root admin exists once the import made the tree.
+    let start = head(&app, &app.admin_token().await).await;
+    anju::register::import_dir(&app.db.db, &crate::support::fixture("indicators"))
+        .await
+        .expect("import");
+    let admin = app.admin_token().await;
+    let logged = app
+        .db
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM change_log",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n");
+    let (all, _) = follow(&app, &admin, &start, 7).await;
+    assert!(logged > 0 && all.len() as i64 == logged, "{logged} logged, {} read", all.len());
+    let households = all.iter().filter(|c| c["type"] == "HOUSEHOLD").count();
+    let csv = std::fs::read_to_string(crate::support::fixture("indicators").join("households.csv"))
+        .expect("households.csv");
+    assert_eq!(households, csv.lines().count() - 1, "{all:#?}");
+    let body = app
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": start, "first": 1000, "types": ["SITE"] }),
+        )
+        .await;
+    let sites = body["data"]["changes"]["changes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(!sites.is_empty(), "{body:#}");
+    assert!(sites.iter().all(|c| c["type"] == "SITE"), "{body:#}");
+    // Cursors strictly advance: no change is given twice in one pass.
+    let cursors: std::collections::HashSet<_> = all.iter().map(|c| c["cursor"].clone()).collect();
+    assert_eq!(cursors.len(), all.len());
+}
+
+#[tokio::test]
+async fn a_transaction_open_across_a_cursor_is_never_skipped() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let start = head(&app, &admin).await;
+    if !app.db.is_postgres() {
+        // SQLite has one writer at a time: commit order is id order, and the writer's lock
+        // keeps a second write from committing while the first is open.
+        return;
+    }
+    // A long transaction writes H02 first and stays open…
+    let long = app.db.db.begin().await.expect("begin");
+    long.execute_unprepared(
+        "UPDATE households SET persons = persons + 1, version = version + 1 WHERE code = 'H02'",
+    )
+    .await
+    .expect("update");
+    // …while a short one writes H03 and commits.
+    let short = app.db.db.begin().await.expect("begin");
+    short
+        .execute_unprepared(
+            "UPDATE households SET persons = persons + 1, version = version + 1 WHERE code = 'H03'",
+        )
+        .await
+        .expect("update");
+    short.commit().await.expect("commit");
+    // The feed holds the short one back: it committed after the open one began.
+    let (seen, cursor) = follow(&app, &admin, &start, 100).await;
+    assert!(seen.is_empty(), "{seen:#?}");
+    long.commit().await.expect("commit");
+    let (seen, _) = follow(&app, &admin, &cursor, 100).await;
+    let mut codes: Vec<String> = summary(&seen)
+        .into_iter()
+        .map(|(_, _, code)| code)
+        .collect();
+    codes.sort();
+    assert_eq!(codes, ["H02", "H03"]);
+}
+
+#[tokio::test]
+async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let start = head(&app, &admin).await;
+    let version = version_of(&app, &admin, "H01").await;
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "phone": "13900000005" }),
+    )
+    .await;
+    let (changes, end) = follow(&app, &admin, &start, 100).await;
+    assert_eq!(changes.len(), 1);
+
+    // Another register's cursor.
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(&start).expect("base64")).expect("utf-8");
+    let mut parts: Vec<&str> = text.split(':').collect();
+    parts[1] = "00000000000000000000000000000000";
+    let foreign = URL_SAFE_NO_PAD.encode(parts.join(":"));
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": foreign, "first": 100 }))
+        .await;
+    assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
+
+    // A cursor that is not one at all is bad input, not a resync.
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": "nonsense", "first": 100 }))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": end, "first": 1001 }))
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
+
+    // Pruning everything older than now leaves the start cursor behind the retention.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let gone = anju::domain::changes::prune(&app.db.db, chrono::Duration::zero())
+        .await
+        .expect("prune");
+    assert!(gone >= 1);
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": start, "first": 100 }))
+        .await;
+    assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
+    // The end cursor is still good.
+    assert!(follow(&app, &admin, &end, 100).await.0.is_empty());
+
+    // Without credentials there is no feed.
+    let body = app.query_as(None, "{ changesHead }", json!({})).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body:#}");
+}
