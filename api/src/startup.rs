@@ -232,7 +232,9 @@ fn spawn_change_keeper(
     retention: chrono::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        // Startup checked the epoch already; the first round is a minute away.
+        let every = std::time::Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
             if let Err(e) = crate::domain::changes::check_epoch(&db).await {
