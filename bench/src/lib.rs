@@ -317,10 +317,11 @@ struct Measured {
     first_errors: Vec<(&'static str, String)>,
 }
 
-/// The areas scoped queries run against.
+/// The areas scoped queries run against, and where the feed's reader starts.
 struct Areas {
     county: String,
     province: String,
+    feed_start: String,
 }
 
 async fn measure(
@@ -332,16 +333,17 @@ async fn measure(
     opts: &BenchOptions,
 ) -> anyhow::Result<Measured> {
     let client = load::client()?;
-    let areas = discover(&client, url, authorization).await?;
+    let areas = discover(&client, url, authorization, database).await?;
     let body_of = |q: &queries::BenchQuery| {
-        let area = match q.scope {
+        let variables = match q.scope {
             queries::Scope::None => None,
-            queries::Scope::County => Some(&areas.county),
-            queries::Scope::Province => Some(&areas.province),
+            queries::Scope::County => Some(serde_json::json!({ "area": areas.county })),
+            queries::Scope::Province => Some(serde_json::json!({ "area": areas.province })),
+            queries::Scope::Feed => Some(serde_json::json!({ "after": areas.feed_start })),
         };
         let mut body = serde_json::json!({ "query": q.text });
-        if let Some(area) = area {
-            body["variables"] = serde_json::json!({ "area": area });
+        if let Some(variables) = variables {
+            body["variables"] = variables;
         }
         body.to_string()
     };
@@ -499,12 +501,16 @@ async fn works(
     Ok(works)
 }
 
-/// Finds the first county and the province of the data set.
+/// Finds the first county and the province of the data set, and the oldest change the log
+/// keeps.
 async fn discover(
     client: &reqwest::Client,
     url: &str,
     authorization: &str,
+    database: &DatabaseConfig,
 ) -> anyhow::Result<Areas> {
+    let (conn, _) = db::connect(database).await?;
+    let feed_start = anju::domain::changes::oldest(&conn).await?;
     let body = serde_json::json!({ "query": queries::DISCOVER }).to_string();
     let bytes = load::send(client, url, authorization, &body, false)
         .await
@@ -519,6 +525,7 @@ async fn discover(
     Ok(Areas {
         county: code("county")?,
         province: code("province")?,
+        feed_start,
     })
 }
 

@@ -15,6 +15,8 @@ pub enum Scope {
     County,
     /// The root of the area tree (the province).
     Province,
+    /// The change feed from the oldest change the log keeps (the variable `$after`).
+    Feed,
 }
 
 /// One row of the benchmark.
@@ -94,13 +96,17 @@ pub const WRITE_EVERY: u64 = 100;
 pub const WORKS: &str =
     "{ sites(first: 100) { nodes { works(first: 100) { nodes { code version } } } } }";
 
+/// A thousand changes of the feed, from the oldest the log keeps, each with its record's id.
+pub const FEED: &str = "query Feed($after: String!) { changes(after: $after, first: 1000) { \
+changes { cursor type id op version committedAt record { id } } endCursor hasMore } }";
+
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
     "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 9] = [
+pub const QUERIES: [BenchQuery; 10] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -184,6 +190,16 @@ pub const QUERIES: [BenchQuery; 9] = [
         cold: false,
         drive: Drive::WithWrites,
     },
+    BenchQuery {
+        id: "Q6",
+        about: "1,000 changes of the feed with their records' ids, one reader (its p50 is the \
+                time to read a page)",
+        text: FEED,
+        scope: Scope::Feed,
+        max_connections: Some(1),
+        cold: false,
+        drive: Drive::Served,
+    },
 ];
 
 /// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
@@ -224,6 +240,7 @@ pub fn listing() -> String {
             Scope::None => "",
             Scope::County => " ($area = the first county)",
             Scope::Province => " ($area = the province)",
+            Scope::Feed => " ($after = the oldest change the log keeps)",
         };
         let conns = match q.max_connections {
             Some(n) => format!(" [at most {n} connections]"),
@@ -266,7 +283,7 @@ mod tests {
     fn only_selects_in_run_order_and_expands_q1() {
         assert_eq!(
             ids(&[]),
-            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5"]
+            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6"]
         );
         assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);
         assert_eq!(ids(&["q3SQL"]), ["Q3sql"]);
@@ -286,7 +303,13 @@ mod tests {
         for q in QUERIES {
             assert_eq!(
                 q.text.contains("$area: String!"),
-                q.scope != Scope::None,
+                matches!(q.scope, Scope::County | Scope::Province),
+                "{}",
+                q.id
+            );
+            assert_eq!(
+                q.text.contains("$after: String!"),
+                q.scope == Scope::Feed,
                 "{}",
                 q.id
             );

@@ -236,6 +236,15 @@ pub async fn head<C: ConnectionTrait>(db: &C) -> Result<String> {
     Ok(now.head(db.get_database_backend()).encode())
 }
 
+/// The cursor before the oldest change the log still keeps: what a reader that copied the
+/// register as it stood when the log began would follow from. (Clients take `head` instead;
+/// this is for tools that read the whole log, such as the benchmark.)
+pub async fn oldest<C: ConnectionTrait>(db: &C) -> Result<String> {
+    let now = now(db).await?;
+    let (tx, id) = now.pruned;
+    Ok(now.at(tx, id).encode())
+}
+
 fn resync(why: &str) -> Error {
     Error::ResyncRequired(format!(
         "{why}: copy the register again from `changesHead` and follow the feed from there"
