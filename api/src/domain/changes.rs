@@ -395,7 +395,7 @@ pub async fn page<C: ConnectionTrait>(
         _ => ("tx", "at"),
     };
     let sql = format!(
-        "SELECT id, {tx_text} AS tx, {at_text} AS at, record_type, record_key, op, version, \
+        "SELECT id, {tx_text} AS tx_n, {at_text} AS at_text, record_type, record_key, op, version, \
          {after_visible} AS now_visible, {before_visible} AS was_visible \
          FROM change_log WHERE epoch = $1 AND {position} AND {bound}{type_filter} \
          ORDER BY tx, id LIMIT ${cap_param}"
@@ -407,7 +407,7 @@ pub async fn page<C: ConnectionTrait>(
     let mut full = false;
     for row in &rows {
         let id: i64 = row.try_get("", "id")?;
-        let tx: i64 = row.try_get("", "tx")?;
+        let tx: i64 = row.try_get("", "tx_n")?;
         if let Some(change) = change(&now, row, id, tx)? {
             if changes.len() == first as usize {
                 full = true;
@@ -466,7 +466,7 @@ fn change(now: &Now, row: &QueryResult, id: i64, tx: i64) -> Result<Option<Chang
     let kind: String = row.try_get("", "record_type")?;
     let record_type = RecordType::parse(&kind)
         .ok_or_else(|| DbErr::Type(format!("unknown record type `{kind}` in the change log")))?;
-    let at: String = row.try_get("", "at")?;
+    let at: String = row.try_get("", "at_text")?;
     let committed_at = DateTime::parse_from_rfc3339(&at)
         .map_err(|e| DbErr::Type(format!("change {id}: time `{at}`: {e}")))?
         .with_timezone(&Utc);
@@ -565,7 +565,8 @@ pub async fn prune<C: ConnectionTrait>(db: &C, retention: chrono::Duration) -> R
 }
 
 /// How long the feed is held back, in seconds: the age of the oldest transaction still open
-/// that has written (changes after it wait until it ends). 0 on SQLite.
+/// that has written (changes after it wait until it ends). Transaction ids are the cluster's,
+/// so a writer in another database of the cluster holds the feed back too. 0 on SQLite.
 pub async fn lag_seconds<C: ConnectionTrait>(db: &C) -> Result<f64, DbErr> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {

@@ -220,7 +220,11 @@ async fn an_import_reaches_the_feed_and_types_narrow_it() {
         .try_get::<i64>("", "n")
         .expect("n");
     let (all, _) = follow(&app, &admin, &start, 7).await;
-    assert!(logged > 0 && all.len() as i64 == logged, "{logged} logged, {} read", all.len());
+    assert!(
+        logged > 0 && all.len() as i64 == logged,
+        "{logged} logged, {} read",
+        all.len()
+    );
     let households = all.iter().filter(|c| c["type"] == "HOUSEHOLD").count();
     let csv = std::fs::read_to_string(crate::support::fixture("indicators").join("households.csv"))
         .expect("households.csv");
@@ -303,13 +307,21 @@ async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
     parts[1] = "00000000000000000000000000000000";
     let foreign = URL_SAFE_NO_PAD.encode(parts.join(":"));
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": foreign, "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": foreign, "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
 
     // A cursor that is not one at all is bad input, not a resync.
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": "nonsense", "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": "nonsense", "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
     let body = app
@@ -333,4 +345,124 @@ async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
     // Without credentials there is no feed.
     let body = app.query_as(None, "{ changesHead }", json!({})).await;
     assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body:#}");
+}
+
+#[tokio::test]
+async fn a_delete_reaches_the_feed_as_a_tombstone_one_version_on() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let start = head(&app, &admin).await;
+    let backend = app.db.db.get_database_backend();
+    let row = app
+        .db
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT id, version FROM employments ORDER BY id LIMIT 1",
+        ))
+        .await
+        .expect("select")
+        .expect("an employment");
+    let id: i64 = row.try_get("", "id").expect("id");
+    let version: i32 = row.try_get("", "version").expect("version");
+    app.db
+        .db
+        .execute_unprepared(&format!("DELETE FROM employments WHERE id = {id}"))
+        .await
+        .expect("delete");
+    let (changes, _) = follow(&app, &admin, &start, 100).await;
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["type"], "EMPLOYMENT");
+    assert_eq!(changes[0]["op"], "DELETE");
+    assert_eq!(changes[0]["version"], json!(version + 1));
+    assert!(changes[0]["record"].is_null());
+    let text = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(changes[0]["id"].as_str().expect("id"))
+            .expect("base64"),
+    )
+    .expect("utf-8");
+    assert_eq!(text, format!("Employment:{id}"));
+}
+
+#[tokio::test]
+async fn a_restored_copy_asks_every_earlier_cursor_for_a_resync() {
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let start = head(&app, &admin).await;
+    let version = version_of(&app, &admin, "H01").await;
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "phone": "13900000006" }),
+    )
+    .await;
+    let (_, end) = follow(&app, &admin, &start, 100).await;
+    let db = &app.db.db;
+    if app.db.is_postgres() {
+        // A copy restored into a new cluster: its log holds transaction ids the cluster has not
+        // reached. The keeper (and startup) starts a new epoch.
+        db.execute_unprepared("UPDATE change_log SET tx = CAST('99999999999' AS xid8)")
+            .await
+            .expect("age the log");
+        assert!(anju::domain::changes::check_epoch(db).await.expect("check"));
+        let body = app
+            .query_as(Some(&admin), PAGE, json!({ "after": end, "first": 100 }))
+            .await;
+        assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
+        // The new epoch's head is followed as usual.
+        let fresh = head(&app, &admin).await;
+        assert!(follow(&app, &admin, &fresh, 100).await.0.is_empty());
+        // A second check finds nothing to do.
+        assert!(!anju::domain::changes::check_epoch(db).await.expect("check"));
+    }
+    // A copy restored from before the cursor was issued: the log ends before the cursor's mark.
+    let rewind = if app.db.is_postgres() {
+        "SELECT setval('change_log_id_seq', 1)"
+    } else {
+        "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'change_log'"
+    };
+    db.execute_unprepared(rewind).await.expect("rewind");
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": end, "first": 100 }))
+        .await;
+    assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
+}
+
+async fn lag(app: &TestApp) -> f64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("anju_change_feed_lag_seconds "))
+        .unwrap_or_else(|| panic!("{text}"));
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+#[tokio::test]
+async fn the_metrics_show_what_holds_the_feed_back() {
+    let app = TestApp::with_fixture("indicators").await;
+    if !app.db.is_postgres() {
+        // One writer at a time: commits are in order and nothing is held back.
+        assert_eq!(lag(&app).await, 0.0);
+        return;
+    }
+    let open = app.db.db.begin().await.expect("begin");
+    open.execute_unprepared("UPDATE households SET version = version + 1 WHERE code = 'H01'")
+        .await
+        .expect("update");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let held = lag(&app).await;
+    assert!(held >= 1.0, "{held}");
+    open.rollback().await.expect("rollback");
 }
