@@ -7,7 +7,9 @@
 //! (`origin_area`; an area's own code for an area), and a homestead's village (`village_area`).
 //! The `was_*` columns hold the same before the change, so a reader can tell a record that left
 //! its scope. When a household moves (its site or origin village changes), its members,
-//! employments and homesteads move with it, and get rows of their own.
+//! employments and homesteads move with it, and get rows of their own; so do a site's works
+//! and households (and theirs) when the site moves to another township. An area whose parent
+//! changes gets its own row only: areas are the tree, and a consumer reads them whole.
 //!
 //! Order: on PostgreSQL each row carries its transaction's id (`tx`, `xid8`) and readers read
 //! only rows of transactions older than every transaction still open
@@ -229,6 +231,69 @@ fn moved_with_household(from: &str, moved: &str) -> Vec<String> {
         .collect()
 }
 
+/// The rows a site's move to another township adds for what moves with it: its works, its
+/// households, and their members, employments and homesteads, over the site's new row `n` and
+/// old row `o` (`from` joins them).
+fn moved_with_site(from: &str, moved: &str) -> Vec<String> {
+    let kinds = [
+        (
+            "SITE_WORK",
+            "x.code",
+            "site_works x",
+            "x.site_code",
+            "NULL",
+            "NULL",
+        ),
+        (
+            "HOUSEHOLD",
+            "x.code",
+            "households x",
+            "x.site_code",
+            "x.origin_village_code",
+            "NULL",
+        ),
+        (
+            "MEMBER",
+            "x.id_number",
+            "households h JOIN members x ON x.household_code = h.code",
+            "h.site_code",
+            "h.origin_village_code",
+            "NULL",
+        ),
+        (
+            "EMPLOYMENT",
+            "CAST(x.id AS TEXT)",
+            "households h JOIN members xm ON xm.household_code = h.code \
+             JOIN employments x ON x.member_id_number = xm.id_number",
+            "h.site_code",
+            "h.origin_village_code",
+            "NULL",
+        ),
+        (
+            "HOMESTEAD",
+            "CAST(x.id AS TEXT)",
+            "households h JOIN homesteads x ON x.household_code = h.code",
+            "h.site_code",
+            "h.origin_village_code",
+            "x.village_code",
+        ),
+    ];
+    kinds
+        .iter()
+        .map(|(ty, key, table, site, origin, village)| {
+            format!(
+                "INSERT INTO change_log ({COLUMNS}) \
+                 SELECT (SELECT epoch FROM change_log_state), '{ty}', {key}, 'UPSERT', x.version, \
+                 n.code, n.township_code, {origin}, {village}, o.code, o.township_code, {origin}, {village} \
+                 FROM {from} CROSS JOIN {table} WHERE {site} = n.code AND {moved}"
+            )
+        })
+        .collect()
+}
+
+/// The condition under which a site moved.
+const SITE_MOVED: &str = "n.township_code <> o.township_code";
+
 /// The condition under which a household moved.
 const HOUSEHOLD_MOVED: &str =
     "(n.site_code <> o.site_code OR n.origin_village_code <> o.origin_village_code)";
@@ -245,6 +310,13 @@ fn postgres(t: &Logged) -> Vec<String> {
             "new_rows n JOIN old_rows o ON o.code = n.code",
             HOUSEHOLD_MOVED,
         ) {
+            update_body.push(format!("{statement};"));
+        }
+    }
+    if table == "sites" {
+        for statement in
+            moved_with_site("new_rows n JOIN old_rows o ON o.code = n.code", SITE_MOVED)
+        {
             update_body.push(format!("{statement};"));
         }
     }
@@ -305,6 +377,15 @@ fn sqlite(t: &Logged) -> Vec<String> {
             "(SELECT NEW.code AS code, NEW.site_code AS site_code, NEW.origin_village_code AS origin_village_code) n \
              JOIN (SELECT OLD.code AS code, OLD.site_code AS site_code, OLD.origin_village_code AS origin_village_code) o ON o.code = n.code",
             HOUSEHOLD_MOVED,
+        ) {
+            update_body.push(format!("{statement};"));
+        }
+    }
+    if table == "sites" {
+        for statement in moved_with_site(
+            "(SELECT NEW.code AS code, NEW.township_code AS township_code) n \
+             JOIN (SELECT OLD.code AS code, OLD.township_code AS township_code) o ON o.code = n.code",
+            SITE_MOVED,
         ) {
             update_body.push(format!("{statement};"));
         }

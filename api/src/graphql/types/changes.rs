@@ -157,7 +157,9 @@ impl ChangesQuery {
     /// The changes after a cursor, in commit order, as far as your scope reaches. Follow
     /// `endCursor` while `hasMore`; a cursor that can no longer be followed is refused with
     /// `RESYNC_REQUIRED`.
-    #[graphql(complexity = "1 + (first.clamp(1, 1000) as usize).div_ceil(10) * (1 + child_complexity)")]
+    #[graphql(
+        complexity = "1 + (first.clamp(1, 1000) as usize).div_ceil(10) * (1 + child_complexity)"
+    )]
     async fn changes(
         &self,
         ctx: &Context<'_>,
