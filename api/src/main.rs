@@ -4,6 +4,7 @@ use anju::auth::{apikey, jwt, Role};
 use anju::cache::Cache;
 use anju::config::{self, Config, Scope};
 use anju::{db, register, startup, telemetry};
+use anju::domain::scope::Scope as ScopeOf;
 use anju_demo as demo;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,8 +39,18 @@ enum Command {
     Migrate,
     /// Import a CSV data set (one folder of seven files) in one transaction.
     Import { dir: PathBuf },
-    /// Export the whole register as a CSV data set into a folder.
-    Export { dir: PathBuf },
+    /// Export the register as a CSV data set into a folder: the whole of it, or what one area's
+    /// (or one site's) credentials see of it.
+    Export {
+        dir: PathBuf,
+        /// Only what a principal of this area sees (CONTRACT §4): its subtree, the names of
+        /// its ancestors, the households sited or originating in it, and theirs.
+        #[arg(long)]
+        area: Option<String>,
+        /// Only what a site manager of this site (in `--area`) sees.
+        #[arg(long, requires = "area")]
+        site: Option<String>,
+    },
     /// Write a generated demo data set shaped like Yushe county as CSV.
     Demo {
         /// Folder to write the seven CSV files into.
@@ -164,10 +175,18 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 cache.publish_generations().await?;
             }
         }
-        Command::Export { dir } => {
+        Command::Export { dir, area, site } => {
             let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
-            let summary = register::export_dir(&conn, &dir).await?;
+            let summary = match (area, site) {
+                (None, _) => register::export_dir(&conn, &dir).await?,
+                (Some(area), None) => {
+                    register::export_scope(&conn, &dir, &ScopeOf::subtree(area)).await?
+                }
+                (Some(area), Some(site)) => {
+                    register::export_scope(&conn, &dir, &ScopeOf::site(area, site)).await?
+                }
+            };
             println!("exported {summary:?} to {}", dir.display());
         }
         Command::Demo {
