@@ -102,6 +102,7 @@ async fn version_of(app: &TestApp, token: &str, code: &str) -> i64 {
 
 #[tokio::test]
 async fn a_write_reaches_the_feed_once_with_its_version_and_the_record_as_the_caller_sees_it() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let viewer = app.token(Role::Viewer, "522732", None).await;
@@ -140,6 +141,7 @@ async fn a_write_reaches_the_feed_once_with_its_version_and_the_record_as_the_ca
 
 #[tokio::test]
 async fn a_household_that_moves_leaves_one_scope_with_its_members_and_enters_the_other() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     // H01 lives at site AZD001 in 安居镇 (522732100) and came from 高山乡 (522732102).
@@ -200,6 +202,7 @@ async fn a_household_that_moves_leaves_one_scope_with_its_members_and_enters_the
 
 #[tokio::test]
 async fn an_import_reaches_the_feed_and_types_narrow_it() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::spawn().await;
     // Any principal may take the head; the root admin exists once the import made the tree.
     let start = head(&app, &app.admin_token().await).await;
@@ -220,7 +223,11 @@ async fn an_import_reaches_the_feed_and_types_narrow_it() {
         .try_get::<i64>("", "n")
         .expect("n");
     let (all, _) = follow(&app, &admin, &start, 7).await;
-    assert!(logged > 0 && all.len() as i64 == logged, "{logged} logged, {} read", all.len());
+    assert!(
+        logged > 0 && all.len() as i64 == logged,
+        "{logged} logged, {} read",
+        all.len()
+    );
     let households = all.iter().filter(|c| c["type"] == "HOUSEHOLD").count();
     let csv = std::fs::read_to_string(crate::support::fixture("indicators").join("households.csv"))
         .expect("households.csv");
@@ -245,6 +252,7 @@ async fn an_import_reaches_the_feed_and_types_narrow_it() {
 
 #[tokio::test]
 async fn a_transaction_open_across_a_cursor_is_never_skipped() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let start = head(&app, &admin).await;
@@ -284,6 +292,7 @@ async fn a_transaction_open_across_a_cursor_is_never_skipped() {
 
 #[tokio::test]
 async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let start = head(&app, &admin).await;
@@ -303,13 +312,21 @@ async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
     parts[1] = "00000000000000000000000000000000";
     let foreign = URL_SAFE_NO_PAD.encode(parts.join(":"));
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": foreign, "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": foreign, "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
 
     // A cursor that is not one at all is bad input, not a resync.
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": "nonsense", "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": "nonsense", "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
     let body = app

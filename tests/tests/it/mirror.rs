@@ -165,6 +165,8 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_mirror_followed_through_concurrent_writes_equals_the_export_of_its_scope() {
+    // Its long transactions hold back every other test's feed on PostgreSQL.
+    let _feed = crate::support::FEED.write().await;
     let app = Arc::new(app().await);
     let key = integration_key(&app, TOWNSHIP).await;
     let admin = app.admin_token().await;
@@ -345,6 +347,7 @@ async fn a_mirror_followed_through_concurrent_writes_equals_the_export_of_its_sc
 
 #[tokio::test]
 async fn a_household_that_leaves_the_scope_leaves_the_mirror_with_its_members() {
+    let _feed = crate::support::FEED.write().await;
     let app = app().await;
     let key = integration_key(&app, TOWNSHIP).await;
     let admin = app.admin_token().await;
