@@ -46,7 +46,9 @@ impl TableWriter {
         let temp = dir.join(format!(".{}.tmp", table.file));
         let file = File::create(&temp)?;
         let mut writer = csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file));
-        writer.write_record(table.columns).map_err(io::Error::other)?;
+        writer
+            .write_record(table.columns)
+            .map_err(io::Error::other)?;
         Ok(Self {
             writer: Some(writer),
             temp,
