@@ -3,8 +3,10 @@
 use anju::auth::{apikey, jwt, Role};
 use anju::cache::Cache;
 use anju::config::{self, Config, Scope};
+use anju::domain::scope::Scope as ScopeOf;
 use anju::{db, register, startup, telemetry};
 use anju_demo as demo;
+use anju_mirror as mirror;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,8 +40,40 @@ enum Command {
     Migrate,
     /// Import a CSV data set (one folder of seven files) in one transaction.
     Import { dir: PathBuf },
-    /// Export the whole register as a CSV data set into a folder.
-    Export { dir: PathBuf },
+    /// Export the register as a CSV data set into a folder: the whole of it, or what one area's
+    /// (or one site's) credentials see of it.
+    Export {
+        dir: PathBuf,
+        /// Only what a principal of this area sees (CONTRACT §4): its subtree, the names of
+        /// its ancestors, the households sited or originating in it, and theirs.
+        #[arg(long)]
+        area: Option<String>,
+        /// Only what a site manager of this site (in `--area`) sees.
+        #[arg(long, requires = "area")]
+        site: Option<String>,
+    },
+    /// Keep a copy of what an API key sees of the register, as a CSV data set in a folder,
+    /// from the change feed of a running server.
+    Mirror {
+        /// The server: its base URL or its `/graphql` endpoint.
+        #[arg(long)]
+        url: String,
+        /// The API key (also `ANJU_MIRROR_KEY`); its role needs the personal-data grant for
+        /// unmasked files.
+        #[arg(long, env = "ANJU_MIRROR_KEY", hide_env_values = true)]
+        key: String,
+        /// Folder of the seven files and the mirror's state (`.mirror.json`).
+        dir: PathBuf,
+        /// Keep following the feed until interrupted (otherwise catch up and exit).
+        #[arg(long)]
+        follow: bool,
+        /// Seconds between polls of the feed when following.
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// Changes per page of the feed (1–1000).
+        #[arg(long, default_value_t = 200)]
+        page_size: u32,
+    },
     /// Write a generated demo data set shaped like Yushe county as CSV.
     Demo {
         /// Folder to write the seven CSV files into.
@@ -164,11 +198,41 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 cache.publish_generations().await?;
             }
         }
-        Command::Export { dir } => {
+        Command::Export { dir, area, site } => {
             let (conn, _) = db::connect(&database).await?;
             anju::startup::migrate(&conn).await?;
-            let summary = register::export_dir(&conn, &dir).await?;
+            let summary = match (area, site) {
+                (None, _) => register::export_dir(&conn, &dir).await?,
+                (Some(area), None) => {
+                    register::export_scope(&conn, &dir, &ScopeOf::subtree(area)).await?
+                }
+                (Some(area), Some(site)) => {
+                    register::export_scope(&conn, &dir, &ScopeOf::site(area, site)).await?
+                }
+            };
             println!("exported {summary:?} to {}", dir.display());
+        }
+        Command::Mirror {
+            url,
+            key,
+            dir,
+            follow,
+            interval,
+            page_size,
+        } => {
+            let options = mirror::Options {
+                url,
+                key,
+                dir: dir.clone(),
+                follow,
+                interval: std::time::Duration::from_secs_f64(interval.max(0.01)),
+                page_size,
+            };
+            let interrupted = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let report = mirror::run(&options, interrupted).await?;
+            println!("mirrored {report:?} into {}", dir.display());
         }
         Command::Demo {
             out,

@@ -1,39 +1,28 @@
-//! Writes the register as the contract's seven files: columns in the contract's order, rows in
-//! key order, read a page at a time (keyset paging on the key), all from one read transaction so
-//! the files agree with each other.
+//! Writes the register, or what one scope sees of it, as the contract's seven files: columns in
+//! the contract's order, rows in key order, read a page at a time (keyset paging on the key), all
+//! from one read transaction so the files agree with each other. Each table is narrowed by the
+//! scope's condition for its kind, exactly as every read of the API is.
 
 use super::table::{self, Table};
 use super::{ExportError, ImportSummary};
-use chrono::NaiveDate;
+use crate::domain::scope::Scope;
+use anju_contract::file::{boolean, date, number, text, TableWriter};
 use entity::{area, employment, homestead, household, member, site, site_work};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    AccessMode, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 
 /// Rows per query.
 const PAGE: u64 = 5000;
 
-fn date(d: Option<NaiveDate>) -> String {
-    d.map(|d| d.to_string()).unwrap_or_default()
-}
-
-fn number<T: ToString>(x: Option<T>) -> String {
-    x.map(|x| x.to_string()).unwrap_or_default()
-}
-
-fn text(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
-}
-
-/// Exports every table into `dir`.
+/// Exports every table, as far as `scope` sees it, into `dir`.
 pub(crate) async fn export(
     db: &DatabaseConnection,
     dir: &Path,
+    scope: &Scope,
 ) -> Result<ImportSummary, ExportError> {
     std::fs::create_dir_all(dir).map_err(|source| ExportError::Io {
         path: dir.display().to_string(),
@@ -56,6 +45,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::AREAS,
+        scope.areas(),
         |q| q.order_by_asc(area::Column::Code),
         |q, m: &area::Model| q.filter(area::Column::Code.gt(m.code.as_str())),
         |m: &area::Model| {
@@ -63,9 +53,9 @@ pub(crate) async fn export(
                 m.code.clone(),
                 m.name.clone(),
                 m.level.code().to_owned(),
-                text(&m.parent_code),
-                m.poverty_village.to_string(),
-                m.whole_village_relocation.to_string(),
+                text(m.parent_code.as_deref()),
+                boolean(m.poverty_village),
+                boolean(m.whole_village_relocation),
             ]
         },
     )
@@ -74,6 +64,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::SITES,
+        scope.sites(),
         |q| q.order_by_asc(site::Column::Code),
         |q, m: &site::Model| q.filter(site::Column::Code.gt(m.code.as_str())),
         |m: &site::Model| {
@@ -83,8 +74,8 @@ pub(crate) async fn export(
                 m.township_code.clone(),
                 m.placement.code().to_owned(),
                 m.setting.code().to_owned(),
-                m.planned_households.to_string(),
-                m.planned_persons.to_string(),
+                number(Some(m.planned_households)),
+                number(Some(m.planned_persons)),
                 number(m.latitude),
                 number(m.longitude),
                 date(m.construction_started_on),
@@ -96,6 +87,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::SITE_WORKS,
+        scope.site_works(),
         |q| q.order_by_asc(site_work::Column::Code),
         |q, m: &site_work::Model| q.filter(site_work::Column::Code.gt(m.code.as_str())),
         |m: &site_work::Model| {
@@ -113,6 +105,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::HOUSEHOLDS,
+        scope.households(),
         |q| q.order_by_asc(household::Column::Code),
         |q, m: &household::Model| q.filter(household::Column::Code.gt(m.code.as_str())),
         |m: &household::Model| {
@@ -120,11 +113,11 @@ pub(crate) async fn export(
                 m.code.clone(),
                 m.head_name.clone(),
                 m.head_id_number.clone(),
-                text(&m.phone),
+                text(m.phone.as_deref()),
                 m.origin_village_code.clone(),
                 m.site_code.clone(),
-                m.persons.to_string(),
-                m.registered_poor.to_string(),
+                number(Some(m.persons)),
+                boolean(m.registered_poor),
                 date(m.moved_in_on),
                 date(m.poverty_exit_on),
                 date(m.relapsed_on),
@@ -136,6 +129,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::MEMBERS,
+        scope.members(),
         |q| q.order_by_asc(member::Column::IdNumber),
         |q, m: &member::Model| q.filter(member::Column::IdNumber.gt(m.id_number.as_str())),
         |m: &member::Model| {
@@ -144,7 +138,7 @@ pub(crate) async fn export(
                 m.id_number.clone(),
                 m.name.clone(),
                 m.relation.code().to_owned(),
-                m.birth_date.to_string(),
+                date(Some(m.birth_date)),
                 m.gender.code().to_owned(),
                 m.labor_capacity.code().to_owned(),
             ]
@@ -155,6 +149,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::EMPLOYMENTS,
+        scope.employments(),
         |q| {
             q.order_by_asc(employment::Column::MemberIdNumber)
                 .order_by_asc(employment::Column::Path)
@@ -183,7 +178,7 @@ pub(crate) async fn export(
                 m.path.code().to_owned(),
                 m.employer.clone(),
                 m.location.code().to_owned(),
-                m.started_on.to_string(),
+                date(Some(m.started_on)),
                 date(m.ended_on),
                 number(m.monthly_income_yuan),
             ]
@@ -194,6 +189,7 @@ pub(crate) async fn export(
         db,
         dir,
         &table::HOMESTEADS,
+        scope.homesteads(),
         |q| {
             q.order_by_asc(homestead::Column::HouseholdCode)
                 .order_by_asc(homestead::Column::VillageCode)
@@ -217,8 +213,8 @@ pub(crate) async fn export(
             vec![
                 m.household_code.clone(),
                 m.village_code.clone(),
-                m.area_mu.to_string(),
-                m.exempt.to_string(),
+                number(Some(m.area_mu)),
+                boolean(m.exempt),
                 date(m.demolished_on),
                 date(m.reclaimed_on),
                 m.reclaimed_use
@@ -240,12 +236,13 @@ pub(crate) async fn export(
     })
 }
 
-/// Writes one table: pages of [`PAGE`] rows in `order`, each page starting `after` the last
-/// row of the one before.
+/// Writes one table: the rows `visible` lets through, in pages of [`PAGE`] rows in `order`,
+/// each page starting `after` the last row of the one before.
 async fn dump<E, C>(
     db: &C,
     dir: &Path,
     table: &Table,
+    visible: Condition,
     order: impl Fn(Select<E>) -> Select<E>,
     after: impl Fn(Select<E>, &E::Model) -> Select<E>,
     cells: impl Fn(&E::Model) -> Vec<String>,
@@ -259,26 +256,21 @@ where
         path: path.display().to_string(),
         source,
     };
-    let csv_io = |e: csv::Error| io(std::io::Error::other(e));
-    let mut writer = csv::Writer::from_writer(BufWriter::new(File::create(&path).map_err(io)?));
-    writer.write_record(table.columns).map_err(csv_io)?;
-    let mut written = 0;
+    let mut writer = TableWriter::create(dir, table).map_err(io)?;
     let mut last: Option<E::Model> = None;
     loop {
-        let mut query = order(E::find());
+        let mut query = order(E::find().filter(visible.clone()));
         if let Some(last) = &last {
             query = after(query, last);
         }
         let page = query.limit(PAGE).all(db).await?;
         for model in &page {
-            writer.write_record(cells(model)).map_err(csv_io)?;
+            writer.row(cells(model)).map_err(io)?;
         }
-        written += page.len();
         if (page.len() as u64) < PAGE {
             break;
         }
         last = page.into_iter().last();
     }
-    writer.flush().map_err(io)?;
-    Ok(written)
+    writer.finish().map_err(io)
 }

@@ -45,6 +45,7 @@ pub(crate) use anju_contract::table;
 mod validate;
 mod write;
 
+use crate::domain::scope::Scope;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use std::path::Path;
 
@@ -158,5 +159,17 @@ impl Phases {
 /// needed), and returns how many rows each file got. Every value is written exactly as stored,
 /// for programs to read back; files for people to open are made with [`spreadsheet::defang`].
 pub async fn export_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSummary, ExportError> {
-    export::export(db, dir).await
+    export::export(db, dir, &Scope::everything()).await
+}
+
+/// Writes what `scope` sees of the register to `dir`, as [`export_dir`] writes the whole of it:
+/// each file holds exactly the records of its kind that the API shows a caller of that scope
+/// (CONTRACT §4), the ancestors of the scope's area among the areas. Values are written
+/// unmasked.
+pub async fn export_scope(
+    db: &DatabaseConnection,
+    dir: &Path,
+    scope: &Scope,
+) -> Result<ImportSummary, ExportError> {
+    export::export(db, dir, scope).await
 }

@@ -148,6 +148,7 @@ async fn version_of(app: &TestApp, token: &str, code: &str) -> i64 {
 
 #[tokio::test]
 async fn a_write_reaches_the_feed_once_with_its_version_and_the_record_as_the_caller_sees_it() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let viewer = app.token(Role::Viewer, "522732", None).await;
@@ -187,6 +188,7 @@ async fn a_write_reaches_the_feed_once_with_its_version_and_the_record_as_the_ca
 
 #[tokio::test]
 async fn a_household_that_moves_leaves_one_scope_with_its_members_and_enters_the_other() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     // H01 lives at site AZD001 in 安居镇 (522732100) and came from 高山乡 (522732102).
@@ -249,6 +251,7 @@ async fn a_household_that_moves_leaves_one_scope_with_its_members_and_enters_the
 
 #[tokio::test]
 async fn an_import_reaches_the_feed_and_types_narrow_it() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::spawn().await;
     // Any principal may take the head; the root admin exists once the import made the tree.
     let start = head(&app, &app.admin_token().await).await;
@@ -299,6 +302,7 @@ async fn an_import_reaches_the_feed_and_types_narrow_it() {
 
 #[tokio::test]
 async fn a_transaction_open_across_a_cursor_is_never_skipped() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let start = head(&app, &admin).await;
@@ -339,6 +343,7 @@ async fn a_transaction_open_across_a_cursor_is_never_skipped() {
 
 #[tokio::test]
 async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
+    let _feed = crate::support::FEED.read().await;
     let app = TestApp::with_fixture("indicators").await;
     let admin = app.admin_token().await;
     let start = head(&app, &admin).await;

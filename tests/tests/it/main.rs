@@ -20,6 +20,7 @@ mod indicators_domain;
 mod input;
 mod layers;
 mod limits;
+mod mirror;
 mod mutations;
 mod ops;
 mod persisted;

@@ -12,6 +12,12 @@ use sea_orm::{
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
+/// Held shared by the tests that expect a committed change in the feed at once, and exclusively
+/// by those that keep transactions open for long: on PostgreSQL the feed waits for every
+/// transaction open in the cluster, in any database, including other tests' (the snapshot's
+/// `xmin` is cluster-wide).
+pub static FEED: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 /// A fresh, migrated database for one test: a SQLite file in a temporary folder, or a new
 /// PostgreSQL database when `ANJU_TEST_DATABASE_URL` is set. PostgreSQL databases are dropped
 /// when the value is dropped.

@@ -88,6 +88,11 @@ impl Homestead {
                 .map(Area),
         )
     }
+    /// Its number among the household's homesteads in the same village, from 1 (the order
+    /// of the household's rows for that village in `homesteads.csv`).
+    async fn seq(&self) -> i32 {
+        self.0.seq
+    }
     /// Area in mu (亩).
     async fn area_mu(&self) -> f64 {
         self.0.area_mu
