@@ -93,8 +93,16 @@ impl Application {
         cache.publish_generations().await?;
         let reconciler = cache.spawn_reconciler(std::time::Duration::from_secs(1));
         crate::domain::changes::check_epoch(&conn).await?;
+        // Housekeeping (the change log's keeper, the feed's lag in `/metrics`) runs on a small
+        // pool of its own: it neither takes connections from requests nor shows in the
+        // requests' statement counts.
+        let housekeeping = {
+            let mut config = db_config.clone();
+            config.max_connections = 2;
+            db::connect(&config).await?.0
+        };
         let keeper = spawn_change_keeper(
-            conn.clone(),
+            housekeeping.clone(),
             chrono::Duration::days(i64::from(serve.change_retention_days.max(1))),
         );
         let schema = graphql::build_schema(
@@ -122,6 +130,7 @@ impl Application {
         let listener = TcpListener::bind(serve.listen).await?;
         let state = AppState {
             db: conn,
+            housekeeping,
             schema,
             statements,
             cache,

@@ -17,6 +17,12 @@
 //! that began before a reader's cursor and commits after it is never skipped. SQLite has one
 //! writer at a time, so `id` alone is commit order there (`tx` stays 0). `epoch` comes from
 //! `change_log_state` and is raised when the database turns out to be a restored copy.
+//!
+//! Where a record lies is read in the writing transaction. That is exact because writers of the
+//! register do not interleave: mutations and imports take the writers' lock
+//! (`db::lock_writers`) before they write, and anything else that writes these tables must
+//! take it too. (Two transactions that wrote at once, one moving a household and one deleting
+//! its member, could otherwise each read the other's side as it was before.)
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;

@@ -70,7 +70,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ));
     // What holds the change feed back: changes committed after the oldest open transaction that
     // wrote wait for it to end. Unknown (absent) when the database does not answer.
-    if let Ok(lag) = crate::domain::changes::lag_seconds(&state.db).await {
+    if let Ok(lag) = crate::domain::changes::lag_seconds(&state.housekeeping).await {
         body.push_str(&format!(
             "# HELP anju_change_feed_lag_seconds Age of the oldest open writing transaction, \
              which holds the change feed back.\n\

@@ -9,6 +9,8 @@ use sea_orm::DatabaseConnection;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// A small pool for housekeeping reads (the feed's lag), apart from requests'.
+    pub housekeeping: DatabaseConnection,
     pub schema: graphql::AnjuSchema,
     pub statements: StatementCounter,
     pub cache: Cache,
