@@ -154,7 +154,7 @@ struct Now {
 
 /// A statement with `$n` parameters, which SQLite reads as `?n` (bound by number, whatever
 /// order they appear in).
-fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => sql.to_owned(),
         _ => {
