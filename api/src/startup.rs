@@ -117,6 +117,9 @@ impl Application {
             crate::graphql::limits::Limits::from(&serve),
             serve.production,
             sealer,
+            crate::graphql::types::webhook::WebhookSettings {
+                allow_private: serve.webhook_allow_private,
+            },
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;

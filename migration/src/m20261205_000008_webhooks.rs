@@ -85,7 +85,11 @@ impl MigrationTrait for Migration {
         db.execute_unprepared("INSERT INTO webhook_dispatch (id, position) VALUES (1, NULL)")
             .await?;
         for (name, table, cols) in [
-            ("webhook_secrets_endpoint", "webhook_secrets", &["endpoint_id"][..]),
+            (
+                "webhook_secrets_endpoint",
+                "webhook_secrets",
+                &["endpoint_id"][..],
+            ),
             (
                 "webhook_deliveries_due",
                 "webhook_deliveries",
@@ -96,7 +100,11 @@ impl MigrationTrait for Migration {
                 "webhook_deliveries",
                 &["endpoint_id", "state"][..],
             ),
-            ("webhook_attempts_delivery", "webhook_attempts", &["delivery_id"][..]),
+            (
+                "webhook_attempts_delivery",
+                "webhook_attempts",
+                &["delivery_id"][..],
+            ),
         ] {
             let mut idx = Index::create();
             idx.name(name).table(table);

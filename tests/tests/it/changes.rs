@@ -220,7 +220,11 @@ async fn an_import_reaches_the_feed_and_types_narrow_it() {
         .try_get::<i64>("", "n")
         .expect("n");
     let (all, _) = follow(&app, &admin, &start, 7).await;
-    assert!(logged > 0 && all.len() as i64 == logged, "{logged} logged, {} read", all.len());
+    assert!(
+        logged > 0 && all.len() as i64 == logged,
+        "{logged} logged, {} read",
+        all.len()
+    );
     let households = all.iter().filter(|c| c["type"] == "HOUSEHOLD").count();
     let csv = std::fs::read_to_string(crate::support::fixture("indicators").join("households.csv"))
         .expect("households.csv");
@@ -303,13 +307,21 @@ async fn cursors_past_the_retention_or_of_another_register_ask_for_a_resync() {
     parts[1] = "00000000000000000000000000000000";
     let foreign = URL_SAFE_NO_PAD.encode(parts.join(":"));
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": foreign, "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": foreign, "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
 
     // A cursor that is not one at all is bad input, not a resync.
     let body = app
-        .query_as(Some(&admin), PAGE, json!({ "after": "nonsense", "first": 100 }))
+        .query_as(
+            Some(&admin),
+            PAGE,
+            json!({ "after": "nonsense", "first": 100 }),
+        )
         .await;
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body:#}");
     let body = app

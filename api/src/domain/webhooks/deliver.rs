@@ -82,11 +82,7 @@ pub fn body(cursor: &str, at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// The scope an API key reads in.
-async fn key_scope<C: ConnectionTrait>(
-    db: &C,
-    area: &str,
-    site: Option<String>,
-) -> Result<Scope> {
+async fn key_scope<C: ConnectionTrait>(db: &C, area: &str, site: Option<String>) -> Result<Scope> {
     Ok(match site {
         Some(site) => Scope::site(area.to_owned(), site),
         None if unscoped::standing(db, area).await?.is_root() => Scope::everything(),
@@ -278,7 +274,9 @@ async fn send_one(
                 Ok(b) => b,
                 Err(_) => row.try_get::<i64>("", "enabled")? != 0,
             };
-            enabled.then(|| row.try_get::<String>("", "url")).transpose()?
+            enabled
+                .then(|| row.try_get::<String>("", "url"))
+                .transpose()?
         }
         None => None,
     };
@@ -373,7 +371,12 @@ fn jitter(wait: Duration) -> i64 {
 }
 
 /// Sends one delivery to `url`, signed with `secrets`.
-async fn attempt(url: &str, delivery: &Delivery, secrets: &[String], allow_private: bool) -> Outcome {
+async fn attempt(
+    url: &str,
+    delivery: &Delivery,
+    secrets: &[String],
+    allow_private: bool,
+) -> Outcome {
     let started = std::time::Instant::now();
     let elapsed = |started: std::time::Instant| started.elapsed().as_millis() as i64;
     let failed = |error: String| Outcome {
@@ -440,7 +443,10 @@ mod tests {
             .unwrap()
             .into_iter()
             .sum();
-        assert!((60..80).contains(&(total.as_secs() / 3600)), "about three days");
+        assert!(
+            (60..80).contains(&(total.as_secs() / 3600)),
+            "about three days"
+        );
     }
 
     #[test]

@@ -44,7 +44,12 @@ pub fn signature_header(secrets: &[String], id: &str, timestamp: i64, body: &str
     secrets
         .iter()
         .filter_map(|s| key_of(s))
-        .map(|key| format!("v1,{}", STANDARD.encode(hmac_sha256(&key, message.as_bytes()))))
+        .map(|key| {
+            format!(
+                "v1,{}",
+                STANDARD.encode(hmac_sha256(&key, message.as_bytes()))
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -77,6 +82,9 @@ mod tests {
         let parts: Vec<&str> = header.split(' ').collect();
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.starts_with("v1,")));
-        assert_eq!(parts[0], signature_header(&[a], "msg_1", 1_700_000_000, "{}"));
+        assert_eq!(
+            parts[0],
+            signature_header(&[a], "msg_1", 1_700_000_000, "{}")
+        );
     }
 }

@@ -6,7 +6,9 @@ use crate::domain::changes::stmt;
 use crate::domain::scope::Scope;
 use crate::domain::write::UserError;
 use crate::error::Result;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value,
+};
 
 /// How long a rotated-out secret keeps signing alongside its successor.
 pub const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
@@ -174,7 +176,11 @@ pub async fn create(
         ))
         .await?;
     let Some(key) = key else {
-        return Ok(Err(UserError::not_found(&["apiKeyId"], "API key", api_key_id)));
+        return Ok(Err(UserError::not_found(
+            &["apiKeyId"],
+            "API key",
+            api_key_id,
+        )));
     };
     let role: String = key.try_get("", "role")?;
     if role != "integration" {
@@ -328,11 +334,7 @@ pub async fn set_enabled(
 }
 
 /// Disables an endpoint for `reason`, and fails its pending deliveries.
-pub async fn disable(
-    db: &DatabaseConnection,
-    id: &str,
-    reason: &str,
-) -> Result<()> {
+pub async fn disable(db: &DatabaseConnection, id: &str, reason: &str) -> Result<()> {
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
     txn.execute_raw(stmt(
