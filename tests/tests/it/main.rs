@@ -31,3 +31,4 @@ mod schema;
 mod statements;
 mod support;
 mod throttle;
+mod webhooks;
