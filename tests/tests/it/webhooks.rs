@@ -32,7 +32,10 @@ struct Receiver {
 
 impl Receiver {
     async fn start(statuses: &[u16]) -> Receiver {
-        Self::start_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), statuses)
+        Self::start_on(
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            statuses,
+        )
     }
 
     fn start_on(listener: tokio::net::TcpListener, statuses: &[u16]) -> Receiver {
@@ -118,9 +121,10 @@ const ENDPOINTS: &str = r#"{ webhookEndpoints { id enabled disabledReason
 
 /// Registers `url` for a new integration key of the county; answers `(endpoint id, secret)`.
 async fn register(app: &TestApp, url: &str) -> (String, String) {
-    let (key, _) = anju::auth::apikey::create(&app.db.db, "sync", Role::Integration, "522732", None)
-        .await
-        .unwrap();
+    let (key, _) =
+        anju::auth::apikey::create(&app.db.db, "sync", Role::Integration, "522732", None)
+            .await
+            .unwrap();
     let body = app
         .query(
             CREATE,
@@ -170,7 +174,10 @@ fn verifies(secret: &str, r: &Received) -> bool {
         jsonwebtoken::Algorithm::HS256,
     )
     .unwrap();
-    let expected = format!("v1,{}", STANDARD.encode(URL_SAFE_NO_PAD.decode(mac).unwrap()));
+    let expected = format!(
+        "v1,{}",
+        STANDARD.encode(URL_SAFE_NO_PAD.decode(mac).unwrap())
+    );
     r.signature.split(' ').any(|s| s == expected)
 }
 
@@ -197,7 +204,10 @@ async fn a_write_sends_one_signed_thin_notification() {
     let ts: i64 = r.timestamp.parse().unwrap();
     assert!((chrono::Utc::now().timestamp() - ts).abs() < 60);
     assert!(verifies(&secret, r), "{r:?}");
-    assert!(!verifies("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", r));
+    assert!(!verifies(
+        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        r
+    ));
     let body: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(body["type"], json!("changes.available"));
     assert!(body["timestamp"].is_string());
@@ -209,7 +219,11 @@ async fn a_write_sends_one_signed_thin_notification() {
             json!({ "a": cursor }),
         )
         .await;
-    assert_eq!(page["changes"]["changes"][0]["type"], json!("HOUSEHOLD"), "{page:#} {head}");
+    assert_eq!(
+        page["changes"]["changes"][0]["type"],
+        json!("HOUSEHOLD"),
+        "{page:#} {head}"
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(receiver.got().len(), 1, "one commit, one notification");
 }
@@ -286,9 +300,10 @@ async fn exhausting_the_retries_disables_the_endpoint() {
 #[tokio::test]
 async fn private_targets_are_refused_unless_allowed() {
     let app = TestApp::with_fixture("indicators").await;
-    let (key, _) = anju::auth::apikey::create(&app.db.db, "sync", Role::Integration, "522732", None)
-        .await
-        .unwrap();
+    let (key, _) =
+        anju::auth::apikey::create(&app.db.db, "sync", Role::Integration, "522732", None)
+            .await
+            .unwrap();
     for url in [
         "http://127.0.0.1:9/hook",
         "http://localhost:9/hook",
@@ -297,11 +312,18 @@ async fn private_targets_are_refused_unless_allowed() {
         "ftp://example.com/hook",
     ] {
         let body = app
-            .query(CREATE, json!({ "input": { "url": url, "apiKeyId": key.id } }))
+            .query(
+                CREATE,
+                json!({ "input": { "url": url, "apiKeyId": key.id } }),
+            )
             .await;
         let payload = &body["data"]["createWebhookEndpoint"];
         assert_eq!(payload["endpoint"], Value::Null, "{body:#}");
-        assert_eq!(payload["userErrors"][0]["field"], json!(["url"]), "{body:#}");
+        assert_eq!(
+            payload["userErrors"][0]["field"],
+            json!(["url"]),
+            "{body:#}"
+        );
         assert_eq!(payload["userErrors"][0]["code"], json!("BAD_USER_INPUT"));
     }
     // Only admins manage webhooks, and only for integration keys.
@@ -345,7 +367,10 @@ async fn two_replicas_send_each_notification_once() {
     let n = ids.len();
     ids.dedup();
     assert_eq!(ids.len(), n, "a message was sent twice: {got:#?}");
-    let stored = endpoints(&one).await[0]["deliveries"].as_array().unwrap().len();
+    let stored = endpoints(&one).await[0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(stored, n, "every notification enqueued once and sent once");
 }
 
@@ -371,7 +396,9 @@ async fn deliveries_survive_a_restart() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     first.stop();
     let receiver = Receiver::start_on(
-        tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
+        tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap(),
         &[],
     );
     let second = TestApp::spawn_with(first.db.share().await, config("100ms")).await;

@@ -27,6 +27,8 @@ pub(crate) fn time(ms: i64) -> DateTime<Utc> {
 /// its integration key's scope sees.
 pub struct WebhookEndpoint(pub dom::Endpoint);
 
+/// A URL that receives a signed notification (Standard Webhooks 1.0) after each commit that
+/// its integration key's scope sees.
 #[Object]
 impl WebhookEndpoint {
     /// The endpoint's id.
@@ -94,6 +96,7 @@ pub enum WebhookDeliveryState {
 /// One notification to one endpoint.
 pub struct WebhookDelivery(pub dom::Delivery);
 
+/// One notification to one endpoint, with its attempts.
 #[Object]
 impl WebhookDelivery {
     /// The message id (`webhook-id`), the same on every attempt.
