@@ -110,7 +110,14 @@ impl Application {
             chrono::Duration::days(i64::from(serve.change_retention_days.max(1))),
         );
         let sealer = crate::auth::opaque::Sealer::load(&conn).await?;
-        let webhooks = spawn_webhooks(&conn, &serve, sealer.clone())?;
+        // Webhooks poll several times a second: on a small pool of their own, they neither
+        // take connections from requests nor show in the requests' statement counts.
+        let webhook_db = {
+            let mut config = db_config.clone();
+            config.max_connections = 2;
+            db::connect(&config).await?.0
+        };
+        let webhooks = spawn_webhooks(&webhook_db, &serve, sealer.clone())?;
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
