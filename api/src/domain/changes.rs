@@ -236,6 +236,13 @@ pub async fn head<C: ConnectionTrait>(db: &C) -> Result<String> {
     Ok(now.head(db.get_database_backend()).encode())
 }
 
+/// Whether the change at `cursor` lies at or before `bound` (a head): `None` when either is no
+/// cursor, or they are of different registers or epochs.
+pub fn is_within(cursor: &str, bound: &str) -> Option<bool> {
+    let (c, b) = (Cursor::decode(cursor)?, Cursor::decode(bound)?);
+    (c.register == b.register && c.epoch == b.epoch).then_some((c.tx, c.id) <= (b.tx, b.id))
+}
+
 fn resync(why: &str) -> Error {
     Error::ResyncRequired(format!(
         "{why}: copy the register again from `changesHead` and follow the feed from there"

@@ -110,9 +110,9 @@ pub async fn dispatch(db: &DatabaseConnection) -> Result<usize> {
         move_position(db, None, &head).await?;
         return Ok(0);
     };
-    match changes::page(db, &Scope::everything(), &position, 1, None).await {
-        Ok(page) if page.changes.is_empty() => return Ok(0),
-        Ok(_) => {}
+    match sees_change(db, &Scope::everything(), &position, &head).await {
+        Ok(false) => return Ok(0),
+        Ok(true) => {}
         Err(Error::ResyncRequired(why) | Error::BadInput(why)) => {
             tracing::warn!(%why, "webhooks: the dispatcher's position is lost; notifying from now");
             move_position(db, Some(&position), &head).await?;
@@ -134,11 +134,7 @@ pub async fn dispatch(db: &DatabaseConnection) -> Result<usize> {
         let id: String = row.try_get("", "id")?;
         let area: String = row.try_get("", "area_code")?;
         let scope = key_scope(db, &area, row.try_get("", "site_code")?).await?;
-        if !changes::page(db, &scope, &position, 1, None)
-            .await?
-            .changes
-            .is_empty()
-        {
+        if sees_change(db, &scope, &position, &head).await? {
             targets.push(id);
         }
     }
@@ -172,6 +168,28 @@ pub async fn dispatch(db: &DatabaseConnection) -> Result<usize> {
     }
     txn.commit().await?;
     Ok(enqueued)
+}
+
+/// Whether `scope` sees a change after `after` and up to `head`. Changes past `head` are left
+/// for the next round, which starts at `head`: each change is notified in one round only.
+async fn sees_change<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    after: &str,
+    head: &str,
+) -> Result<bool> {
+    let mut after = after.to_owned();
+    loop {
+        let page = changes::page(db, scope, &after, 1, None).await?;
+        if let Some(change) = page.changes.first() {
+            return Ok(changes::is_within(&change.cursor, head).unwrap_or(false));
+        }
+        // A page of a narrow scope may stop at its scan bound before finding anything.
+        if !page.has_more || !changes::is_within(&page.end_cursor, head).unwrap_or(false) {
+            return Ok(false);
+        }
+        after = page.end_cursor;
+    }
 }
 
 /// Moves the dispatcher from `from` to `to`; `false` if it no longer stands at `from`.
