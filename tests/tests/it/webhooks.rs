@@ -212,20 +212,27 @@ async fn a_write_sends_one_signed_thin_notification() {
     assert_eq!(body["type"], json!("changes.available"));
     assert!(body["timestamp"].is_string());
     let cursor = body["data"]["cursor"].as_str().unwrap();
-    // The cursor leads to the write.
+    // The cursor leads to the write. (On PostgreSQL a transaction open anywhere in the cluster
+    // holds the feed back, so earlier changes may be notified late and come first.)
     let page = app
         .data(
-            "query($a: String!) { changes(after: $a) { changes { type } } }",
+            "query($a: String!) { changes(after: $a, first: 1000) { changes { type op } } }",
             json!({ "a": cursor }),
         )
         .await;
-    assert_eq!(
-        page["changes"]["changes"][0]["type"],
-        json!("HOUSEHOLD"),
+    assert!(
+        page["changes"]["changes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "type": "HOUSEHOLD", "op": "UPSERT" })),
         "{page:#} {head}"
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(receiver.got().len(), 1, "one commit, one notification");
+    let got = receiver.got();
+    let mut ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), got.len(), "each notification once: {got:#?}");
+    assert!(got.iter().all(|r| verifies(&secret, r)));
 }
 
 #[tokio::test]
@@ -288,13 +295,22 @@ async fn exhausting_the_retries_disables_the_endpoint() {
     let mut endpoint = Value::Null;
     for _ in 0..100 {
         endpoint = endpoints(&app).await[0].clone();
-        if endpoint["enabled"] == json!(false) {
+        let settled = endpoint["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == json!("FAILED"));
+        if endpoint["enabled"] == json!(false) && settled {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(endpoint["enabled"], json!(false), "{endpoint:#}");
-    assert_eq!(endpoint["deliveries"][0]["state"], json!("FAILED"));
+    assert_eq!(
+        endpoint["deliveries"][0]["state"],
+        json!("FAILED"),
+        "{endpoint:#}"
+    );
 }
 
 #[tokio::test]

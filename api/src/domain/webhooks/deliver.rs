@@ -93,6 +93,20 @@ async fn key_scope<C: ConnectionTrait>(db: &C, area: &str, site: Option<String>)
 /// One round of the dispatcher; answers how many deliveries it enqueued.
 pub async fn dispatch(db: &DatabaseConnection) -> Result<usize> {
     let backend = db.get_database_backend();
+    // Without an endpoint there is nobody to notify, and nothing is written: on PostgreSQL a
+    // writing transaction, however short, holds the feed back while it is open. The position
+    // then lags; the first round after an endpoint is enabled may notify it of older changes,
+    // which its consumer reads past from its own cursor.
+    let any = db
+        .query_one_raw(stmt(
+            backend,
+            "SELECT 1 AS one FROM webhook_endpoints WHERE enabled = $1 LIMIT 1",
+            vec![Value::from(true)],
+        ))
+        .await?;
+    if any.is_none() {
+        return Ok(0);
+    }
     let position: Option<String> = db
         .query_one_raw(stmt(
             backend,
@@ -154,13 +168,15 @@ pub async fn dispatch(db: &DatabaseConnection) -> Result<usize> {
                 "INSERT INTO webhook_deliveries \
                  (id, endpoint_id, body, state, attempts, created_at, next_attempt_at) \
                  SELECT $1, $2, $3, 'PENDING', 0, $4, $4 \
-                 WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $2 \
+                 WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $2 AND enabled = $5) \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries WHERE endpoint_id = $2 \
                  AND state = 'PENDING' AND (leased_until IS NULL OR leased_until < $4))",
                 vec![
                     Value::from(format!("msg_{}", uuid::Uuid::new_v4().simple())),
                     Value::from(endpoint),
                     Value::from(body.clone()),
                     Value::from(now),
+                    Value::from(true),
                 ],
             ))
             .await?;
