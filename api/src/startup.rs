@@ -56,6 +56,18 @@ pub struct Application {
     reconciler: Option<tokio::task::JoinHandle<()>>,
     /// The change log's keeper (epochs, pruning), stopped with the server.
     keeper: tokio::task::JoinHandle<()>,
+    /// The webhooks' dispatcher and sender, stopped with the server (or when it is dropped).
+    webhooks: [AbortOnDrop; 2],
+}
+
+/// A background task that stops when its handle goes: a server whose future is dropped
+/// mid-run stops sending webhooks too.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
@@ -93,24 +105,30 @@ impl Application {
         cache.publish_generations().await?;
         let reconciler = cache.spawn_reconciler(std::time::Duration::from_secs(1));
         crate::domain::changes::check_epoch(&conn).await?;
-        // Housekeeping (the change log's keeper, the feed's lag in `/metrics`) runs on a small
-        // pool of its own: it neither takes connections from requests nor shows in the
-        // requests' statement counts.
+        // Housekeeping (the change log's keeper, the webhooks' dispatcher and sender, which poll
+        // several times a second, and the feed's lag in `/metrics`) runs on a small pool of its
+        // own: it neither takes connections from requests nor shows in the requests' statement
+        // counts.
         let housekeeping = {
             let mut config = db_config.clone();
-            config.max_connections = 2;
+            config.max_connections = 3;
             db::connect(&config).await?.0
         };
         let keeper = spawn_change_keeper(
             housekeeping.clone(),
             chrono::Duration::days(i64::from(serve.change_retention_days.max(1))),
         );
+        let sealer = crate::auth::opaque::Sealer::load(&conn).await?;
+        let webhooks = spawn_webhooks(&housekeeping, &serve, sealer.clone())?;
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
             crate::graphql::limits::Limits::from(&serve),
             serve.production,
-            crate::auth::opaque::Sealer::load(&conn).await?,
+            sealer,
+            crate::graphql::types::webhook::WebhookSettings {
+                allow_private: serve.webhook_allow_private,
+            },
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
@@ -159,6 +177,7 @@ impl Application {
             limits,
             reconciler,
             keeper,
+            webhooks,
         })
     }
 
@@ -210,6 +229,7 @@ impl Application {
         // A server that has stopped no longer mirrors its database's generations into Redis:
         // another process may serve another state of it by now (a restored backup).
         self.keeper.abort();
+        drop(self.webhooks);
         if let Some(reconciler) = self.reconciler {
             reconciler.abort();
         }
@@ -256,4 +276,52 @@ fn spawn_change_keeper(
             }
         }
     })
+}
+
+/// Starts the webhooks' dispatcher (notices commits and enqueues notifications) and sender
+/// (sends what is due), each every `webhook_poll_ms`.
+fn spawn_webhooks(
+    db: &DatabaseConnection,
+    serve: &ServeConfig,
+    sealer: crate::auth::opaque::Sealer,
+) -> anyhow::Result<[AbortOnDrop; 2]> {
+    use crate::domain::webhooks::deliver;
+    let schedule = deliver::parse_schedule(&serve.webhook_retry_schedule)
+        .map_err(|e| anyhow::anyhow!("ANJU_WEBHOOK_RETRY_SCHEDULE: {e}"))?;
+    let sender = deliver::Sender {
+        seal: std::sync::Arc::new(sealer),
+        schedule,
+        allow_private: serve.webhook_allow_private,
+    };
+    let every = std::time::Duration::from_millis(serve.webhook_poll_ms.max(10));
+    let ticker = move || {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    };
+    let dispatcher = {
+        let db = db.clone();
+        let mut tick = ticker();
+        tokio::spawn(async move {
+            loop {
+                tick.tick().await;
+                if let Err(e) = deliver::dispatch(&db).await {
+                    tracing::warn!(error = %e, "webhooks: dispatching failed");
+                }
+            }
+        })
+    };
+    let sending = {
+        let db = db.clone();
+        let mut tick = ticker();
+        tokio::spawn(async move {
+            loop {
+                tick.tick().await;
+                if let Err(e) = deliver::send_due(&db, &sender).await {
+                    tracing::warn!(error = %e, "webhooks: sending failed");
+                }
+            }
+        })
+    };
+    Ok([AbortOnDrop(dispatcher), AbortOnDrop(sending)])
 }

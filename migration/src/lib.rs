@@ -10,6 +10,7 @@ mod m20261129_000004_access;
 mod m20261130_000005_audit_read_entries;
 mod m20261204_000006_register_identity;
 mod m20261205_000007_change_log;
+mod m20261205_000008_webhooks;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_audit_read_entries::Migration),
             Box::new(m20261204_000006_register_identity::Migration),
             Box::new(m20261205_000007_change_log::Migration),
+            Box::new(m20261205_000008_webhooks::Migration),
         ]
     }
 }

@@ -61,6 +61,17 @@ impl Sealer {
     }
 }
 
+/// Webhook secrets are sealed the same way: the database alone never yields a usable secret.
+impl crate::domain::webhooks::Seal for Sealer {
+    fn seal(&self, plain: &str) -> String {
+        Sealer::seal(self, plain)
+    }
+
+    fn open(&self, sealed: &str) -> Option<String> {
+        Sealer::open(self, sealed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://anju.db?mode=rwc";
 pub const DEFAULT_RATE_LIMITS: &str = "admin=20000:1000,officer=10000:500,\
 site_manager=5000:250,viewer=5000:250,integration=20000:1000,anonymous=1000:50";
 
+/// The waits before each retry of a failed webhook delivery: about three days in all.
+pub const DEFAULT_WEBHOOK_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h,10h,10h,10h,10h";
+
 /// Which commands have a setting's flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -139,6 +142,16 @@ pub const SETTINGS: &[Setting] = &[
     serve("ANJU_CHANGE_RETENTION_DAYS", "serve.change_retention_days", "change-retention-days",
         "How long the change feed keeps a change, in days; an older cursor must copy the \
          register again (RESYNC_REQUIRED)."),
+    serve("ANJU_WEBHOOK_ALLOW_PRIVATE", "serve.webhook_allow_private", "webhook-allow-private",
+        "Let webhook endpoints resolve to loopback, link-local, private or unspecified \
+         addresses (refused by default, when an endpoint is registered and at every send)."),
+    serve("ANJU_WEBHOOK_POLL_MS", "serve.webhook_poll_ms", "webhook-poll-ms",
+        "How often webhooks look for new commits to notify and for deliveries that are due, in \
+         milliseconds."),
+    serve("ANJU_WEBHOOK_RETRY_SCHEDULE", "serve.webhook_retry_schedule", "webhook-retry-schedule",
+        "The waits before each retry of a failed webhook delivery (`5s,5m,30m,2h,...`; each \
+         ±20 % jitter); a delivery failing after the last one fails for good and disables its \
+         endpoint."),
     serve("ANJU_SHUTDOWN_GRACE_MS", "serve.shutdown_grace_ms", "shutdown-grace-ms",
         "After SIGTERM, how long readiness reports 503 while requests are still served, in \
          milliseconds (give the load balancer time to notice)."),
@@ -320,6 +333,9 @@ pub struct ServeConfig {
     pub max_client_connections: Option<usize>,
     pub rate_limits: String,
     pub change_retention_days: u32,
+    pub webhook_allow_private: bool,
+    pub webhook_poll_ms: u64,
+    pub webhook_retry_schedule: String,
     /// The cache (the `cache` section's).
     #[serde(skip)]
     pub cache: CacheConfig,
@@ -362,6 +378,9 @@ impl ServeConfig {
             // Tests and local runs are not throttled unless they ask to be.
             rate_limits: EPHEMERAL_RATE_LIMITS.into(),
             change_retention_days: 30,
+            webhook_allow_private: false,
+            webhook_poll_ms: 250,
+            webhook_retry_schedule: DEFAULT_WEBHOOK_RETRY_SCHEDULE.into(),
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
         }

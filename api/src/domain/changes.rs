@@ -154,7 +154,7 @@ struct Now {
 
 /// A statement with `$n` parameters, which SQLite reads as `?n` (bound by number, whatever
 /// order they appear in).
-fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     let sql = match backend {
         DbBackend::Postgres => sql.to_owned(),
         _ => {
@@ -243,6 +243,13 @@ pub async fn oldest<C: ConnectionTrait>(db: &C) -> Result<String> {
     let now = now(db).await?;
     let (tx, id) = now.pruned;
     Ok(now.at(tx, id).encode())
+}
+
+/// Whether the change at `cursor` lies at or before `bound` (a head): `None` when either is no
+/// cursor, or they are of different registers or epochs.
+pub fn is_within(cursor: &str, bound: &str) -> Option<bool> {
+    let (c, b) = (Cursor::decode(cursor)?, Cursor::decode(bound)?);
+    (c.register == b.register && c.epoch == b.epoch).then_some((c.tx, c.id) <= (b.tx, b.id))
 }
 
 fn resync(why: &str) -> Error {

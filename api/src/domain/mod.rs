@@ -12,4 +12,5 @@ pub mod register;
 pub mod rules;
 pub mod scope;
 pub mod unscoped;
+pub mod webhooks;
 pub mod write;

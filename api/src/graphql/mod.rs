@@ -99,6 +99,7 @@ pub struct Query(
     types::audit::AuditQuery,
     types::node::NodeQuery,
     types::changes::ChangesQuery,
+    types::webhook::WebhookQuery,
 );
 
 /// Anju's executable schema.
@@ -111,6 +112,7 @@ pub fn build_schema(
     limits: limits::Limits,
     production: bool,
     sealer: crate::auth::opaque::Sealer,
+    webhooks: types::webhook::WebhookSettings,
 ) -> AnjuSchema {
     let mut builder = Schema::build(
         Query::default(),
@@ -120,6 +122,7 @@ pub fn build_schema(
     .data(db)
     .data(cache)
     .data(sealer)
+    .data(webhooks)
     // Depth, cost and directives are limited by the extension, not by the engine's own
     // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
     .extension(rules::Rules {

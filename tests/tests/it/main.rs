@@ -32,3 +32,4 @@ mod schema;
 mod statements;
 mod support;
 mod throttle;
+mod webhooks;

@@ -270,6 +270,12 @@ impl TestApp {
         Self::spawn_on(db).await
     }
 
+    /// Stops the server at once, with its background tasks (as a crash or a kill would); the
+    /// database stays.
+    pub fn stop(&self) {
+        self._server.abort();
+    }
+
     /// POSTs a GraphQL request as an admin of the whole tree and returns the whole JSON
     /// response.
     pub async fn query(&self, query: &str, variables: Value) -> Value {

@@ -143,6 +143,7 @@ mod homestead;
 mod household;
 mod member;
 mod site;
+mod webhook;
 
 /// The writes of the field workflow. Each answers its record as written and `userErrors`; a
 /// payload with user errors wrote nothing.
@@ -153,4 +154,5 @@ pub struct Mutation(
     member::MemberMutation,
     employment::EmploymentMutation,
     homestead::HomesteadMutation,
+    webhook::WebhookMutation,
 );

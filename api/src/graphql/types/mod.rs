@@ -12,3 +12,4 @@ pub mod household;
 pub mod member;
 pub mod node;
 pub mod site;
+pub mod webhook;
