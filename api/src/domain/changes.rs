@@ -142,6 +142,12 @@ impl Cursor {
 
 /// Where the log stands: the register, the epoch, the position every committed change lies
 /// before (`tx`, `id`), the high-water mark, and what was pruned.
+///
+/// On PostgreSQL the bound is the oldest transaction still open that may write this database:
+/// transaction ids are the cluster's, and one seen running in another database (its session's
+/// `backend_xid`) cannot write here, so it holds nothing back. A transaction whose database is
+/// not seen (another role's session, or one whose id is not yet published) counts as this
+/// database's: the bound never passes a transaction that could still commit changes below it.
 struct Now {
     register: String,
     epoch: i32,
@@ -178,7 +184,14 @@ async fn now<C: ConnectionTrait>(db: &C) -> Result<Now, DbErr> {
     let sql = match backend {
         DbBackend::Postgres => {
             "SELECT (SELECT id FROM register_identity LIMIT 1) AS register, s.epoch, \
-             CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS xmin, \
+             (SELECT COALESCE( \
+                (SELECT MIN(CAST(CAST(x AS TEXT) AS BIGINT)) FROM pg_snapshot_xip(snap.s) AS x \
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a \
+                   WHERE a.backend_xid IS NOT NULL \
+                     AND a.datid <> (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AND CAST(CAST(a.backend_xid AS TEXT) AS BIGINT) = CAST(CAST(x AS TEXT) AS BIGINT) % 4294967296)), \
+                CAST(CAST(pg_snapshot_xmax(snap.s) AS TEXT) AS BIGINT)) \
+              FROM (SELECT pg_current_snapshot() AS s) snap) AS xmin, \
              (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_log_id_seq) AS seen, \
              CAST(CAST(s.pruned_tx AS TEXT) AS BIGINT) AS pruned_tx, s.pruned_id \
              FROM change_log_state s"
@@ -571,9 +584,8 @@ pub async fn prune<C: ConnectionTrait>(db: &C, retention: chrono::Duration) -> R
     Ok(gone.rows_affected())
 }
 
-/// How long the feed is held back, in seconds: the age of the oldest transaction still open
-/// that has written (changes after it wait until it ends). Transaction ids are the cluster's,
-/// so a writer in another database of the cluster holds the feed back too. 0 on SQLite.
+/// How long the feed is held back, in seconds: the age of the oldest transaction of this
+/// database still open that has written (changes after it wait until it ends). 0 on SQLite.
 pub async fn lag_seconds<C: ConnectionTrait>(db: &C) -> Result<f64, DbErr> {
     let backend = db.get_database_backend();
     if backend != DbBackend::Postgres {
@@ -583,7 +595,7 @@ pub async fn lag_seconds<C: ConnectionTrait>(db: &C) -> Result<f64, DbErr> {
         .query_one_raw(stmt(
             backend,
             "SELECT CAST(COALESCE(EXTRACT(EPOCH FROM now() - min(xact_start)), 0) AS DOUBLE PRECISION) AS lag \
-             FROM pg_stat_activity WHERE backend_xid IS NOT NULL",
+             FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND datname = current_database()",
             vec![],
         ))
         .await?;

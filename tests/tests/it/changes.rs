@@ -28,9 +28,9 @@ async fn head(app: &TestApp, token: &str) -> String {
         if !app.db.is_postgres() {
             return head;
         }
-        // A head taken while a transaction of the cluster (another test's, say) is open lies
-        // before what committed since: correct, but the tests want a start after every change
-        // logged so far, so they wait for one.
+        // A head taken while an older transaction may still write here lies before what
+        // committed since: correct, but the tests want a start after every change logged so
+        // far, so they wait for one.
         let text =
             String::from_utf8(URL_SAFE_NO_PAD.decode(&head).expect("base64")).expect("utf-8");
         let tx: i64 = text
@@ -82,8 +82,8 @@ async fn follow(app: &TestApp, token: &str, after: &str, first: i32) -> (Vec<Val
 }
 
 /// Waits until the last write after `start` reaches the feed. On PostgreSQL the feed holds a
-/// commit back while any transaction of the cluster that began before it is open (other tests'
-/// databases share the cluster), so a reader right after a write may see it a moment later.
+/// commit back while a transaction that began before it may still write this database (one whose
+/// database cannot be seen counts), so a reader right after a write may see it a moment later.
 async fn settle(app: &TestApp, start: &str) {
     let admin = app.admin_token().await;
     for _ in 0..400 {
