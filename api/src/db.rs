@@ -141,9 +141,24 @@ where
     }
 }
 
-/// Builds a statement for `db`'s backend from SQL written with `$1, $2, …` placeholders, numbered
-/// in order of first use (SQLite reads them as named parameters, PostgreSQL as positional).
+/// Builds a statement for `db`'s backend from SQL written with `$1, $2, …` placeholders, bound
+/// by number on both backends (SQLite reads them as `?1, ?2, …`), whatever order they appear in.
 pub fn stmt(backend: DbBackend, sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    let sql = match backend {
+        DbBackend::Postgres => sql.to_owned(),
+        _ => {
+            let mut out = String::with_capacity(sql.len());
+            let mut chars = sql.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                    out.push('?');
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    };
     Statement::from_sql_and_values(backend, sql, values)
 }
 

@@ -12,11 +12,12 @@
 //! `RESYNC_REQUIRED`.
 
 use super::scope::Scope;
+use crate::db::stmt;
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 
 /// Most changes one page may hold.
 pub const MAX_PAGE: u32 = 1000;
@@ -156,27 +157,6 @@ struct Now {
     /// The log's id sequence: every change up to it has committed on SQLite.
     seen: i64,
     pruned: (i64, i64),
-}
-
-/// A statement with `$n` parameters, which SQLite reads as `?n` (bound by number, whatever
-/// order they appear in).
-pub fn stmt(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
-    let sql = match backend {
-        DbBackend::Postgres => sql.to_owned(),
-        _ => {
-            let mut out = String::with_capacity(sql.len());
-            let mut chars = sql.chars().peekable();
-            while let Some(c) = chars.next() {
-                if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                    out.push('?');
-                } else {
-                    out.push(c);
-                }
-            }
-            out
-        }
-    };
-    Statement::from_sql_and_values(backend, sql, values)
 }
 
 async fn now<C: ConnectionTrait>(db: &C) -> Result<Now, DbErr> {

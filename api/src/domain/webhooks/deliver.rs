@@ -22,7 +22,8 @@
 
 use super::store::{delivery, is_postgres, Delivery};
 use super::{now_ms, sign, store, target, Seal};
-use crate::domain::changes::{self, stmt};
+use crate::db::stmt;
+use crate::domain::changes;
 use crate::domain::scope::Scope;
 use crate::domain::unscoped;
 use crate::error::{Error, Result};

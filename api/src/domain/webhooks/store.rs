@@ -2,7 +2,7 @@
 //! the endpoints of the keys whose area lies in its scope.
 
 use super::{now_ms, sign, target, Seal};
-use crate::domain::changes::stmt;
+use crate::db::stmt;
 use crate::domain::scope::Scope;
 use crate::domain::write::UserError;
 use crate::error::Result;
