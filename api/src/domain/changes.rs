@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, TransactionTrait, Value};
 
 /// Most changes one page may hold.
 pub const MAX_PAGE: u32 = 1000;
@@ -193,6 +193,22 @@ async fn now<C: ConnectionTrait>(db: &C) -> Result<Now, DbErr> {
         seen: row.try_get("", "seen")?,
         pruned: (row.try_get("", "pruned_tx")?, row.try_get("", "pruned_id")?),
     })
+}
+
+/// Where pruning stopped: a cursor before it asks for a resync.
+async fn pruned<C: ConnectionTrait>(db: &C) -> Result<(i64, i64), DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT CAST(CAST(pruned_tx AS TEXT) AS BIGINT) AS pruned_tx, pruned_id FROM change_log_state"
+        }
+        _ => "SELECT pruned_tx, pruned_id FROM change_log_state",
+    };
+    let row = db
+        .query_one_raw(stmt(backend, sql, vec![]))
+        .await?
+        .ok_or_else(|| DbErr::Custom("change_log_state has no row".into()))?;
+    Ok((row.try_get("", "pruned_tx")?, row.try_get("", "pruned_id")?))
 }
 
 impl Now {
@@ -401,6 +417,13 @@ pub async fn page<C: ConnectionTrait>(
          ORDER BY tx, id LIMIT ${cap_param}"
     );
     let rows = db.query_all_raw(stmt(backend, &sql, args)).await?;
+    // A prune that committed after `now` was read may have taken rows this page should hold;
+    // the mark it left in the same transaction says so.
+    if (cursor.tx, cursor.id) < pruned(db).await? {
+        return Err(resync(
+            "the cursor is older than the change log keeps (its retention)",
+        ));
+    }
     let scanned = rows.len();
     let mut changes = Vec::new();
     let mut last: Option<(i64, i64)> = None;
@@ -513,55 +536,110 @@ pub async fn check_epoch<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
 
 /// Deletes the changes older than `retention`, and remembers where it stopped: a cursor before
 /// that point asks for a resync. Returns how many rows went.
-pub async fn prune<C: ConnectionTrait>(db: &C, retention: chrono::Duration) -> Result<u64, DbErr> {
+///
+/// What goes is a prefix of the log in its order: every change before the first one still
+/// inside the retention. (A change is stamped with its transaction's start, so one older change
+/// may wait behind a younger one for the next run; none goes early.) Finding the prefix walks
+/// the log's order index from its start, which after the first run is only what expired since
+/// the last.
+pub async fn prune(db: &sea_orm::DatabaseConnection, retention: chrono::Duration) -> Result<u64, DbErr> {
+    // What goes and where the log says it stopped change together; replicas pruning at once
+    // take turns on the state row, so the mark never moves back.
+    let txn = db.begin().await?;
+    let db = &txn;
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        db.execute_raw(stmt(
+            backend,
+            "SELECT 1 FROM change_log_state FOR UPDATE",
+            vec![],
+        ))
+        .await?;
+    }
     let cutoff = Utc::now() - retention;
-    let (newest, cutoff_value) = match backend {
-        DbBackend::Postgres => (
-            "SELECT CAST(CAST(tx AS TEXT) AS BIGINT) AS tx, id FROM change_log l \
-             WHERE at < $1 AND epoch = (SELECT epoch FROM change_log_state) \
-             ORDER BY tx DESC, id DESC LIMIT 1",
-            Value::from(cutoff),
-        ),
+    let (tx_text, cutoff_value) = match backend {
+        DbBackend::Postgres => ("CAST(CAST(tx AS TEXT) AS BIGINT)", Value::from(cutoff)),
         _ => (
-            "SELECT tx, id FROM change_log \
-             WHERE at < $1 AND epoch = (SELECT epoch FROM change_log_state) \
-             ORDER BY tx DESC, id DESC LIMIT 1",
+            "tx",
             Value::from(cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
         ),
     };
-    let Some(row) = db
-        .query_one_raw(stmt(backend, newest, vec![cutoff_value]))
+    let current = "epoch = (SELECT epoch FROM change_log_state)";
+    // The first change to keep; all before it go.
+    let kept = db
+        .query_one_raw(stmt(
+            backend,
+            &format!(
+                "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} AND at >= $1 \
+                 ORDER BY epoch, tx, id LIMIT 1"
+            ),
+            vec![cutoff_value],
+        ))
         .await?
-    else {
-        // Older epochs go whole.
-        let gone = db
-            .execute_raw(stmt(
+        .map(|r| Ok::<_, DbErr>((r.try_get::<i64>("", "tx")?, r.try_get::<i64>("", "id")?)))
+        .transpose()?;
+    let xid = match backend {
+        DbBackend::Postgres => "xid8",
+        _ => "INTEGER",
+    };
+    // The last change that goes.
+    let last = match kept {
+        Some((tx, id)) => db
+            .query_one_raw(stmt(
                 backend,
-                "DELETE FROM change_log WHERE epoch < (SELECT epoch FROM change_log_state)",
+                &format!(
+                    "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
+                     AND (tx, id) < (CAST($1 AS {xid}), $2) \
+                     ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
+                ),
+                vec![Value::from(tx.to_string()), Value::from(id)],
+            ))
+            .await?,
+        None => db
+            .query_one_raw(stmt(
+                backend,
+                &format!(
+                    "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
+                     ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
+                ),
                 vec![],
             ))
-            .await?;
-        return Ok(gone.rows_affected());
+            .await?,
     };
-    let tx: i64 = row.try_get("", "tx")?;
-    let id: i64 = row.try_get("", "id")?;
-    let (delete, remember) = match backend {
-        DbBackend::Postgres => (
-            "DELETE FROM change_log WHERE epoch < (SELECT epoch FROM change_log_state) \
-             OR (tx, id) <= (CAST($1 AS xid8), $2)",
-            "UPDATE change_log_state SET pruned_tx = CAST($1 AS xid8), pruned_id = $2",
-        ),
-        _ => (
-            "DELETE FROM change_log WHERE epoch < (SELECT epoch FROM change_log_state) \
-             OR (tx, id) <= (CAST($1 AS INTEGER), $2)",
-            "UPDATE change_log_state SET pruned_tx = CAST($1 AS INTEGER), pruned_id = $2",
-        ),
+    // Older epochs go whole.
+    let mut gone = db
+        .execute_raw(stmt(
+            backend,
+            "DELETE FROM change_log WHERE epoch < (SELECT epoch FROM change_log_state)",
+            vec![],
+        ))
+        .await?
+        .rows_affected();
+    let Some(last) = last else {
+        txn.commit().await?;
+        return Ok(gone);
     };
+    let tx: i64 = last.try_get("", "tx")?;
+    let id: i64 = last.try_get("", "id")?;
     let args = || vec![Value::from(tx.to_string()), Value::from(id)];
-    let gone = db.execute_raw(stmt(backend, delete, args())).await?;
-    db.execute_raw(stmt(backend, remember, args())).await?;
-    Ok(gone.rows_affected())
+    gone += db
+        .execute_raw(stmt(
+            backend,
+            &format!(
+                "DELETE FROM change_log WHERE {current} AND (tx, id) <= (CAST($1 AS {xid}), $2)"
+            ),
+            args(),
+        ))
+        .await?
+        .rows_affected();
+    db.execute_raw(stmt(
+        backend,
+        &format!("UPDATE change_log_state SET pruned_tx = CAST($1 AS {xid}), pruned_id = $2"),
+        args(),
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(gone)
 }
 
 /// How long the feed is held back, in seconds: the age of the oldest transaction of this

@@ -560,3 +560,74 @@ async fn a_site_that_moves_to_another_township_takes_its_households_along() {
         "{entered:#?}"
     );
 }
+
+#[tokio::test]
+async fn pruning_takes_only_what_is_past_the_retention() {
+    let _feed = crate::support::FEED.read().await;
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    let start = head(&app, &admin).await;
+    let version = version_of(&app, &admin, "H01").await;
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "phone": "13900000005" }),
+    )
+    .await;
+    settle(&app, &start).await;
+    let middle = head(&app, &admin).await;
+
+    // Everything logged so far (the fixture's load and the first write) is made 40 days old.
+    let db = &app.db.db;
+    let backend = db.get_database_backend();
+    let old = if app.db.is_postgres() {
+        "now() - interval '40 days'"
+    } else {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-40 days')"
+    };
+    let aged = db
+        .execute_unprepared(&format!("UPDATE change_log SET at = {old}"))
+        .await
+        .expect("age")
+        .rows_affected();
+    assert!(aged >= 2, "the fixture's load and the write are logged");
+
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version + 1, "phone": "13900000006" }),
+    )
+    .await;
+    settle(&app, &middle).await;
+
+    let gone = anju::domain::changes::prune(db, chrono::Duration::days(30))
+        .await
+        .expect("prune");
+    assert_eq!(gone, aged);
+    let left = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM change_log",
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n");
+    assert_eq!(left, 1, "the second write stays");
+
+    // A cursor before what went asks for a resync; one after it reads the second write.
+    let body = app
+        .query_as(Some(&admin), PAGE, json!({ "after": start, "first": 100 }))
+        .await;
+    assert_eq!(error_code(&body), "RESYNC_REQUIRED", "{body:#}");
+    let (changes, _) = follow(&app, &admin, &middle, 100).await;
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["record"]["phone"], json!("13900000006"));
+
+    // A second run finds nothing more to take.
+    let again = anju::domain::changes::prune(db, chrono::Duration::days(30))
+        .await
+        .expect("prune");
+    assert_eq!(again, 0);
+}
