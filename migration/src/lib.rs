@@ -11,6 +11,7 @@ mod m20261130_000005_audit_read_entries;
 mod m20261204_000006_register_identity;
 mod m20261205_000007_change_log;
 mod m20261205_000008_webhooks;
+mod m20261206_000010_reporting_periods;
 
 /// Applies Anju's migrations in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_register_identity::Migration),
             Box::new(m20261205_000007_change_log::Migration),
             Box::new(m20261205_000008_webhooks::Migration),
+            Box::new(m20261206_000010_reporting_periods::Migration),
         ]
     }
 }
