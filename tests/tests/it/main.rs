@@ -23,6 +23,7 @@ mod limits;
 mod mirror;
 mod mutations;
 mod ops;
+mod periods;
 mod persisted;
 mod relay;
 mod replicas;
