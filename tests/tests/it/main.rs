@@ -6,6 +6,7 @@
 mod access;
 mod api;
 mod auth;
+mod bulletins;
 mod cache;
 mod cache_state;
 mod changes;
