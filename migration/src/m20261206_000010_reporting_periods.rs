@@ -71,12 +71,7 @@ impl MigrationTrait for Migration {
                     .col(string("approved_by"))
                     // JSON: the area's indicators and each child's, as approved.
                     .col(text("reported"))
-                    .primary_key(
-                        Index::create()
-                            .col("area_code")
-                            .col("month")
-                            .col("vintage"),
-                    )
+                    .primary_key(Index::create().col("area_code").col("month").col("vintage"))
                     .to_owned(),
             )
             .await?;

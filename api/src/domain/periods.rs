@@ -70,7 +70,9 @@ impl Month {
         let year: i32 = y.parse().map_err(|_| bad())?;
         let month: u32 = m.parse().map_err(|_| bad())?;
         if !(1900..=2999).contains(&year) {
-            return Err(format!("\"{text}\": the year must lie between 1900 and 2999"));
+            return Err(format!(
+                "\"{text}\": the year must lie between 1900 and 2999"
+            ));
         }
         NaiveDate::from_ymd_opt(year, month, 1)
             .map(|first| Month { first })
@@ -805,7 +807,10 @@ pub async fn locks_in_force<C: ConnectionTrait>(
     areas: Option<&[String]>,
 ) -> Result<Vec<(String, Month)>, DbErr> {
     let backend = db.get_database_backend();
-    let mut values = vec![Value::from(PeriodState::Approved.code()), Value::from(now_ms())];
+    let mut values = vec![
+        Value::from(PeriodState::Approved.code()),
+        Value::from(now_ms()),
+    ];
     let only = match areas {
         None => String::new(),
         Some([]) => return Ok(Vec::new()),
@@ -970,8 +975,13 @@ mod tests {
         assert_eq!(m.to_string(), "2020-02");
         assert_eq!(m.last_day(), d(2020, 2, 29));
         assert_eq!(m.previous().to_string(), "2020-01");
-        assert_eq!(Month::parse("2020-01").unwrap().previous().to_string(), "2019-12");
-        for bad in ["2020-13", "2020-6", "20-06", "2020/06", "", "2020-00", "x020-06"] {
+        assert_eq!(
+            Month::parse("2020-01").unwrap().previous().to_string(),
+            "2019-12"
+        );
+        for bad in [
+            "2020-13", "2020-6", "20-06", "2020/06", "", "2020-00", "x020-06",
+        ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
     }

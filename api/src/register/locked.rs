@@ -107,8 +107,10 @@ pub(crate) async fn stored<C: ConnectionTrait>(db: &C, set: &DataSet) -> Result<
             .all(db)
             .await?
         {
-            out.homesteads
-                .insert((hs.household_code.clone(), hs.village_code.clone(), hs.seq), hs);
+            out.homesteads.insert(
+                (hs.household_code.clone(), hs.village_code.clone(), hs.seq),
+                hs,
+            );
         }
     }
     let member_ids = codes(
@@ -264,7 +266,13 @@ fn changes(set: &DataSet, old: &Stored) -> Vec<RowChange> {
         if h.registered_poor != r.registered_poor {
             push(f, r.line, "registered_poor", Some(ALWAYS), &places);
         }
-        push(f, r.line, "moved_in_on", moved(h.moved_in_on, r.moved_in_on), &places);
+        push(
+            f,
+            r.line,
+            "moved_in_on",
+            moved(h.moved_in_on, r.moved_in_on),
+            &places,
+        );
         push(
             f,
             r.line,
@@ -272,11 +280,16 @@ fn changes(set: &DataSet, old: &Stored) -> Vec<RowChange> {
             moved(h.poverty_exit_on, r.poverty_exit_on),
             &places,
         );
-        push(f, r.line, "relapsed_on", moved(h.relapsed_on, r.relapsed_on), &places);
+        push(
+            f,
+            r.line,
+            "relapsed_on",
+            moved(h.relapsed_on, r.relapsed_on),
+            &places,
+        );
     }
-    let laborer = |c: Option<LaborCapacity>| {
-        matches!(c, Some(LaborCapacity::Full | LaborCapacity::Partial))
-    };
+    let laborer =
+        |c: Option<LaborCapacity>| matches!(c, Some(LaborCapacity::Full | LaborCapacity::Partial));
     for r in &set.members {
         let mut places = household_places(&r.household_code);
         let f = "members.csv";
@@ -305,9 +318,7 @@ fn changes(set: &DataSet, old: &Stored) -> Vec<RowChange> {
             .get(r.member_id_number.as_str())
             .map(|h| (*h).to_owned())
             .or_else(|| old.members.get(&r.member_id_number).map(|m| m.0.clone()));
-        let places = household
-            .map(|h| household_places(&h))
-            .unwrap_or_default();
+        let places = household.map(|h| household_places(&h)).unwrap_or_default();
         let f = "employments.csv";
         match r.key().and_then(|k| old.employments.get(&k).copied()) {
             None => {
@@ -337,8 +348,20 @@ fn changes(set: &DataSet, old: &Stored) -> Vec<RowChange> {
                 if r.exempt {
                     continue;
                 }
-                push(f, r.line, "demolished_on", moved(h.demolished_on, r.demolished_on), &places);
-                push(f, r.line, "reclaimed_on", moved(h.reclaimed_on, r.reclaimed_on), &places);
+                push(
+                    f,
+                    r.line,
+                    "demolished_on",
+                    moved(h.demolished_on, r.demolished_on),
+                    &places,
+                );
+                push(
+                    f,
+                    r.line,
+                    "reclaimed_on",
+                    moved(h.reclaimed_on, r.reclaimed_on),
+                    &places,
+                );
                 if (h.area_mu - r.area_mu).abs() > 1e-9 && h.reclaimed_on == r.reclaimed_on {
                     let span = r.reclaimed_on.map(|from| Span { from, to: None });
                     push(f, r.line, "area_mu", span, &places);

@@ -19,7 +19,13 @@ fn key() -> String {
 }
 
 /// Runs a workflow step (`submitPeriod`, …) as `token`; the whole response.
-pub(crate) async fn step(app: &TestApp, token: &str, field: &str, area: &str, month: &str) -> Value {
+pub(crate) async fn step(
+    app: &TestApp,
+    token: &str,
+    field: &str,
+    area: &str,
+    month: &str,
+) -> Value {
     let ty = format!("{}{}Input", field[..1].to_uppercase(), &field[1..]);
     let ty = if field == "grantLockException" {
         ty
@@ -38,7 +44,13 @@ pub(crate) async fn step(app: &TestApp, token: &str, field: &str, area: &str, mo
 }
 
 /// A step that must succeed: its period's state.
-pub(crate) async fn ok_step(app: &TestApp, token: &str, field: &str, area: &str, month: &str) -> Value {
+pub(crate) async fn ok_step(
+    app: &TestApp,
+    token: &str,
+    field: &str,
+    area: &str,
+    month: &str,
+) -> Value {
     let body = step(app, token, field, area, month).await;
     assert!(body.get("errors").is_none(), "{field} {area}: {body:#}");
     let payload = &body["data"][field];
@@ -47,7 +59,13 @@ pub(crate) async fn ok_step(app: &TestApp, token: &str, field: &str, area: &str,
 }
 
 /// The user errors' codes of a step.
-async fn refused_step(app: &TestApp, token: &str, field: &str, area: &str, month: &str) -> Vec<String> {
+async fn refused_step(
+    app: &TestApp,
+    token: &str,
+    field: &str,
+    area: &str,
+    month: &str,
+) -> Vec<String> {
     let body = step(app, token, field, area, month).await;
     assert!(body.get("errors").is_none(), "{field} {area}: {body:#}");
     assert_eq!(body["data"][field]["period"], Value::Null);
@@ -61,9 +79,13 @@ async fn refused_step(app: &TestApp, token: &str, field: &str, area: &str, month
 
 /// Submits and approves every township's `month`, then the county's.
 pub(crate) async fn approve_all(app: &TestApp, month: &str) {
-    let county = app.token_for("county-officer", Role::Officer, COUNTY, None).await;
+    let county = app
+        .token_for("county-officer", Role::Officer, COUNTY, None)
+        .await;
     for t in TOWNSHIPS {
-        let own = app.token_for(&format!("officer-{t}"), Role::Officer, t, None).await;
+        let own = app
+            .token_for(&format!("officer-{t}"), Role::Officer, t, None)
+            .await;
         ok_step(app, &own, "submitPeriod", t, month).await;
         ok_step(app, &county, "approvePeriod", t, month).await;
     }
@@ -137,8 +159,12 @@ async fn months_are_approved_bottom_up_and_unapproved_top_down() {
     let app = TestApp::with_fixture("indicators").await;
     let m = "2020-06";
     let officer_a = app.token_for("officer-a", Role::Officer, A, None).await;
-    let county = app.token_for("county-officer", Role::Officer, COUNTY, None).await;
-    let viewer = app.token_for("county-viewer", Role::Viewer, COUNTY, None).await;
+    let county = app
+        .token_for("county-officer", Role::Officer, COUNTY, None)
+        .await;
+    let viewer = app
+        .token_for("county-viewer", Role::Viewer, COUNTY, None)
+        .await;
 
     // An open month, as each side sees it.
     assert_eq!(
@@ -152,8 +178,14 @@ async fn months_are_approved_bottom_up_and_unapproved_top_down() {
         "the county does not submit for its townships"
     );
     // The county cannot approve a month not submitted, nor its own before its townships'.
-    assert_eq!(refused_step(&app, &county, "approvePeriod", A, m).await, ["CONFLICT"]);
-    assert_eq!(refused_step(&app, &county, "approvePeriod", COUNTY, m).await, ["CONFLICT"]);
+    assert_eq!(
+        refused_step(&app, &county, "approvePeriod", A, m).await,
+        ["CONFLICT"]
+    );
+    assert_eq!(
+        refused_step(&app, &county, "approvePeriod", COUNTY, m).await,
+        ["CONFLICT"]
+    );
     // A viewer takes no step; a township does not approve itself.
     let body = step(&app, &viewer, "submitPeriod", A, m).await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body:#}");
@@ -163,7 +195,10 @@ async fn months_are_approved_bottom_up_and_unapproved_top_down() {
     );
     let body = step(&app, &officer_a, "approvePeriod", A, m).await;
     assert_eq!(error_code(&body), "FORBIDDEN", "{body:#}");
-    assert_eq!(refused_step(&app, &officer_a, "submitPeriod", A, m).await, ["CONFLICT"]);
+    assert_eq!(
+        refused_step(&app, &officer_a, "submitPeriod", A, m).await,
+        ["CONFLICT"]
+    );
     assert_eq!(
         period(&app, &county, A, m).await,
         json!({ "area": { "code": A }, "month": m, "state": "SUBMITTED",
@@ -178,17 +213,31 @@ async fn months_are_approved_bottom_up_and_unapproved_top_down() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(message.contains(B) && message.contains(C) && !message.contains(A), "{message}");
+    assert!(
+        message.contains(B) && message.contains(C) && !message.contains(A),
+        "{message}"
+    );
     for t in [B, C] {
-        let own = app.token_for(&format!("officer-{t}"), Role::Officer, t, None).await;
+        let own = app
+            .token_for(&format!("officer-{t}"), Role::Officer, t, None)
+            .await;
         ok_step(&app, &own, "submitPeriod", t, m).await;
         ok_step(&app, &county, "approvePeriod", t, m).await;
     }
-    assert_eq!(period(&app, &county, COUNTY, m).await["mayApprove"], json!(true));
+    assert_eq!(
+        period(&app, &county, COUNTY, m).await["mayApprove"],
+        json!(true)
+    );
     ok_step(&app, &county, "approvePeriod", COUNTY, m).await;
     // Township months stay while the county's is approved.
-    assert_eq!(period(&app, &county, A, m).await["mayUnapprove"], json!(false));
-    assert_eq!(refused_step(&app, &county, "unapprovePeriod", A, m).await, ["CONFLICT"]);
+    assert_eq!(
+        period(&app, &county, A, m).await["mayUnapprove"],
+        json!(false)
+    );
+    assert_eq!(
+        refused_step(&app, &county, "unapprovePeriod", A, m).await,
+        ["CONFLICT"]
+    );
     // Top down: the county's month, then A's (back to SUBMITTED), then back to OPEN.
     assert_eq!(
         ok_step(&app, &county, "unapprovePeriod", COUNTY, m).await["period"]["state"],
@@ -213,14 +262,19 @@ async fn months_are_approved_bottom_up_and_unapproved_top_down() {
     assert_eq!(errors[0]["field"], json!(["month"]), "{body:#}");
     assert!(errors[0]["message"].as_str().unwrap().contains("YYYY-MM"));
     // Outside the caller's subtree is an area that does not exist.
-    assert_eq!(refused_step(&app, &officer_a, "submitPeriod", B, m).await, ["NOT_FOUND"]);
+    assert_eq!(
+        refused_step(&app, &officer_a, "submitPeriod", B, m).await,
+        ["NOT_FOUND"]
+    );
     assert_eq!(period(&app, &officer_a, B, m).await, Value::Null);
 }
 
 #[tokio::test]
 async fn an_approved_month_refuses_backdated_writes_until_an_exception() {
     let app = TestApp::with_fixture("indicators").await;
-    let county = app.token_for("county-officer", Role::Officer, COUNTY, None).await;
+    let county = app
+        .token_for("county-officer", Role::Officer, COUNTY, None)
+        .await;
     let officer_a = app.token_for("officer-a", Role::Officer, A, None).await;
     ok_step(&app, &officer_a, "submitPeriod", A, "2020-06").await;
     ok_step(&app, &county, "approvePeriod", A, "2020-06").await;
@@ -236,13 +290,19 @@ async fn an_approved_month_refuses_backdated_writes_until_an_exception() {
     );
     assert_eq!(refused["household"], Value::Null);
     // Dated in May it counts on every day of June too.
-    assert_eq!(codes(&move_in(&app, "H05", "2020-05-20").await), ["PERIOD_LOCKED"]);
+    assert_eq!(
+        codes(&move_in(&app, "H05", "2020-05-20").await),
+        ["PERIOD_LOCKED"]
+    );
     // In July: June's figures stay as they were; allowed.
     let later = move_in(&app, "H05", "2020-07-05").await;
     assert_eq!(codes(&later), Vec::<&str>::new(), "{later:#}");
     assert_eq!(later["household"]["movedInOn"], "2020-07-05");
     // Moving that July date back into June is refused again.
-    assert_eq!(codes(&move_in(&app, "H05", "2020-06-30").await), ["PERIOD_LOCKED"]);
+    assert_eq!(
+        codes(&move_in(&app, "H05", "2020-06-30").await),
+        ["PERIOD_LOCKED"]
+    );
 
     // Township B's June is open: a June date there is fine.
     let token_b = app.token_for("officer-b", Role::Officer, B, None).await;
@@ -300,12 +360,17 @@ async fn an_approved_month_refuses_backdated_writes_until_an_exception() {
 #[tokio::test]
 async fn an_expired_exception_no_longer_lifts_the_lock() {
     let app = TestApp::with_fixture("indicators").await;
-    let county = app.token_for("county-officer", Role::Officer, COUNTY, None).await;
+    let county = app
+        .token_for("county-officer", Role::Officer, COUNTY, None)
+        .await;
     let officer_a = app.token_for("officer-a", Role::Officer, A, None).await;
     ok_step(&app, &officer_a, "submitPeriod", A, "2020-06").await;
     ok_step(&app, &county, "approvePeriod", A, "2020-06").await;
     let granted = grant(&app, A, "2020-06").await;
-    assert_eq!(granted["data"]["grantLockException"]["userErrors"], json!([]));
+    assert_eq!(
+        granted["data"]["grantLockException"]["userErrors"],
+        json!([])
+    );
     // Let it expire, as time would.
     use sea_orm::ConnectionTrait;
     app.db
@@ -313,13 +378,18 @@ async fn an_expired_exception_no_longer_lifts_the_lock() {
         .execute_unprepared("UPDATE lock_exceptions SET expires_at = 0")
         .await
         .unwrap();
-    assert_eq!(codes(&move_in(&app, "H05", "2020-06-15").await), ["PERIOD_LOCKED"]);
+    assert_eq!(
+        codes(&move_in(&app, "H05", "2020-06-15").await),
+        ["PERIOD_LOCKED"]
+    );
 }
 
 #[tokio::test]
 async fn an_import_refuses_every_row_that_alters_an_approved_month() {
     let app = TestApp::with_fixture("indicators").await;
-    let county = app.token_for("county-officer", Role::Officer, COUNTY, None).await;
+    let county = app
+        .token_for("county-officer", Role::Officer, COUNTY, None)
+        .await;
     let officer_a = app.token_for("officer-a", Role::Officer, A, None).await;
     ok_step(&app, &officer_a, "submitPeriod", A, "2020-06").await;
     ok_step(&app, &county, "approvePeriod", A, "2020-06").await;

@@ -219,8 +219,7 @@ impl Mutation for GrantLockException {
                 ),
             )]));
         }
-        let expires_at =
-            Utc::now() + chrono::Duration::hours(i64::from(self.valid_hours));
+        let expires_at = Utc::now() + chrono::Duration::hours(i64::from(self.valid_hours));
         let id = periods::grant_exception(
             txn,
             &area.code,
@@ -248,4 +247,3 @@ impl Mutation for GrantLockException {
         }))
     }
 }
-

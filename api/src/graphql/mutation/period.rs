@@ -84,8 +84,7 @@ async fn step(ctx: &Context<'_>, kind: StepKind, input: PeriodInput) -> Result<P
         area_code: input.area_code,
         month: input.month,
     };
-    let (record, user_errors) =
-        write(ctx, &REPORTERS, &input.idempotency_key, &m, |r| r).await?;
+    let (record, user_errors) = write(ctx, &REPORTERS, &input.idempotency_key, &m, |r| r).await?;
     Ok(PeriodPayload {
         vintage: record.as_ref().and_then(|r| r.vintage),
         period: record.map(|r| ReportingPeriod {
@@ -149,16 +148,17 @@ impl PeriodMutation {
             reason: input.reason,
             valid_hours: input.valid_hours,
         };
-        let (record, user_errors) =
-            write(ctx, &ADMINS, &input.idempotency_key, &m, |r| LockException {
+        let (record, user_errors) = write(ctx, &ADMINS, &input.idempotency_key, &m, |r| {
+            LockException {
                 record_id: i32::try_from(r.id).unwrap_or(i32::MAX),
                 area_code: r.area_code,
                 month: r.month.to_string(),
                 reason: r.reason,
                 granted_by: r.granted_by,
                 expires_at: r.expires_at,
-            })
-            .await?;
+            }
+        })
+        .await?;
         Ok(GrantLockExceptionPayload {
             lock_exception: record,
             user_errors,

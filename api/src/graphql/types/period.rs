@@ -129,7 +129,12 @@ impl ReportingPeriod {
         loaders::one::<area::Entity>(ctx, &self.area_code)
             .await?
             .map(Area)
-            .ok_or_else(|| coded(format!("area `{}` was not found", self.area_code), Code::NotFound))
+            .ok_or_else(|| {
+                coded(
+                    format!("area `{}` was not found", self.area_code),
+                    Code::NotFound,
+                )
+            })
     }
     /// The month, `YYYY-MM`.
     async fn month(&self) -> String {
@@ -172,7 +177,12 @@ impl RankEntry {
         loaders::one::<area::Entity>(ctx, &self.0.area)
             .await?
             .map(Area)
-            .ok_or_else(|| coded(format!("area `{}` was not found", self.0.area), Code::NotFound))
+            .ok_or_else(|| {
+                coded(
+                    format!("area `{}` was not found", self.0.area),
+                    Code::NotFound,
+                )
+            })
     }
     /// The indicator as reported for the child.
     async fn ratio(&self) -> Ratio {
@@ -280,7 +290,10 @@ impl PeriodQuery {
         let month = month_arg(&month)?;
         let db = ctx.data::<DatabaseConnection>()?;
         let scope = scope(ctx).await?;
-        let found = dom::read_period(db, &scope, &area_code, month).await.map_err(Error::Database).gql()?;
+        let found = dom::read_period(db, &scope, &area_code, month)
+            .await
+            .map_err(Error::Database)
+            .gql()?;
         Ok(found.map(|(area, situation)| ReportingPeriod {
             area_code: area.code,
             month,

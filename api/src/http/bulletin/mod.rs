@@ -61,10 +61,9 @@ fn refuse(status: StatusCode, code: Code, message: String) -> Response {
     });
     let mut response = (status, axum::Json(body)).into_response();
     if code == Code::Unauthenticated {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }
@@ -87,8 +86,13 @@ async fn document(
             ))
         }
     };
-    let month = Month::parse(month)
-        .map_err(|m| refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, format!("month: {m}")))?;
+    let month = Month::parse(month).map_err(|m| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            Code::BadUserInput,
+            format!("month: {m}"),
+        )
+    })?;
     let vintage = match query.get("vintage") {
         None => None,
         Some(v) => Some(v.parse::<i32>().ok().filter(|v| *v >= 1).ok_or_else(|| {
@@ -106,7 +110,11 @@ async fn document(
         } else {
             Code::Internal
         };
-        refuse(StatusCode::SERVICE_UNAVAILABLE, code, "internal error".into())
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code,
+            "internal error".into(),
+        )
     };
     let access = Access::new(state.db.clone(), caller);
     let scope = access.scope().await.map_err(internal)?;
@@ -214,10 +222,7 @@ pub(super) async fn download(
         }
     } else {
         (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                private,
-            ],
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), private],
             page::render(&doc),
         )
             .into_response()

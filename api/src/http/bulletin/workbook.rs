@@ -118,22 +118,55 @@ pub(super) fn render(doc: &Document) -> Result<Vec<u8>, XlsxError> {
             text(sheet, &styles, row, 1, &entry.area)?;
             text(sheet, &styles, row, 2, area_name)?;
             let rate = entry.ratio.rate();
-            number(sheet, row, 3, Some(entry.ratio.numerator as f64), &styles.number)?;
-            number(sheet, row, 4, Some(entry.ratio.denominator as f64), &styles.number)?;
+            number(
+                sheet,
+                row,
+                3,
+                Some(entry.ratio.numerator as f64),
+                &styles.number,
+            )?;
+            number(
+                sheet,
+                row,
+                4,
+                Some(entry.ratio.denominator as f64),
+                &styles.number,
+            )?;
             number(sheet, row, 5, rate, &styles.rate)?;
             number(sheet, row, 6, entry.previous_rate, &styles.rate)?;
-            number(sheet, row, 7, change(rate, entry.previous_rate), &styles.points)?;
+            number(
+                sheet,
+                row,
+                7,
+                change(rate, entry.previous_rate),
+                &styles.points,
+            )?;
             row += 1;
         }
         let last = row.saturating_sub(1);
         // The area's own figure, beneath its children's.
         let own = sheet_data.indicator.ratio(&doc.read.bulletin.reported.area);
         text(sheet, &styles, row, 1, &doc.area_code)?;
-        text(sheet, &styles, row, 2, &format!("{}（整体）", doc.area_name))?;
+        text(
+            sheet,
+            &styles,
+            row,
+            2,
+            &format!("{}（整体）", doc.area_name),
+        )?;
         number(sheet, row, 3, Some(own.numerator as f64), &styles.number)?;
         number(sheet, row, 4, Some(own.denominator as f64), &styles.number)?;
         number(sheet, row, 5, own.rate(), &styles.rate)?;
-        for (col, width) in [(0u16, 6.0), (1, 14.0), (2, 18.0), (3, 8.0), (4, 8.0), (5, 10.0), (6, 10.0), (7, 16.0)] {
+        for (col, width) in [
+            (0u16, 6.0),
+            (1, 14.0),
+            (2, 18.0),
+            (3, 8.0),
+            (4, 8.0),
+            (5, 10.0),
+            (6, 10.0),
+            (7, 16.0),
+        ] {
             sheet.set_column_width(col, width)?;
         }
         if !sheet_data.rows.is_empty() {
