@@ -838,6 +838,9 @@ pub async fn locks_in_force<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// A change to one metric on one date: count and amount.
+type Dated = (NaiveDate, i64, f64);
+
 /// The locked months that `changes` (area, metric, date, count, amount) would alter: for each
 /// locked month of an area and each metric, whether the running sum of the changes is non-zero
 /// on the month's first day or after any change dated inside it (the rule of the module
@@ -846,7 +849,7 @@ pub fn violations<'a>(
     changes: impl IntoIterator<Item = (&'a str, &'a str, NaiveDate, i64, f64)>,
     locks: &[(String, Month)],
 ) -> Vec<Violation> {
-    let mut by_area: BTreeMap<&str, BTreeMap<&str, Vec<(NaiveDate, i64, f64)>>> = BTreeMap::new();
+    let mut by_area: BTreeMap<&str, BTreeMap<&str, Vec<Dated>>> = BTreeMap::new();
     for (area, metric, day, n, amount) in changes {
         by_area
             .entry(area)

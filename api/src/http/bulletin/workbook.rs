@@ -51,7 +51,7 @@ impl Styles {
                 .clone()
                 .set_bold()
                 .set_align(FormatAlign::Center)
-                .set_background_color(Color::RGB(0xDDEB_F7)),
+                .set_background_color(Color::RGB(0x00DD_EBF7)),
             text: cell.clone(),
             guarded: cell.clone().set_quote_prefix(),
             number: cell.clone().set_num_format("0"),
