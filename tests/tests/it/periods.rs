@@ -460,6 +460,11 @@ async fn an_import_refuses_every_row_that_alters_an_approved_month() {
     anju::register::import_dir(&app.db.db, dir.path())
         .await
         .expect("import allowed");
+    // As `anju import` does: mirror the raised generations to the shared cache.
+    app.cache
+        .publish_generations()
+        .await
+        .expect("publish generations");
     let data = app
         .data(
             "{ h05: household(code: \"H05\") { movedInOn } h06: household(code: \"H06\") { movedInOn } }",
