@@ -85,6 +85,8 @@ codes! {
     NotAcceptable => "NOT_ACCEPTABLE",
     /// A change-feed cursor that can no longer be followed: copy the register again.
     ResyncRequired => "RESYNC_REQUIRED",
+    /// A write or import that would change the figures of an approved reporting month.
+    PeriodLocked => "PERIOD_LOCKED",
 }
 
 impl fmt::Display for Code {

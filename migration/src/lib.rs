@@ -12,6 +12,7 @@ mod m20261204_000006_register_identity;
 mod m20261205_000007_change_log;
 mod m20261205_000008_webhooks;
 mod m20261206_000009_change_log_joins;
+mod m20261206_000010_reporting_periods;
 
 mod change_log_triggers;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_change_log::Migration),
             Box::new(m20261205_000008_webhooks::Migration),
             Box::new(m20261206_000009_change_log_joins::Migration),
+            Box::new(m20261206_000010_reporting_periods::Migration),
         ]
     }
 }

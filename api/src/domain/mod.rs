@@ -7,6 +7,7 @@ pub mod find;
 pub use anju_contract::id_number;
 pub mod indicators;
 pub mod pagination;
+pub mod periods;
 pub mod reads;
 pub mod register;
 pub mod rules;

@@ -100,6 +100,7 @@ pub struct Query(
     types::node::NodeQuery,
     types::changes::ChangesQuery,
     types::webhook::WebhookQuery,
+    types::period::PeriodQuery,
 );
 
 /// Anju's executable schema.

@@ -1,5 +1,6 @@
 //! The HTTP edge: connections, routes, request ids, body limits.
 
+mod bulletin;
 mod cached;
 mod graphql;
 mod health;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route("/bulletins/{area}/{file}", get(bulletin::download))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(map_request_with_state(state.clone(), bound_body))
         .layer(map_response_with_state(state.clone(), close_when_draining))

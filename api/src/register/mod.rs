@@ -35,6 +35,7 @@
 mod dataset;
 mod export;
 pub use crate::domain::id_number;
+mod locked;
 mod lookup;
 mod membership;
 mod parse;
@@ -86,6 +87,10 @@ pub enum ImportError {
     /// The data set breaks the contract; every breach found is listed.
     #[error("the data set has {} error(s):\n{}", .0.len(), .0.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Breach>),
+    /// The data set would change the figures of approved months (CONTRACT §6); every row
+    /// that would is listed, and nothing was written.
+    #[error("PERIOD_LOCKED: the data set changes approved months, {} row(s) refused:\n{}", .0.len(), .0.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("\n"))]
+    Locked(Vec<Breach>),
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -125,11 +130,44 @@ pub async fn import_dir(db: &DatabaseConnection, dir: &Path) -> Result<ImportSum
         return Err(ImportError::Invalid(breaches.into_sorted()));
     }
     phase.done("checked against the register");
+    // Approved months stay as approved (see `domain::periods`): the locked areas' rollups are
+    // compared before and after, and the rows behind a difference named.
+    use crate::domain::{indicators::rollup, periods};
+    let locks = periods::locks_in_force(&txn, None).await?;
+    let locked_areas: Vec<String> = locks
+        .iter()
+        .map(|(a, _)| a.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let before = if locks.is_empty() {
+        None
+    } else {
+        Some((
+            rollup::area_rows(&txn, &locked_areas).await?,
+            locked::stored(&txn, &set).await?,
+        ))
+    };
     let summary = write::write(&txn, &set, &stale).await?;
     phase.done("wrote the records");
     // An import may touch anything.
-    crate::domain::indicators::rollup::refresh_all(&txn).await?;
+    rollup::refresh_all(&txn).await?;
     phase.done("computed the rollups");
+    if let Some((rows, stored)) = before {
+        let after = rollup::area_rows(&txn, &locked_areas).await?;
+        let change = rollup::area_difference(&rows, &after);
+        let violations = periods::violations(
+            change
+                .iter()
+                .map(|(a, m, d, n, x)| (a.as_str(), m.as_str(), *d, *n, *x)),
+            &locks,
+        );
+        if !violations.is_empty() {
+            let breaches = locked::attribute(&txn, &set, &stored, &violations).await?;
+            txn.rollback().await?;
+            return Err(ImportError::Locked(breaches));
+        }
+    }
     txn.commit().await?;
     phase.done("committed");
     // Fresh planner statistics after a bulk load, so the first queries use the indexes (a

@@ -6,6 +6,7 @@
 mod access;
 mod api;
 mod auth;
+mod bulletins;
 mod cache;
 mod cache_state;
 mod changes;
@@ -23,6 +24,7 @@ mod limits;
 mod mirror;
 mod mutations;
 mod ops;
+mod periods;
 mod persisted;
 mod relay;
 mod replicas;

@@ -183,6 +183,104 @@ type Key = (&'static str, String, String, NaiveDate);
 /// that come to nothing are removed. A work's completion date moving changes two or three rows
 /// per scope, however large the site.
 pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Reach, DbErr> {
+    let pending = pending(db, touched).await?;
+    apply(db, &pending).await?;
+    Ok(pending.reach)
+}
+
+/// What a write will change in the rollups, computed from the register as it now stands (the
+/// write done) and the rollups as they still are: the difference [`apply`] adds.
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    change: BTreeMap<Key, (i64, f64)>,
+    reach: Reach,
+}
+
+/// One change to an area's rollups: `metric` moves by `count` (and `amount`) from `on_date` on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaChange<'a> {
+    pub area: &'a str,
+    pub metric: &'a str,
+    pub on_date: NaiveDate,
+    pub count: i64,
+    pub amount: f64,
+}
+
+impl AreaChange<'_> {
+    /// Whether the change comes to nothing.
+    pub fn is_zero(&self) -> bool {
+        self.count == 0 && self.amount.abs() <= EPSILON
+    }
+}
+
+impl Pending {
+    /// The changes to areas' rollups, by area, metric and date.
+    pub fn area_changes(&self) -> impl Iterator<Item = AreaChange<'_>> {
+        self.change
+            .iter()
+            .filter(|((kind, ..), _)| *kind == AREA)
+            .map(|((_, area, metric, on_date), (count, amount))| AreaChange {
+                area,
+                metric,
+                on_date: *on_date,
+                count: *count,
+                amount: *amount,
+            })
+    }
+
+    /// The areas whose rollups the change reaches.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
+    }
+}
+
+/// The rollup rows of the areas `areas` (their `area` rows), as stored now: what
+/// [`area_difference`] compares a later state with. Read in the caller's transaction.
+pub async fn area_rows<C: ConnectionTrait>(
+    db: &C,
+    areas: &[String],
+) -> Result<BTreeMap<(String, String, NaiveDate), (i64, f64)>, DbErr> {
+    let backend = db.get_database_backend();
+    let mut rows = BTreeMap::new();
+    for chunk in areas.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT scope_code AS code, metric, on_date, delta_count AS n, \
+             CAST(delta_amount AS DOUBLE PRECISION) AS amount FROM indicator_deltas \
+             WHERE scope_kind = '{AREA}' AND scope_code IN ({})",
+            placeholders(1, chunk.len())
+        );
+        for row in db
+            .query_all_raw(stmt(backend, &sql, Touched::values(chunk)))
+            .await?
+        {
+            let (code, metric, on_date, n, amount) = delta(&row)?;
+            rows.insert((code, metric, on_date), (n, amount));
+        }
+    }
+    Ok(rows)
+}
+
+/// `after − before` of two [`area_rows`] readings, as [`AreaChange`]s without the zeros.
+pub fn area_difference(
+    before: &BTreeMap<(String, String, NaiveDate), (i64, f64)>,
+    after: &BTreeMap<(String, String, NaiveDate), (i64, f64)>,
+) -> Vec<(String, String, NaiveDate, i64, f64)> {
+    let mut change: BTreeMap<(String, String, NaiveDate), (i64, f64)> = after.clone();
+    for (key, (n, amount)) in before {
+        let slot = change.entry(key.clone()).or_insert((0, 0.0));
+        slot.0 -= n;
+        slot.1 -= amount;
+    }
+    change
+        .into_iter()
+        .filter(|(_, (n, amount))| *n != 0 || amount.abs() > EPSILON)
+        .map(|((area, metric, on_date), (n, amount))| (area, metric, on_date, n, amount))
+        .collect()
+}
+
+/// Computes what a write that `touched` these sites and villages changes in the rollups,
+/// without changing them (see [`refresh`]).
+pub async fn pending<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Pending, DbErr> {
     let backend = db.get_database_backend();
     let (site_areas, village_areas) = ancestors(db, touched).await?;
     let mut change: BTreeMap<Key, (i64, f64)> = BTreeMap::new();
@@ -237,7 +335,22 @@ pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Re
         }
     }
     change.retain(|_, (n, amount)| *n != 0 || amount.abs() > EPSILON);
-    let keys: Vec<(&Key, &(i64, f64))> = change.iter().collect();
+    Ok(Pending {
+        change,
+        reach: Reach {
+            areas: site_areas
+                .into_values()
+                .chain(village_areas.into_values())
+                .flatten()
+                .collect(),
+        },
+    })
+}
+
+/// Adds a [`pending`] change to the rollups.
+pub async fn apply<C: ConnectionTrait>(db: &C, pending: &Pending) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let keys: Vec<(&Key, &(i64, f64))> = pending.change.iter().collect();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "INSERT INTO indicator_deltas \
@@ -276,13 +389,7 @@ pub async fn refresh<C: ConnectionTrait>(db: &C, touched: &Touched) -> Result<Re
         });
         db.execute_raw(stmt(backend, &sql, values)).await?;
     }
-    Ok(Reach {
-        areas: site_areas
-            .into_values()
-            .chain(village_areas.into_values())
-            .flatten()
-            .collect(),
-    })
+    Ok(())
 }
 
 /// Amounts closer to zero than this are zero (sums of reclaimed areas in mu).

@@ -29,11 +29,13 @@
 mod employment;
 mod homestead;
 mod household;
+mod period;
 mod site;
 
 pub use employment::{AddEmployment, EndEmployment};
 pub use homestead::{CreateHomestead, HomesteadPatch};
 pub use household::{CreateHousehold, CreateMember, HouseholdPatch, MemberInput, MemberPatch};
+pub use period::{GrantLockException, LockExceptionRecord, PeriodRecord, PeriodStep, StepKind};
 pub use site::{CreateSite, CreateSiteWork, SitePatch, WorkPatch};
 
 use crate::cache::{generation, Cache, GenScope};
@@ -68,6 +70,9 @@ pub enum UserErrorCode {
     /// The caller sees the record but its area does not own the field: the household's other
     /// township does. Answered as a `FORBIDDEN` error, not as a user error.
     Forbidden,
+    /// The write would change an indicator of an area as of a day of an approved month (see
+    /// [`crate::domain::periods`]).
+    PeriodLocked,
 }
 
 /// One reason a mutation did not write.
@@ -105,6 +110,11 @@ impl UserError {
     /// A field the caller's area does not own (see the module documentation).
     pub fn forbidden(field: &[&str], message: impl Into<String>) -> Self {
         Self::new(field, UserErrorCode::Forbidden, message)
+    }
+
+    /// A write that would change the figures of an approved month.
+    pub fn period_locked(violation: &crate::domain::periods::Violation) -> Self {
+        Self::new(&[], UserErrorCode::PeriodLocked, violation.message())
     }
 
     /// A stale version.
@@ -190,7 +200,7 @@ pub trait Mutation: Serialize + Sync {
     fn operation(&self) -> &'static str;
 
     /// Checks and writes, inside `txn`, and names what it touched; the runner then brings those
-    /// rollups up to date with [`rollup::refresh`].
+    /// rollups up to date with [`rollup::apply`], unless they alter an approved month.
     fn apply<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
@@ -345,7 +355,17 @@ async fn attempt_once<M: Mutation>(
             return Ok(Attempt::Rejected(errors));
         }
     };
-    let reach = rollup::refresh(&txn, &applied.touched).await?;
+    // The figures of approved months stay as approved (see `domain::periods`).
+    let pending = rollup::pending(&txn, &applied.touched).await?;
+    let locked = crate::domain::periods::refused(&txn, &pending).await?;
+    if !locked.is_empty() {
+        txn.rollback().await?;
+        return Ok(Attempt::Rejected(
+            locked.iter().map(UserError::period_locked).collect(),
+        ));
+    }
+    rollup::apply(&txn, &pending).await?;
+    let reach = pending.reach().clone();
     audit::record_write(
         &txn,
         &writer.who,

@@ -29,6 +29,10 @@ pub enum UserErrorCode {
     Conflict,
     /// The `idempotencyKey` was already used for another operation or another input.
     IdempotencyKeyReused,
+    /// The write would change an indicator of an area as of a day of a month that is
+    /// APPROVED for it (and no lock exception is in force): the message names the area, the
+    /// month and the indicator.
+    PeriodLocked,
 }
 
 /// One reason a mutation wrote nothing. A payload with user errors wrote nothing at all.
@@ -53,6 +57,7 @@ impl From<dw::UserError> for UserError {
                 dw::UserErrorCode::NotFound => UserErrorCode::NotFound,
                 dw::UserErrorCode::Conflict => UserErrorCode::Conflict,
                 dw::UserErrorCode::IdempotencyKeyReused => UserErrorCode::IdempotencyKeyReused,
+                dw::UserErrorCode::PeriodLocked => UserErrorCode::PeriodLocked,
                 // Never a user error: `write` answers it as a `FORBIDDEN` error first.
                 dw::UserErrorCode::Forbidden => UserErrorCode::BadUserInput,
             },
@@ -142,6 +147,7 @@ mod employment;
 mod homestead;
 mod household;
 mod member;
+mod period;
 mod site;
 mod webhook;
 
@@ -155,4 +161,5 @@ pub struct Mutation(
     employment::EmploymentMutation,
     homestead::HomesteadMutation,
     webhook::WebhookMutation,
+    period::PeriodMutation,
 );

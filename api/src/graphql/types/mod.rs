@@ -11,5 +11,6 @@ pub mod homestead;
 pub mod household;
 pub mod member;
 pub mod node;
+pub mod period;
 pub mod site;
 pub mod webhook;
