@@ -112,6 +112,7 @@ pub async fn run(
     .await
     .context("cannot start the server")?;
     let authorization = format!("Bearer {}", admin_token(&app.state().db, &auth).await?);
+    let officer = format!("Bearer {}", officer_token(&app.state().db, &auth).await?);
     let url = format!("http://127.0.0.1:{}/graphql", app.port());
     let statements = app.state().statements.clone();
     let server = tokio::spawn(app.run_until_stopped());
@@ -120,7 +121,7 @@ pub async fn run(
     let outcome = measure(
         &database,
         &url,
-        &authorization,
+        [&authorization, &officer],
         &statements,
         &selected,
         &opts,
@@ -327,19 +328,25 @@ struct Areas {
 async fn measure(
     database: &DatabaseConfig,
     url: &str,
-    authorization: &str,
+    [authorization, officer]: [&str; 2],
     statements: &db::StatementCounter,
     selected: &[queries::BenchQuery],
     opts: &BenchOptions,
 ) -> anyhow::Result<Measured> {
     let client = load::client()?;
+    let authorization_of = |q: &queries::BenchQuery| match q.scope {
+        queries::Scope::CountyFeed => officer,
+        _ => authorization,
+    };
     let areas = discover(&client, url, authorization, database).await?;
     let body_of = |q: &queries::BenchQuery| {
         let variables = match q.scope {
             queries::Scope::None => None,
             queries::Scope::County => Some(serde_json::json!({ "area": areas.county })),
             queries::Scope::Province => Some(serde_json::json!({ "area": areas.province })),
-            queries::Scope::Feed => Some(serde_json::json!({ "after": areas.feed_start })),
+            queries::Scope::Feed | queries::Scope::CountyFeed => {
+                Some(serde_json::json!({ "after": areas.feed_start }))
+            }
         };
         let mut body = serde_json::json!({ "query": q.text });
         if let Some(variables) = variables {
@@ -352,7 +359,7 @@ async fn measure(
     let mut cold = Vec::new();
     for q in selected.iter().filter(|q| q.cold) {
         let started = Instant::now();
-        let outcome = load::send(&client, url, authorization, &body_of(q), false).await;
+        let outcome = load::send(&client, url, authorization_of(q), &body_of(q), false).await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let area = match q.scope {
             queries::Scope::Province => &areas.province,
@@ -400,7 +407,7 @@ async fn measure(
         let spec = load::LoadSpec {
             url: url.to_string(),
             body: body_of(q),
-            authorization: authorization.to_string(),
+            authorization: authorization_of(q).to_string(),
             writes: (q.drive == Drive::WithWrites).then(|| load::Writes {
                 every: queries::WRITE_EVERY,
                 works: works.clone(),
@@ -470,6 +477,30 @@ async fn admin_token(
         "bench",
         anju::auth::Role::Admin,
         &root.code,
+        None,
+        Duration::from_secs(24 * 3600),
+    )
+}
+
+/// A token for an officer of the first county, by code (the county the county rows query).
+async fn officer_token(
+    db: &sea_orm::DatabaseConnection,
+    auth: &AuthConfig,
+) -> anyhow::Result<String> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let verifier = anju::auth::jwt::Verifier::from_config(db, auth, false)
+        .await?
+        .context("no token key: the benchmark signs its own officer token")?;
+    let county = entity::area::Entity::find()
+        .filter(entity::area::Column::Level.eq(entity::enums::AreaLevel::County))
+        .order_by_asc(entity::area::Column::Code)
+        .one(db)
+        .await?
+        .context("the register has no county")?;
+    verifier.mint(
+        "bench-officer",
+        anju::auth::Role::Officer,
+        &county.code,
         None,
         Duration::from_secs(24 * 3600),
     )

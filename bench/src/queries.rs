@@ -17,6 +17,9 @@ pub enum Scope {
     Province,
     /// The change feed from the oldest change the log keeps (the variable `$after`).
     Feed,
+    /// The same feed, read by an officer of the first county: the log is scanned for the few
+    /// changes that county sees, each placed where its record lies.
+    CountyFeed,
 }
 
 /// One row of the benchmark.
@@ -106,7 +109,7 @@ pub const DISCOVER: &str =
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 10] = [
+pub const QUERIES: [BenchQuery; 11] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -200,6 +203,15 @@ pub const QUERIES: [BenchQuery; 10] = [
         cold: false,
         drive: Drive::Served,
     },
+    BenchQuery {
+        id: "Q6c",
+        about: "a page of the feed (up to 1,000 changes) read by a county's officer, one reader",
+        text: FEED,
+        scope: Scope::CountyFeed,
+        max_connections: Some(1),
+        cold: false,
+        drive: Drive::Served,
+    },
 ];
 
 /// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
@@ -241,6 +253,9 @@ pub fn listing() -> String {
             Scope::County => " ($area = the first county)",
             Scope::Province => " ($area = the province)",
             Scope::Feed => " ($after = the oldest change the log keeps)",
+            Scope::CountyFeed => {
+                " ($after = the oldest change the log keeps; an officer of the first county reads)"
+            }
         };
         let conns = match q.max_connections {
             Some(n) => format!(" [at most {n} connections]"),
@@ -283,7 +298,7 @@ mod tests {
     fn only_selects_in_run_order_and_expands_q1() {
         assert_eq!(
             ids(&[]),
-            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6"]
+            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6", "Q6c"]
         );
         assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);
         assert_eq!(ids(&["q3SQL"]), ["Q3sql"]);
@@ -309,7 +324,7 @@ mod tests {
             );
             assert_eq!(
                 q.text.contains("$after: String!"),
-                q.scope == Scope::Feed,
+                matches!(q.scope, Scope::Feed | Scope::CountyFeed),
                 "{}",
                 q.id
             );

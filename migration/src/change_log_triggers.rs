@@ -12,9 +12,13 @@
 //! whose parent changes gets its own row only: areas are the tree, and a consumer reads them
 //! whole.
 //!
-//! Where a record lies is found by joining the changed rows to the households and sites they
-//! belong to, by key: on PostgreSQL the triggers run once per statement over its transition
-//! tables, so an import's batch of members costs one join, one household lookup per member.
+//! Where a record lies is written out (`placed = 1`) when the row itself says it (an area, a
+//! site), when the record goes (a tombstone must say where it was), and when it moves (the
+//! reader must tell who it left). Otherwise (a record written where it already lay, or
+//! created) the row holds only the record's key (`placed = 0`) and the reader places it where
+//! it lies when read, which is where the record it returns lies too: so an import of a
+//! province writes its million rows without a lookup each. Where a record is placed, its
+//! household and site are found by key, one join per statement.
 //!
 //! Where a record lies is read in the writing transaction. That is exact because writers of the
 //! register do not interleave: mutations and imports take the writers' lock
@@ -43,6 +47,10 @@ struct Logged {
     key: &'static str,
     numeric_key: bool,
     reach: Reach,
+    /// The columns of the record's own row that place it (through its household, member or
+    /// site), when placing it takes a join: the record is then logged unplaced, unless one of
+    /// these changed (it moved). Empty: the record's row places it, and every row is placed.
+    moves: &'static [&'static str],
 }
 
 impl Logged {
@@ -84,6 +92,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: "{r}.code",
                 village_area: NONE,
             },
+            moves: &[],
         },
         Logged {
             table: "sites",
@@ -97,6 +106,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: NONE,
                 village_area: NONE,
             },
+            moves: &[],
         },
         Logged {
             table: "site_works",
@@ -110,6 +120,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: NONE,
                 village_area: NONE,
             },
+            moves: &["site_code"],
         },
         Logged {
             table: "households",
@@ -123,6 +134,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: "{r}.origin_village_code",
                 village_area: NONE,
             },
+            moves: &["site_code", "origin_village_code"],
         },
         Logged {
             table: "members",
@@ -136,6 +148,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: "{r}h.origin_village_code",
                 village_area: NONE,
             },
+            moves: &["household_code"],
         },
         Logged {
             table: "employments",
@@ -149,6 +162,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: "{r}h.origin_village_code",
                 village_area: NONE,
             },
+            moves: &["member_id_number"],
         },
         Logged {
             table: "homesteads",
@@ -162,6 +176,7 @@ fn logged() -> Vec<Logged> {
                 origin_area: "{r}h.origin_village_code",
                 village_area: "{r}.village_code",
             },
+            moves: &["household_code", "village_code"],
         },
     ]
 }
@@ -178,7 +193,14 @@ const COLUMNS: &str = "epoch, record_type, record_key, op, version, \
 /// The statement that logs `op` for each record that is now `new` (absent: `None`) and was
 /// `old`, over `from`, which names the row aliases (the joins that reach where they lie are
 /// added here).
-fn log(t: &Logged, op: &str, from: &str, new: Option<&str>, old: Option<&str>) -> String {
+fn log(
+    t: &Logged,
+    op: &str,
+    from: &str,
+    filter: &str,
+    new: Option<&str>,
+    old: Option<&str>,
+) -> String {
     let side = |alias: Option<&str>, expr: &str| match alias {
         Some(a) => on(expr, a),
         None => NONE.to_owned(),
@@ -198,7 +220,7 @@ fn log(t: &Logged, op: &str, from: &str, new: Option<&str>, old: Option<&str>) -
     format!(
         "INSERT INTO change_log ({COLUMNS}) \
          SELECT (SELECT epoch FROM change_log_state), '{}', {key}, '{op}', {version}, \
-         {}, {}, {}, {}, {}, {}, {}, {} FROM {from} {}",
+         {}, {}, {}, {}, {}, {}, {}, {} FROM {from} {} {filter}",
         t.record_type,
         side(new, r.site_code),
         side(new, r.site_area),
@@ -209,6 +231,18 @@ fn log(t: &Logged, op: &str, from: &str, new: Option<&str>, old: Option<&str>) -
         side(old, r.origin_area),
         side(old, r.village_area),
         joins.join(" "),
+    )
+}
+
+/// The statement that logs an upsert of each record that is now `n` without where it lies:
+/// the reader places the record where it lies when read (see `placed` in the change log).
+fn unplaced(t: &Logged, from: &str, filter: &str) -> String {
+    format!(
+        "INSERT INTO change_log (epoch, record_type, record_key, op, version, placed) \
+         SELECT (SELECT epoch FROM change_log_state), '{}', {}, 'UPSERT', n.version, 0 \
+         FROM {from} {filter}",
+        t.record_type,
+        on(&t.key_text(), "n"),
     )
 }
 
@@ -325,22 +359,54 @@ const SITE_MOVED: &str = "n.township_code <> o.township_code";
 const HOUSEHOLD_MOVED: &str =
     "(n.site_code <> o.site_code OR n.origin_village_code <> o.origin_village_code)";
 
+/// The statements each event runs, as `[insert, update, delete]`, over the new rows (`n`),
+/// the old rows (`o`), and both joined by key.
+fn bodies(t: &Logged, log_as: Layout, new_rows: &str, old_rows: &str, both: &str) -> [String; 3] {
+    let statements = |list: Vec<String>| {
+        list.into_iter()
+            .map(|s| format!("{s};"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut insert = Vec::new();
+    let mut update = Vec::new();
+    if t.moves.is_empty() || log_as == Layout::Placed {
+        insert.push(log(t, "UPSERT", new_rows, "", Some("n"), None));
+        update.push(log(t, "UPSERT", both, "", Some("n"), Some("o")));
+    } else {
+        let moved = t
+            .moves
+            .iter()
+            .map(|c| format!("n.{c} IS DISTINCT FROM o.{c}"))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        insert.push(unplaced(t, new_rows, ""));
+        update.push(log(
+            t,
+            "UPSERT",
+            both,
+            &format!("WHERE ({moved})"),
+            Some("n"),
+            Some("o"),
+        ));
+        update.push(unplaced(t, both, &format!("WHERE NOT ({moved})")));
+    }
+    if t.table == "households" {
+        update.extend(moved_with_household(both, HOUSEHOLD_MOVED));
+    }
+    if t.table == "sites" {
+        update.extend(moved_with_site(both, SITE_MOVED));
+    }
+    let delete = vec![log(t, "DELETE", old_rows, "", None, Some("o"))];
+    [statements(insert), statements(update), statements(delete)]
+}
+
 /// PostgreSQL: one statement-level trigger per event, over the statement's transition tables.
-fn postgres(t: &Logged) -> Vec<String> {
+fn postgres(t: &Logged, log_as: Layout) -> Vec<String> {
     let table = t.table;
     let key_col = t.key;
     let both = format!("new_rows n JOIN old_rows o ON o.{key_col} = n.{key_col}");
-    let mut update_body = vec![format!("{};", log(t, "UPSERT", &both, Some("n"), Some("o")))];
-    if table == "households" {
-        for statement in moved_with_household(&both, HOUSEHOLD_MOVED) {
-            update_body.push(format!("{statement};"));
-        }
-    }
-    if table == "sites" {
-        for statement in moved_with_site(&both, SITE_MOVED) {
-            update_body.push(format!("{statement};"));
-        }
-    }
+    let [insert, update, delete] = bodies(t, log_as, "new_rows n", "old_rows o", &both);
     // A statement's changed rows are a few thousand at most (an import's batch), and each
     // finds its household and site by key: the planner, left to itself, hashes the whole
     // households table for every batch instead, which costs an import of a province seconds.
@@ -359,28 +425,22 @@ fn postgres(t: &Logged) -> Vec<String> {
         )
     };
     vec![
-        function(
-            "insert",
-            format!("{};", log(t, "UPSERT", "new_rows n", Some("n"), None)),
-        ),
+        function("insert", insert),
         trigger("insert", "INSERT", "NEW TABLE AS new_rows"),
-        function("update", update_body.join(" ")),
+        function("update", update),
         trigger(
             "update",
             "UPDATE",
             "OLD TABLE AS old_rows NEW TABLE AS new_rows",
         ),
-        function(
-            "delete",
-            format!("{};", log(t, "DELETE", "old_rows o", None, Some("o"))),
-        ),
+        function("delete", delete),
         trigger("delete", "DELETE", "OLD TABLE AS old_rows"),
     ]
 }
 
 /// SQLite: one row-level trigger per event; the row's sides are `NEW` and `OLD`, selected as
 /// one-row tables `n` and `o` so the same statements serve both backends.
-fn sqlite(t: &Logged) -> Vec<String> {
+fn sqlite(t: &Logged, log_as: Layout) -> Vec<String> {
     let table = t.table;
     let one = |event: &str, upper: &str, body: String| {
         format!(
@@ -409,39 +469,64 @@ fn sqlite(t: &Logged) -> Vec<String> {
         row("OLD", "o"),
         key = t.key
     );
-    let mut update_body = vec![format!("{};", log(t, "UPSERT", &both, Some("n"), Some("o")))];
-    if table == "households" {
-        for statement in moved_with_household(&both, HOUSEHOLD_MOVED) {
-            update_body.push(format!("{statement};"));
-        }
-    }
-    if table == "sites" {
-        for statement in moved_with_site(&both, SITE_MOVED) {
-            update_body.push(format!("{statement};"));
-        }
-    }
+    let [insert, update, delete] = bodies(t, log_as, &row("NEW", "n"), &row("OLD", "o"), &both);
     vec![
-        one(
-            "insert",
-            "INSERT",
-            format!("{};", log(t, "UPSERT", &row("NEW", "n"), Some("n"), None)),
-        ),
-        one("update", "UPDATE", update_body.join(" ")),
-        one(
-            "delete",
-            "DELETE",
-            format!("{};", log(t, "DELETE", &row("OLD", "o"), None, Some("o"))),
-        ),
+        one("insert", "INSERT", insert),
+        one("update", "UPDATE", update),
+        one("delete", "DELETE", delete),
     ]
 }
 
+/// What the triggers write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Every row placed: the log before it had a `placed` column.
+    Placed,
+    /// A record created or written where it lay is logged unplaced (`placed = 0`).
+    Unplaced,
+}
+
 /// The statements that create every change-log trigger (and its function on PostgreSQL).
-pub fn create(backend: DbBackend) -> Vec<String> {
+pub fn create(backend: DbBackend, log_as: Layout) -> Vec<String> {
     logged()
         .iter()
         .flat_map(|t| match backend {
-            DbBackend::Postgres => postgres(t),
-            _ => sqlite(t),
+            DbBackend::Postgres => postgres(t, log_as),
+            _ => sqlite(t, log_as),
+        })
+        .collect()
+}
+
+/// The statements that place every unplaced row where its record lies now (a record since
+/// deleted stays without a place: its tombstone has one).
+pub fn place() -> Vec<String> {
+    let columns = "site_code, site_area, origin_area, village_area";
+    logged()
+        .iter()
+        .filter(|t| !t.moves.is_empty())
+        .map(|t| {
+            let r = &t.reach;
+            let key = if t.numeric_key {
+                "CAST(change_log.record_key AS BIGINT)"
+            } else {
+                "change_log.record_key"
+            };
+            let place = format!(
+                "SELECT {}, {}, {}, {} FROM {} r {} WHERE r.{} = {key}",
+                on(r.site_code, "r"),
+                on(r.site_area, "r"),
+                on(r.origin_area, "r"),
+                on(r.village_area, "r"),
+                t.table,
+                on(r.joins, "r"),
+                t.key,
+            );
+            format!(
+                "UPDATE change_log SET ({columns}) = ({place}), \
+                 (was_site_code, was_site_area, was_origin_area, was_village_area) = ({place}), \
+                 placed = 1 WHERE placed = 0 AND record_type = '{}'",
+                t.record_type
+            )
         })
         .collect()
 }
@@ -475,17 +560,19 @@ mod tests {
     #[test]
     fn every_table_gets_three_triggers_on_each_backend() {
         for t in logged() {
-            assert_eq!(sqlite(&t).len(), 3, "{}", t.table);
-            assert_eq!(postgres(&t).len(), 6, "{}", t.table);
+            for log_as in [Layout::Placed, Layout::Unplaced] {
+                assert_eq!(sqlite(&t, log_as).len(), 3, "{}", t.table);
+                assert_eq!(postgres(&t, log_as).len(), 6, "{}", t.table);
+            }
         }
-        assert_eq!(create(DbBackend::Sqlite).len(), 21);
+        assert_eq!(create(DbBackend::Sqlite, Layout::Unplaced).len(), 21);
         assert_eq!(drop(DbBackend::Postgres).len(), 42);
     }
 
     #[test]
     fn a_delete_counts_one_version_past_the_last() {
         let t = &logged()[3];
-        let v = log(t, "DELETE", "old_rows o", None, Some("o"));
+        let v = log(t, "DELETE", "old_rows o", "", None, Some("o"));
         assert!(v.contains("o.version + 1"), "{v}");
         assert!(v.contains("'DELETE'"), "{v}");
     }
@@ -493,7 +580,14 @@ mod tests {
     #[test]
     fn the_two_sides_of_an_update_join_under_their_own_names() {
         let t = &logged()[5];
-        let v = log(t, "UPSERT", "new_rows n JOIN old_rows o ON o.id = n.id", Some("n"), Some("o"));
+        let v = log(
+            t,
+            "UPSERT",
+            "new_rows n JOIN old_rows o ON o.id = n.id",
+            "",
+            Some("n"),
+            Some("o"),
+        );
         for alias in ["nm", "nh", "ns", "om", "oh", "os"] {
             assert!(v.contains(&format!(" {alias} ON ")), "{alias}: {v}");
         }

@@ -66,7 +66,7 @@ impl MigrationTrait for Migration {
             .await?;
         db.execute_unprepared("CREATE INDEX change_log_at ON change_log (at)")
             .await?;
-        for s in change_log_triggers::create(backend) {
+        for s in change_log_triggers::create(backend, change_log_triggers::Layout::Placed) {
             db.execute_unprepared(&s).await?;
         }
         Ok(())

@@ -372,28 +372,69 @@ pub async fn page<C: ConnectionTrait>(
             type_filter = format!(" AND record_type IN ({})", names.join(", "));
         }
     }
+    // Where each change lies, now and before it: as logged, or for a row logged unplaced (a
+    // record created or written where it lay) where the record lies when read, before as now.
+    let place = |logged: &str, derived: &str| {
+        format!("CASE WHEN l.placed = 1 THEN l.{logged} ELSE {derived} END")
+    };
+    let derived = [
+        "COALESCE(ph.site_code, pw.site_code)",
+        "ps.township_code",
+        "ph.origin_village_code",
+        "pho.village_code",
+    ];
+    let columns = ["site_code", "site_area", "origin_area", "village_area"];
+    let now_place: Vec<String> = columns
+        .iter()
+        .zip(derived)
+        .map(|(c, d)| place(c, d))
+        .collect();
+    let was_place: Vec<String> = columns
+        .iter()
+        .zip(derived)
+        .map(|(c, d)| place(&format!("was_{c}"), d))
+        .collect();
     let after_visible = visible(
         scope,
         [
-            "site_code",
-            "site_area",
-            "origin_area",
-            "village_area",
-            "record_type",
+            &now_place[0],
+            &now_place[1],
+            &now_place[2],
+            &now_place[3],
+            "l.record_type",
         ],
         &mut args,
     );
     let before_visible = visible(
         scope,
         [
-            "was_site_code",
-            "was_site_area",
-            "was_origin_area",
-            "was_village_area",
-            "record_type",
+            &was_place[0],
+            &was_place[1],
+            &was_place[2],
+            &was_place[3],
+            "l.record_type",
         ],
         &mut args,
     );
+    // Placing an unplaced row reads its record, and the record's household and site, by key.
+    // A caller who sees the whole register needs no places.
+    let joins = if scope.is_everything() {
+        ""
+    } else {
+        "LEFT JOIN members pm ON l.placed = 0 AND l.record_type = 'MEMBER' \
+           AND pm.id_number = l.record_key \
+         LEFT JOIN employments pe ON l.placed = 0 AND l.record_type = 'EMPLOYMENT' \
+           AND pe.id = CASE WHEN l.record_type = 'EMPLOYMENT' THEN CAST(l.record_key AS BIGINT) END \
+         LEFT JOIN members pem ON pem.id_number = pe.member_id_number \
+         LEFT JOIN homesteads pho ON l.placed = 0 AND l.record_type = 'HOMESTEAD' \
+           AND pho.id = CASE WHEN l.record_type = 'HOMESTEAD' THEN CAST(l.record_key AS BIGINT) END \
+         LEFT JOIN site_works pw ON l.placed = 0 AND l.record_type = 'SITE_WORK' \
+           AND pw.code = l.record_key \
+         LEFT JOIN households ph ON l.placed = 0 AND ph.code = CASE l.record_type \
+           WHEN 'HOUSEHOLD' THEN l.record_key WHEN 'MEMBER' THEN pm.household_code \
+           WHEN 'EMPLOYMENT' THEN pem.household_code WHEN 'HOMESTEAD' THEN pho.household_code END \
+         LEFT JOIN sites ps ON l.placed = 0 AND ps.code = COALESCE(ph.site_code, pw.site_code)"
+    };
     // A caller who sees little of the register must not read all of it per page: a page scans
     // at most `cap` rows of the log, and ends where it stopped.
     let cap = if scope.is_everything() {
@@ -411,10 +452,14 @@ pub async fn page<C: ConnectionTrait>(
         _ => ("tx", "at"),
     };
     let sql = format!(
-        "SELECT id, {tx_text} AS tx_n, {at_text} AS at_text, record_type, record_key, op, version, \
+        "SELECT l.id, l.tx_n, l.at_text, l.record_type, l.record_key, l.op, l.version, \
          {after_visible} AS now_visible, {before_visible} AS was_visible \
-         FROM change_log WHERE epoch = $1 AND {position} AND {bound}{type_filter} \
-         ORDER BY tx, id LIMIT ${cap_param}"
+         FROM (SELECT id, tx, {tx_text} AS tx_n, {at_text} AS at_text, record_type, record_key, \
+           op, version, placed, site_code, site_area, origin_area, village_area, \
+           was_site_code, was_site_area, was_origin_area, was_village_area \
+           FROM change_log WHERE epoch = $1 AND {position} AND {bound}{type_filter} \
+           ORDER BY tx, id LIMIT ${cap_param}) l {joins} \
+         ORDER BY l.tx, l.id"
     );
     let rows = db.query_all_raw(stmt(backend, &sql, args)).await?;
     // A prune that committed after `now` was read may have taken rows this page should hold;

@@ -631,3 +631,106 @@ async fn pruning_takes_only_what_is_past_the_retention() {
         .expect("prune");
     assert_eq!(again, 0);
 }
+
+#[tokio::test]
+async fn a_record_written_where_it_lay_is_read_where_it_lies_now() {
+    let _feed = crate::support::FEED.read().await;
+    let app = TestApp::with_fixture("indicators").await;
+    let admin = app.admin_token().await;
+    // H01 lives at site AZD001 in 安居镇 (522732100); AZD003 lies in 乐业镇 (522732101).
+    let anju = app.token(Role::Officer, "522732100", None).await;
+    let leye = app.token(Role::Officer, "522732101", None).await;
+    let start = head(&app, &admin).await;
+    let version = version_of(&app, &admin, "H01").await;
+    // Written where it lay: logged by its key alone.
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version, "phone": "13900000007" }),
+    )
+    .await;
+    // Then moved: logged with both places.
+    update_household(
+        &app,
+        &admin,
+        json!({ "code": "H01", "version": version + 1, "siteCode": "AZD003" }),
+    )
+    .await;
+    settle(&app, &start).await;
+    let household = |changes: &[Value]| -> Vec<String> {
+        changes
+            .iter()
+            .filter(|c| c["type"] == "HOUSEHOLD")
+            .map(|c| c["op"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // The township H01 left reads it gone, and never the write it cannot see now.
+    let (left, _) = follow(&app, &anju, &start, 100).await;
+    assert_eq!(household(&left), ["LEFT_SCOPE"], "{left:#?}");
+    // The township it moved to reads both changes, each with the record as it is now.
+    let (entered, _) = follow(&app, &leye, &start, 100).await;
+    assert_eq!(household(&entered), ["UPSERT", "UPSERT"], "{entered:#?}");
+    for c in entered.iter().filter(|c| c["type"] == "HOUSEHOLD") {
+        assert_eq!(c["record"]["code"], json!("H01"));
+    }
+}
+
+/// Going back below the unplaced rows places each where its record lies, as the earlier
+/// reader expects of every row.
+#[tokio::test]
+async fn migrating_down_places_every_unplaced_row() {
+    use migration::MigratorTrait;
+    let db = crate::support::TestDb::new().await;
+    anju::register::import_dir(&db.db, &crate::support::fixture("indicators"))
+        .await
+        .expect("import fixture");
+    let backend = db.db.get_database_backend();
+    let count = |sql: &'static str| {
+        let db = &db.db;
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(backend, sql))
+                .await
+                .expect(sql)
+                .expect("row")
+                .try_get::<i64>("", "n")
+                .expect("n")
+        }
+    };
+    assert!(count("SELECT COUNT(*) AS n FROM change_log WHERE placed = 0").await > 0);
+    let all = migration::Migrator::migrations();
+    let at = all
+        .iter()
+        .position(|m| m.name().contains("change_log_joins"))
+        .expect("the migration");
+    let undo = u32::try_from(all.len() - at).expect("a handful");
+    migration::Migrator::down(&db.db, Some(undo))
+        .await
+        .expect("down");
+    let members = count("SELECT COUNT(*) AS n FROM members").await;
+    let placed = count(
+        "SELECT COUNT(*) AS n FROM change_log l \
+         JOIN members m ON m.id_number = l.record_key \
+         JOIN households h ON h.code = m.household_code \
+         JOIN sites s ON s.code = h.site_code \
+         WHERE l.record_type = 'MEMBER' AND l.site_code = h.site_code \
+           AND l.site_area = s.township_code AND l.origin_area = h.origin_village_code \
+           AND l.was_site_area = s.township_code",
+    )
+    .await;
+    assert_eq!(placed, members);
+    let homesteads = count("SELECT COUNT(*) AS n FROM homesteads").await;
+    let placed = count(
+        "SELECT COUNT(*) AS n FROM change_log l \
+         JOIN homesteads x ON CAST(x.id AS TEXT) = l.record_key \
+         WHERE l.record_type = 'HOMESTEAD' AND l.village_area = x.village_code",
+    )
+    .await;
+    assert_eq!(placed, homesteads);
+    // And up again.
+    anju::startup::migrate(&db.db).await.expect("migrate");
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM change_log WHERE placed = 0").await,
+        0,
+        "rows placed going down stay placed"
+    );
+}
