@@ -64,7 +64,11 @@ pub async fn connect(
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(true)
-        });
+        })
+        // Anju's statements are short and go by index; PostgreSQL's JIT compiles any plan whose
+        // estimate passes `jit_above_cost`, which for a page of the change feed read through a
+        // few thousand key lookups took 60 ms of compiling to save nothing.
+        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]));
     if let (Some(t), true) = (config.statement_timeout, config.url.starts_with("postgres")) {
         opts.statement_timeout(t);
     }

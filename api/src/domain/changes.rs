@@ -419,21 +419,9 @@ pub async fn page<C: ConnectionTrait>(
     // Placing an unplaced row reads its record, and the record's household and site, by key.
     // A caller who sees the whole register needs no places.
     let joins = if scope.is_everything() {
-        ""
+        String::new()
     } else {
-        "LEFT JOIN members pm ON l.placed = 0 AND l.record_type = 'MEMBER' \
-           AND pm.id_number = l.record_key \
-         LEFT JOIN employments pe ON l.placed = 0 AND l.record_type = 'EMPLOYMENT' \
-           AND pe.id = CASE WHEN l.record_type = 'EMPLOYMENT' THEN CAST(l.record_key AS BIGINT) END \
-         LEFT JOIN members pem ON pem.id_number = pe.member_id_number \
-         LEFT JOIN homesteads pho ON l.placed = 0 AND l.record_type = 'HOMESTEAD' \
-           AND pho.id = CASE WHEN l.record_type = 'HOMESTEAD' THEN CAST(l.record_key AS BIGINT) END \
-         LEFT JOIN site_works pw ON l.placed = 0 AND l.record_type = 'SITE_WORK' \
-           AND pw.code = l.record_key \
-         LEFT JOIN households ph ON l.placed = 0 AND ph.code = CASE l.record_type \
-           WHEN 'HOUSEHOLD' THEN l.record_key WHEN 'MEMBER' THEN pm.household_code \
-           WHEN 'EMPLOYMENT' THEN pem.household_code WHEN 'HOMESTEAD' THEN pho.household_code END \
-         LEFT JOIN sites ps ON l.placed = 0 AND ps.code = COALESCE(ph.site_code, pw.site_code)"
+        placing(backend)
     };
     // A caller who sees little of the register must not read all of it per page: a page scans
     // at most `cap` rows of the log, and ends where it stopped.
@@ -509,6 +497,78 @@ pub async fn page<C: ConnectionTrait>(
         end_cursor,
         has_more,
     })
+}
+
+/// The joins that place each unplaced row of the log (`l`) where its record lies now, as
+/// `(alias, table, columns, condition over the row \`x\`)`, in the order they depend on
+/// one another: the record, its member (an employment's), its household, its site.
+const PLACING: [(&str, &str, &str, &str); 7] = [
+    (
+        "pm",
+        "members",
+        "household_code",
+        "l.placed = 0 AND l.record_type = 'MEMBER' AND x.id_number = l.record_key",
+    ),
+    (
+        "pe",
+        "employments",
+        "member_id_number",
+        "l.placed = 0 AND l.record_type = 'EMPLOYMENT' \
+         AND x.id = CASE WHEN l.record_type = 'EMPLOYMENT' THEN CAST(l.record_key AS BIGINT) END",
+    ),
+    (
+        "pem",
+        "members",
+        "household_code",
+        "x.id_number = pe.member_id_number",
+    ),
+    (
+        "pho",
+        "homesteads",
+        "household_code, village_code",
+        "l.placed = 0 AND l.record_type = 'HOMESTEAD' \
+         AND x.id = CASE WHEN l.record_type = 'HOMESTEAD' THEN CAST(l.record_key AS BIGINT) END",
+    ),
+    (
+        "pw",
+        "site_works",
+        "site_code",
+        "l.placed = 0 AND l.record_type = 'SITE_WORK' AND x.code = l.record_key",
+    ),
+    (
+        "ph",
+        "households",
+        "site_code, origin_village_code",
+        "l.placed = 0 AND x.code = CASE l.record_type WHEN 'HOUSEHOLD' THEN l.record_key \
+         WHEN 'MEMBER' THEN pm.household_code WHEN 'EMPLOYMENT' THEN pem.household_code \
+         WHEN 'HOMESTEAD' THEN pho.household_code END",
+    ),
+    (
+        "ps",
+        "sites",
+        "township_code",
+        "l.placed = 0 AND x.code = COALESCE(ph.site_code, pw.site_code)",
+    ),
+];
+
+/// [`PLACING`] as SQL. Each is a lookup by key for each of a page's rows: on PostgreSQL a
+/// lateral subquery, which the planner cannot turn into hashing the whole table for a few
+/// thousand rows; SQLite looks each up by key anyway.
+fn placing(backend: DbBackend) -> String {
+    PLACING
+        .iter()
+        .map(|(alias, table, columns, condition)| match backend {
+            DbBackend::Postgres => format!(
+                "LEFT JOIN LATERAL (SELECT {columns} FROM {table} x WHERE {condition} LIMIT 1) \
+                 {alias} ON TRUE"
+            ),
+            _ => format!(
+                "LEFT JOIN {table} {alias} ON {}",
+                condition.replace("x.", &format!("{alias}."))
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn truthy(row: &QueryResult, column: &str) -> Result<bool, DbErr> {
