@@ -129,6 +129,9 @@ impl Application {
             crate::graphql::types::webhook::WebhookSettings {
                 allow_private: serve.webhook_allow_private,
             },
+            crate::domain::watch::WatchSettings {
+                low_income_line_yuan: serve.low_income_line_yuan,
+            },
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;

@@ -330,7 +330,10 @@ fn postgres(t: &Logged) -> Vec<String> {
     let table = t.table;
     let key_col = t.key;
     let both = format!("new_rows n JOIN old_rows o ON o.{key_col} = n.{key_col}");
-    let mut update_body = vec![format!("{};", log(t, "UPSERT", &both, Some("n"), Some("o")))];
+    let mut update_body = vec![format!(
+        "{};",
+        log(t, "UPSERT", &both, Some("n"), Some("o"))
+    )];
     if table == "households" {
         for statement in moved_with_household(&both, HOUSEHOLD_MOVED) {
             update_body.push(format!("{statement};"));
@@ -400,7 +403,10 @@ fn sqlite(t: &Logged) -> Vec<String> {
         other => unreachable!("{other} is not logged"),
     };
     let row = |side: &str, alias: &str| {
-        let picked: Vec<String> = columns.iter().map(|c| format!("{side}.{c} AS {c}")).collect();
+        let picked: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{side}.{c} AS {c}"))
+            .collect();
         format!("(SELECT {}) {alias}", picked.join(", "))
     };
     let both = format!(
@@ -409,7 +415,10 @@ fn sqlite(t: &Logged) -> Vec<String> {
         row("OLD", "o"),
         key = t.key
     );
-    let mut update_body = vec![format!("{};", log(t, "UPSERT", &both, Some("n"), Some("o")))];
+    let mut update_body = vec![format!(
+        "{};",
+        log(t, "UPSERT", &both, Some("n"), Some("o"))
+    )];
     if table == "households" {
         for statement in moved_with_household(&both, HOUSEHOLD_MOVED) {
             update_body.push(format!("{statement};"));
@@ -493,7 +502,13 @@ mod tests {
     #[test]
     fn the_two_sides_of_an_update_join_under_their_own_names() {
         let t = &logged()[5];
-        let v = log(t, "UPSERT", "new_rows n JOIN old_rows o ON o.id = n.id", Some("n"), Some("o"));
+        let v = log(
+            t,
+            "UPSERT",
+            "new_rows n JOIN old_rows o ON o.id = n.id",
+            Some("n"),
+            Some("o"),
+        );
         for alias in ["nm", "nh", "ns", "om", "oh", "os"] {
             assert!(v.contains(&format!(" {alias} ON ")), "{alias}: {v}");
         }

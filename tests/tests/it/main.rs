@@ -13,6 +13,7 @@ mod changes;
 mod config;
 mod db_faults;
 mod demo;
+mod drilldown;
 mod edge;
 mod errors;
 mod http_protocol;

@@ -164,3 +164,33 @@ pub fn homestead_in_target(target: &Target, hs: &str) -> String {
 pub fn holds(predicate: &str) -> String {
     format!("(CASE WHEN {predicate} THEN 1 ELSE 0 END)")
 }
+
+/// `sql` as a query-builder expression, its named placeholders bound to `params`: each
+/// occurrence becomes the backend's placeholder in turn (`$1, $2, …` or `?`), with its value.
+pub fn bind(
+    backend: sea_orm::DbBackend,
+    sql: &str,
+    params: &[(&str, sea_orm::Value)],
+) -> sea_orm::sea_query::Expr {
+    let mut out = String::with_capacity(sql.len());
+    let mut values = Vec::new();
+    let mut rest = sql;
+    loop {
+        let next = params
+            .iter()
+            .filter_map(|(name, value)| rest.find(name).map(|at| (at, *name, value)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, name, value)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..at]);
+        values.push(value.clone());
+        match backend {
+            sea_orm::DbBackend::Postgres => out.push_str(&format!("${}", values.len())),
+            _ => out.push('?'),
+        }
+        rest = &rest[at + name.len()..];
+    }
+    sea_orm::sea_query::Expr::cust_with_values(out, values)
+}
