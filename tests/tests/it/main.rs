@@ -35,4 +35,5 @@ mod schema;
 mod statements;
 mod support;
 mod throttle;
+mod watchlists;
 mod webhooks;
