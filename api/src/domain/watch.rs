@@ -377,3 +377,31 @@ pub fn explain(
         since,
     }
 }
+
+/// Whether `scope` may read `target`'s lists and the target exists: an area of the caller's
+/// subtree (not for a site manager), or a site it sees. For callers without a request's batched
+/// reads (downloads); the same rule as [`ensure_readable`].
+pub async fn readable(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    target: &Target,
+) -> std::result::Result<bool, DbErr> {
+    use entity::{area, site};
+    Ok(match target {
+        Target::Area(code) => {
+            scope.site_only().is_none()
+                && area::Entity::find()
+                    .filter(area::Column::Code.eq(code.clone()))
+                    .filter(scope.areas_below())
+                    .one(db)
+                    .await?
+                    .is_some()
+        }
+        Target::Site(code) => site::Entity::find()
+            .filter(site::Column::Code.eq(code.clone()))
+            .filter(scope.sites())
+            .one(db)
+            .await?
+            .is_some(),
+    })
+}

@@ -286,3 +286,125 @@ fn on_list(r: &Register, h: &entity::household::Model, kind: &str, on: NaiveDate
         other => panic!("no list {other}"),
     }
 }
+
+async fn get(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(format!("{}{path}", app.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
+/// The `indicators` fixture with H05's head named like a formula.
+async fn hostile() -> TestApp {
+    let dir = crate::support::fixture_copy("indicators");
+    crate::support::edit_csv(dir.path(), "households.csv", "H05,蒙正华,", "H05,=1+2,");
+    let db = TestDb::new().await;
+    anju::register::import_dir(&db.db, dir.path())
+        .await
+        .unwrap();
+    TestApp::spawn_on(db).await
+}
+
+#[tokio::test]
+async fn field_teams_download_the_lists_as_csv_and_xlsx() {
+    use calamine::{Data, Reader};
+    let app = hostile().await;
+    let officer = app.token(Role::Officer, COUNTY, None).await;
+    let path = "/watch-lists/ZERO_EMPLOYMENT.csv?areaCode=522732&asOf=2020-06-30";
+    let resp = get(&app, path, Some(&officer)).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = resp.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let codes: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(codes, ["H04", "H05", "H07"]);
+    // The officer sees personal data, defanged; the ID number whole.
+    assert_eq!(&rows[1][1], "'=1+2");
+    assert_eq!(rows[1][2].len(), 18);
+    assert!(!rows[1][2].contains('*'));
+    assert!(rows[1][7].contains("none employed on 2020-06-30"));
+    // Each household shown unmasked is on record.
+    let audited: Vec<String> = entity::audit_log::Entity::find()
+        .all(&app.db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.purpose.as_deref() == Some("watch-list download"))
+        .filter_map(|e| e.entity_keys)
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    for code in ["H04", "H05", "H07"] {
+        assert!(audited[0].contains(code), "{audited:?}");
+    }
+
+    // The workbook: the same rows, every cell text, the formula-like name kept as text.
+    let viewer = app.token(Role::Viewer, COUNTY, None).await;
+    let resp = get(
+        &app,
+        "/watch-lists/zero_employment.xlsx?areaCode=522732&asOf=2020-06-30",
+        Some(&viewer),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let bytes = resp.bytes().await.unwrap();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range("名单").unwrap();
+    let formulas = book.worksheet_formula("名单").unwrap();
+    assert!(formulas.cells().all(|(_, _, f)| f.is_empty()));
+    let cell = |r: u32, c: u32| match range.get_value((r, c)) {
+        Some(Data::String(s)) => s.clone(),
+        other => panic!("({r}, {c}): {other:?}"),
+    };
+    let codes: Vec<String> = (3..6).map(|r| cell(r, 0)).collect();
+    assert_eq!(codes, ["H04", "H05", "H07"]);
+    // The viewer's copy is masked: surname only, and a masked ID number.
+    assert_eq!(cell(4, 1), "=***");
+    assert!(cell(4, 2).contains("**********"));
+    assert_eq!(range.get_value((6, 0)), None);
+}
+
+#[tokio::test]
+async fn downloads_need_credentials_and_keep_to_the_callers_scope() {
+    let app = TestApp::with_fixture("indicators").await;
+    let path = "/watch-lists/RELAPSED.csv?areaCode=522732";
+    assert_eq!(get(&app, path, None).await.status(), 401);
+    let township = app.token(Role::Officer, B, None).await;
+    let resp = get(&app, path, Some(&township)).await;
+    assert_eq!(resp.status(), 404);
+    let own = get(
+        &app,
+        "/watch-lists/RELAPSED.csv?areaCode=522732101&asOf=2020-12-31",
+        Some(&township),
+    )
+    .await;
+    assert_eq!(own.status(), 200);
+    // Township B's relapsed households: none (H02 and H03 are A's).
+    assert_eq!(own.text().await.unwrap().lines().count(), 1);
+    for (bad, says) in [
+        ("/watch-lists/HUNGRY.csv?areaCode=522732101", "kind"),
+        ("/watch-lists/RELAPSED.pdf?areaCode=522732101", "path"),
+        ("/watch-lists/RELAPSED.csv", "scope"),
+        (
+            "/watch-lists/RELAPSED.csv?areaCode=522732101&asOf=30.6.2020",
+            "asOf",
+        ),
+    ] {
+        let resp = get(&app, bad, Some(&township)).await;
+        assert_eq!(resp.status(), 400, "{bad}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with(says),
+            "{body}"
+        );
+    }
+}
