@@ -100,13 +100,19 @@ pub const WORKS: &str =
 pub const FEED: &str = "query Feed($after: String!) { changes(after: $after, first: 1000) { \
 changes { cursor type id op version committedAt record { id } } endCursor hasMore } }";
 
+/// A drill-down page of 100 households: the province's occupancy gap (households not yet moved
+/// in), each with its code and persons.
+pub const DRILL_DOWN: &str = "query Drill($area: String!) { \
+drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: OCCUPANCY, part: GAP, first: 100) { \
+nodes { ... on Household { code persons movedInOn } } pageInfo { hasNextPage endCursor } } }";
+
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
     "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 10] = [
+pub const QUERIES: [BenchQuery; 11] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -199,6 +205,16 @@ pub const QUERIES: [BenchQuery; 10] = [
         max_connections: Some(1),
         cold: false,
         drive: Drive::Served,
+    },
+    BenchQuery {
+        id: "Q7",
+        about: "a drill-down page of 100 at province scale: households behind the occupancy gap \
+                (executed every time)",
+        text: DRILL_DOWN,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: false,
+        drive: Drive::Fresh,
     },
 ];
 
