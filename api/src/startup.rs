@@ -120,6 +120,9 @@ impl Application {
         );
         let sealer = crate::auth::opaque::Sealer::load(&conn).await?;
         let webhooks = spawn_webhooks(&housekeeping, &serve, sealer.clone())?;
+        let watch = crate::domain::watch::WatchSettings {
+            low_income_line_yuan: serve.low_income_line_yuan,
+        };
         let schema = graphql::build_schema(
             conn.clone(),
             cache.clone(),
@@ -129,6 +132,7 @@ impl Application {
             crate::graphql::types::webhook::WebhookSettings {
                 allow_private: serve.webhook_allow_private,
             },
+            watch,
         );
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
@@ -149,6 +153,7 @@ impl Application {
         let state = AppState {
             db: conn,
             housekeeping,
+            watch,
             schema,
             statements,
             cache,

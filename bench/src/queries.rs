@@ -103,13 +103,25 @@ pub const WORKS: &str =
 pub const FEED: &str = "query Feed($after: String!) { changes(after: $after, first: 1000) { \
 changes { cursor type id op version committedAt record { id } } endCursor hasMore } }";
 
+/// A drill-down page of 100 households: the province's occupancy gap (households not yet moved
+/// in), each with its code and persons.
+pub const DRILL_DOWN: &str = "query Drill($area: String!) { \
+drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: OCCUPANCY, part: GAP, first: 100) { \
+nodes { ... on Household { code persons movedInOn } } pageInfo { hasNextPage endCursor } } }";
+
+/// The laborers without work on 2020-06-30 at the province: the employment rate's gap, a
+/// drill-down through members and their employments.
+pub const DRILL_DOWN_EMPLOYMENT: &str = "query Drill($area: String!) { \
+drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: EMPLOYMENT, part: GAP, first: 100) { \
+nodes { ... on Member { name laborCapacity } } pageInfo { hasNextPage endCursor } } }";
+
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
     "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 11] = [
+pub const QUERIES: [BenchQuery; 13] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -212,6 +224,26 @@ pub const QUERIES: [BenchQuery; 11] = [
         cold: false,
         drive: Drive::Served,
     },
+    BenchQuery {
+        id: "Q7",
+        about: "a drill-down page of 100 at province scale: households behind the occupancy gap \
+                (executed every time)",
+        text: DRILL_DOWN,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: false,
+        drive: Drive::Fresh,
+    },
+    BenchQuery {
+        id: "Q7e",
+        about: "a drill-down page of 100 at province scale: laborers behind the employment gap \
+                (executed every time)",
+        text: DRILL_DOWN_EMPLOYMENT,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: false,
+        drive: Drive::Fresh,
+    },
 ];
 
 /// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
@@ -298,7 +330,10 @@ mod tests {
     fn only_selects_in_run_order_and_expands_q1() {
         assert_eq!(
             ids(&[]),
-            ["Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6", "Q6c"]
+            [
+                "Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6", "Q6c", "Q7",
+                "Q7e"
+            ]
         );
         assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);
         assert_eq!(ids(&["q3SQL"]), ["Q3sql"]);

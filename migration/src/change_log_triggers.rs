@@ -460,7 +460,10 @@ fn sqlite(t: &Logged, log_as: Layout) -> Vec<String> {
         other => unreachable!("{other} is not logged"),
     };
     let row = |side: &str, alias: &str| {
-        let picked: Vec<String> = columns.iter().map(|c| format!("{side}.{c} AS {c}")).collect();
+        let picked: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{side}.{c} AS {c}"))
+            .collect();
         format!("(SELECT {}) {alias}", picked.join(", "))
     };
     let both = format!(

@@ -22,8 +22,10 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        db.execute_unprepared("ALTER TABLE change_log ADD COLUMN placed SMALLINT NOT NULL DEFAULT 1")
-            .await?;
+        db.execute_unprepared(
+            "ALTER TABLE change_log ADD COLUMN placed SMALLINT NOT NULL DEFAULT 1",
+        )
+        .await?;
         for s in change_log_triggers::drop(backend)
             .into_iter()
             .chain(change_log_triggers::create(

@@ -152,6 +152,9 @@ pub const SETTINGS: &[Setting] = &[
         "The waits before each retry of a failed webhook delivery (`5s,5m,30m,2h,...`; each \
          ±20 % jitter); a delivery failing after the last one fails for good and disables its \
          endpoint."),
+    serve("ANJU_LOW_INCOME_LINE_YUAN", "serve.low_income_line_yuan", "low-income-line-yuan",
+        "The LOW_INCOME watch list's line: yearly income per person from active employments, in \
+         yuan, below which a household is listed."),
     serve("ANJU_SHUTDOWN_GRACE_MS", "serve.shutdown_grace_ms", "shutdown-grace-ms",
         "After SIGTERM, how long readiness reports 503 while requests are still served, in \
          milliseconds (give the load balancer time to notice)."),
@@ -336,6 +339,8 @@ pub struct ServeConfig {
     pub webhook_allow_private: bool,
     pub webhook_poll_ms: u64,
     pub webhook_retry_schedule: String,
+    /// The LOW_INCOME watch list's line, in yuan a year per person.
+    pub low_income_line_yuan: u32,
     /// The cache (the `cache` section's).
     #[serde(skip)]
     pub cache: CacheConfig,
@@ -381,6 +386,7 @@ impl ServeConfig {
             webhook_allow_private: false,
             webhook_poll_ms: 250,
             webhook_retry_schedule: DEFAULT_WEBHOOK_RETRY_SCHEDULE.into(),
+            low_income_line_yuan: DEFAULT_LOW_INCOME_LINE_YUAN,
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
         }
@@ -394,6 +400,10 @@ const EPHEMERAL_RATE_LIMITS: &str = "admin=1000000000000:1000000000000,\
 officer=1000000000000:1000000000000,site_manager=1000000000000:1000000000000,\
 viewer=1000000000000:1000000000000,integration=1000000000000:1000000000000,\
 anonymous=1000000000000:1000000000000";
+
+/// The LOW_INCOME watch list's default line: 6,000 yuan a year per person, the 2021 national
+/// monitoring floor.
+pub const DEFAULT_LOW_INCOME_LINE_YUAN: u32 = 6_000;
 
 /// Logging.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -647,7 +647,10 @@ pub async fn check_epoch<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
 /// may wait behind a younger one for the next run; none goes early.) Finding the prefix walks
 /// the log's order index from its start, which after the first run is only what expired since
 /// the last.
-pub async fn prune(db: &sea_orm::DatabaseConnection, retention: chrono::Duration) -> Result<u64, DbErr> {
+pub async fn prune(
+    db: &sea_orm::DatabaseConnection,
+    retention: chrono::Duration,
+) -> Result<u64, DbErr> {
     // What goes and where the log says it stopped change together; replicas pruning at once
     // take turns on the state row, so the mark never moves back.
     let txn = db.begin().await?;
@@ -689,8 +692,8 @@ pub async fn prune(db: &sea_orm::DatabaseConnection, retention: chrono::Duration
     };
     // The last change that goes.
     let last = match kept {
-        Some((tx, id)) => db
-            .query_one_raw(stmt(
+        Some((tx, id)) => {
+            db.query_one_raw(stmt(
                 backend,
                 &format!(
                     "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
@@ -699,9 +702,10 @@ pub async fn prune(db: &sea_orm::DatabaseConnection, retention: chrono::Duration
                 ),
                 vec![Value::from(tx.to_string()), Value::from(id)],
             ))
-            .await?,
-        None => db
-            .query_one_raw(stmt(
+            .await?
+        }
+        None => {
+            db.query_one_raw(stmt(
                 backend,
                 &format!(
                     "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
@@ -709,7 +713,8 @@ pub async fn prune(db: &sea_orm::DatabaseConnection, retention: chrono::Duration
                 ),
                 vec![],
             ))
-            .await?,
+            .await?
+        }
     };
     // Older epochs go whole.
     let mut gone = db

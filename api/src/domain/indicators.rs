@@ -10,6 +10,7 @@
 //! checked against.
 
 mod calendar;
+pub mod define;
 mod query;
 pub mod read;
 pub mod rollup;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod changes;
+pub mod drilldown;
 pub mod find;
 pub use anju_contract::id_number;
 pub mod indicators;
@@ -13,5 +14,6 @@ pub mod register;
 pub mod rules;
 pub mod scope;
 pub mod unscoped;
+pub mod watch;
 pub mod webhooks;
 pub mod write;

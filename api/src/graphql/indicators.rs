@@ -127,6 +127,12 @@ impl IndicatorSet {
     async fn household_employment(&self) -> Ratio {
         self.0.household_employment.into()
     }
+    /// 零就业家庭: households with at least one laborer and none employed (the gap of
+    /// `householdEmployment`; `watchList(kind: ZERO_EMPLOYMENT)` lists them).
+    async fn zero_employment_households(&self) -> i32 {
+        let r = self.0.household_employment;
+        i32::try_from(r.denominator - r.numerator).unwrap_or(i32::MAX)
+    }
     /// 三篇文章: employed laborers per path; every path is listed, in declaration order.
     async fn employment_by_path(&self) -> Vec<PathCount> {
         self.0

@@ -91,6 +91,7 @@ pub mod types;
 #[derive(MergedObject, Default)]
 pub struct Query(
     indicators::IndicatorQuery,
+    types::drilldown::DrillDownQuery,
     types::area::AreaQuery,
     types::site::SiteQuery,
     types::household::HouseholdQuery,
@@ -114,6 +115,7 @@ pub fn build_schema(
     production: bool,
     sealer: crate::auth::opaque::Sealer,
     webhooks: types::webhook::WebhookSettings,
+    watch: crate::domain::watch::WatchSettings,
 ) -> AnjuSchema {
     let mut builder = Schema::build(
         Query::default(),
@@ -124,6 +126,7 @@ pub fn build_schema(
     .data(cache)
     .data(sealer)
     .data(webhooks)
+    .data(watch)
     // Depth, cost and directives are limited by the extension, not by the engine's own
     // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
     .extension(rules::Rules {

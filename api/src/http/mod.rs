@@ -14,6 +14,7 @@ pub mod response_store;
 pub mod serve;
 mod state;
 mod throttle;
+mod watch_list;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/bulletins/{area}/{file}", get(bulletin::download))
+        .route("/watch-lists/{file}", get(watch_list::download))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(map_request_with_state(state.clone(), bound_body))
         .layer(map_response_with_state(state.clone(), close_when_draining))

@@ -41,4 +41,6 @@ pub struct AppState {
     pub body_read_timeout: Option<std::time::Duration>,
     /// The connections open, out of the most allowed.
     pub connections: std::sync::Arc<super::serve::Connections>,
+    /// What the watch lists are judged by.
+    pub watch: crate::domain::watch::WatchSettings,
 }

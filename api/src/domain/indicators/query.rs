@@ -8,9 +8,10 @@
 
 use crate::db::stmt;
 use chrono::NaiveDate;
-use entity::enums::{EmploymentPath, LaborCapacity, WorkCategory};
+use entity::enums::{EmploymentPath, WorkCategory};
 use sea_orm::{DbBackend, Statement, Value};
 
+use super::define::{self as d, AS_OF, SCOPE};
 use super::Target;
 
 /// Looks the scope's code up in `areas` or `sites`.
@@ -57,13 +58,9 @@ pub(super) fn indicators(backend: DbBackend, scope: &Target, as_of: NaiveDate) -
     stmt(backend, &sql, values)
 }
 
-/// Named placeholders, numbered by [`number_placeholders`]. Neither is a prefix of the other.
-const AS_OF: &str = ":as_of";
-const SCOPE: &str = ":scope";
-
 /// Replaces named placeholders with `$1, $2, …` numbered in order of first use, as
 /// [`stmt`] requires, and orders the values to match. Names that do not occur are dropped.
-fn number_placeholders(sql: &str, params: Vec<(&str, Value)>) -> (String, Vec<Value>) {
+pub(crate) fn number_placeholders(sql: &str, params: Vec<(&str, Value)>) -> (String, Vec<Value>) {
     let mut used: Vec<(usize, &str, Value)> = params
         .into_iter()
         .filter_map(|(name, value)| sql.find(name).map(|at| (at, name, value)))
@@ -78,18 +75,6 @@ fn number_placeholders(sql: &str, params: Vec<(&str, Value)>) -> (String, Vec<Va
     (sql, values)
 }
 
-/// `site_code` names a site located in the scope: a site of a township in the area's subtree, or
-/// the scope's site itself.
-fn site_in_scope(scope: &Target, site_code: &str) -> String {
-    match scope {
-        Target::Area(_) => format!(
-            "{site_code} IN (SELECT s.code FROM sites s \
-             JOIN area_closure sc ON sc.descendant_code = s.township_code WHERE sc.ancestor_code = {SCOPE})"
-        ),
-        Target::Site(_) => format!("{site_code} = {SCOPE}"),
-    }
-}
-
 /// `COUNT` of the rows meeting `condition`, as a BIGINT (0 over no rows).
 fn count_if(condition: &str, column: &str) -> String {
     sum_if(condition, "1", column)
@@ -102,7 +87,7 @@ fn sum_if(condition: &str, value: &str, column: &str) -> String {
 
 /// worksCompletion and worksByCategory.
 fn works(scope: &Target) -> String {
-    let done = format!("w.completed_on <= {AS_OF}");
+    let done = d::work_done("w");
     let mut columns = vec![
         "CAST(COUNT(*) AS BIGINT) AS works_total".to_owned(),
         count_if(&done, "works_done"),
@@ -116,7 +101,7 @@ fn works(scope: &Target) -> String {
     format!(
         "SELECT {} FROM site_works w WHERE {}",
         columns.join(", "),
-        site_in_scope(scope, "w.site_code")
+        d::site_in_target(scope, "w.site_code")
     )
 }
 
@@ -124,29 +109,28 @@ fn works(scope: &Target) -> String {
 fn construction(scope: &Target) -> String {
     format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS construction_total, {done} \
-         FROM (SELECT w.site_code, SUM(CASE WHEN w.completed_on <= {AS_OF} THEN 0 ELSE 1 END) AS unfinished \
+         FROM (SELECT w.site_code, SUM({unfinished}) AS unfinished \
                FROM site_works w WHERE w.category = '{main}' AND {filter} GROUP BY w.site_code) mw",
         done = count_if("mw.unfinished = 0", "construction_done"),
         main = WorkCategory::Main.code(),
-        filter = site_in_scope(scope, "w.site_code"),
+        unfinished = d::holds(&d::work_unfinished("w")),
+        filter = d::site_in_target(scope, "w.site_code"),
     )
 }
 
 /// occupancy, occupancyPersons and stablePovertyExit.
 fn households(scope: &Target) -> String {
-    let moved_in = format!("h.moved_in_on <= {AS_OF}");
-    let stable = format!(
-        "h.registered_poor AND h.poverty_exit_on <= {AS_OF} AND (h.relapsed_on IS NULL OR h.relapsed_on > {AS_OF})"
-    );
+    let moved_in = d::moved_in("h");
+    let stable = d::stably_exited("h");
     format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS households, {moved}, \
          CAST(COALESCE(SUM(h.persons), 0) AS BIGINT) AS persons, {moved_persons}, {poor}, {stable} \
          FROM households h WHERE {filter}",
         moved = count_if(&moved_in, "households_moved_in"),
         moved_persons = sum_if(&moved_in, "h.persons", "persons_moved_in"),
-        poor = count_if("h.registered_poor", "registered_poor"),
+        poor = count_if(&d::registered_poor("h"), "registered_poor"),
         stable = count_if(&stable, "stably_exited"),
-        filter = site_in_scope(scope, "h.site_code"),
+        filter = d::site_in_target(scope, "h.site_code"),
     )
 }
 
@@ -186,35 +170,31 @@ fn employment(scope: &Target) -> String {
              FROM members m \
              JOIN households h ON h.code = m.household_code \
              LEFT JOIN employments e ON e.member_id_number = m.id_number \
-               AND e.started_on <= {AS_OF} AND (e.ended_on IS NULL OR e.ended_on >= {AS_OF}) \
-             WHERE m.labor_capacity IN ('{full}', '{partial}') AND {filter} \
+               AND {active} \
+             WHERE {is_laborer} AND {filter} \
              GROUP BY m.id_number, m.household_code) l \
            GROUP BY l.household_code) lh",
         totals = totals.join(", "),
         household = household.join(", "),
         laborer = laborer.join(", "),
-        full = LaborCapacity::Full.code(),
-        partial = LaborCapacity::Partial.code(),
-        filter = site_in_scope(scope, "h.site_code"),
+        active = d::active("e"),
+        is_laborer = d::laborer("m"),
+        filter = d::site_in_target(scope, "h.site_code"),
     )
 }
 
 /// demolition, reclamation and reclaimedAreaMu, over non-exempt homesteads on the origin side:
 /// homesteads in the area's villages, or those of the site's households.
 fn homesteads(scope: &Target) -> String {
-    let filter = match scope {
-        Target::Area(_) => format!(
-            "hs.village_code IN (SELECT oc.descendant_code FROM area_closure oc WHERE oc.ancestor_code = {SCOPE})"
-        ),
-        Target::Site(_) => format!("hs.household_code IN (SELECT oh.code FROM households oh WHERE oh.site_code = {SCOPE})"),
-    };
-    let reclaimed = format!("hs.reclaimed_on <= {AS_OF}");
+    let filter = d::homestead_in_target(scope, "hs");
+    let reclaimed = d::reclaimed("hs");
     format!(
         "SELECT CAST(COUNT(*) AS BIGINT) AS homesteads, {demolished}, {reclaimed_count}, \
          CAST(COALESCE(SUM(CASE WHEN {reclaimed} THEN hs.area_mu ELSE 0 END), 0) AS DOUBLE PRECISION) \
          AS reclaimed_area_mu \
-         FROM homesteads hs WHERE NOT hs.exempt AND {filter}",
-        demolished = count_if(&format!("hs.demolished_on <= {AS_OF}"), "demolished"),
+         FROM homesteads hs WHERE {not_exempt} AND {filter}",
+        not_exempt = d::not_exempt("hs"),
+        demolished = count_if(&d::demolished("hs"), "demolished"),
         reclaimed_count = count_if(&reclaimed, "reclaimed"),
     )
 }

@@ -37,7 +37,7 @@ impl CacheKey for IndicatorKey<'_> {
     }
 }
 
-fn not_found(target: &Target) -> Error {
+pub(crate) fn not_found(target: &Target) -> Error {
     match target {
         Target::Area(c) => Error::not_found("area", c.clone()),
         Target::Site(c) => Error::not_found("site", c.clone()),
@@ -47,7 +47,10 @@ fn not_found(target: &Target) -> Error {
 /// `NOT_FOUND` for a target outside what the caller may see, exactly as for an unknown one: an
 /// area must lie in the caller's subtree (a site manager sees no area's indicators), a site
 /// must be visible.
-async fn ensure_allowed<B: Batched>(reads: &Reads<'_, B>, target: &Target) -> Result<()> {
+pub(crate) async fn ensure_allowed<B: Batched>(
+    reads: &Reads<'_, B>,
+    target: &Target,
+) -> Result<()> {
     if reads.scope.is_everything() {
         return Ok(());
     }

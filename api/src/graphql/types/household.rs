@@ -115,6 +115,17 @@ impl Household {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+    /// Why the household is on a watch list on `asOf` (today by default), and since when; ask it
+    /// of the households `watchList` returns, with the same `kind` and `asOf`.
+    async fn watch(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The list.")] kind: super::drilldown::WatchKind,
+        #[graphql(desc = "The date to judge on; defaults to today (China Standard Time).")]
+        as_of: Option<Date>,
+    ) -> Result<super::drilldown::WatchEntry> {
+        super::drilldown::watch_entry(ctx, &self.0, kind, as_of).await
+    }
     /// The household's members, by ID number.
     #[graphql(complexity = "5 * child_complexity")]
     async fn members(

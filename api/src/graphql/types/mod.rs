@@ -6,6 +6,7 @@
 pub mod area;
 pub mod audit;
 pub mod changes;
+pub mod drilldown;
 pub mod employment;
 pub mod homestead;
 pub mod household;
