@@ -107,13 +107,23 @@ changes { cursor type id op version committedAt record { id } } endCursor hasMor
 /// in), each with its code and persons.
 pub const DRILL_DOWN: &str = "query Drill($area: String!) { \
 drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: OCCUPANCY, part: GAP, first: 100) { \
-nodes { ... on Household { code persons movedInOn } } pageInfo { hasNextPage endCursor } } }";
+totalCount nodes { ... on Household { code persons movedInOn } } pageInfo { hasNextPage endCursor } } }";
 
 /// The laborers without work on 2020-06-30 at the province: the employment rate's gap, a
 /// drill-down through members and their employments.
 pub const DRILL_DOWN_EMPLOYMENT: &str = "query Drill($area: String!) { \
 drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: EMPLOYMENT, part: GAP, first: 100) { \
-nodes { ... on Member { name laborCapacity } } pageInfo { hasNextPage endCursor } } }";
+totalCount nodes { ... on Member { name laborCapacity } } pageInfo { hasNextPage endCursor } } }";
+
+/// The households with laborers none of whom works on 2020-06-30 at the province.
+pub const DRILL_DOWN_HOUSEHOLD_EMPLOYMENT: &str = "query Drill($area: String!) { \
+drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: HOUSEHOLD_EMPLOYMENT, part: GAP, first: 100) { \
+totalCount nodes { ... on Household { code persons } } pageInfo { hasNextPage endCursor } } }";
+
+/// The old houses not yet demolished on 2020-06-30 at the province (the origin side).
+pub const DRILL_DOWN_DEMOLITION: &str = "query Drill($area: String!) { \
+drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: DEMOLITION, part: GAP, first: 100) { \
+totalCount nodes { ... on Homestead { areaMu demolishedOn } } pageInfo { hasNextPage endCursor } } }";
 
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
@@ -121,7 +131,7 @@ pub const DISCOVER: &str =
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 13] = [
+pub const QUERIES: [BenchQuery; 15] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -244,6 +254,26 @@ pub const QUERIES: [BenchQuery; 13] = [
         cold: false,
         drive: Drive::Fresh,
     },
+    BenchQuery {
+        id: "Q7h",
+        about: "a drill-down page of 100 at province scale: households behind the household \
+                employment gap (executed every time)",
+        text: DRILL_DOWN_HOUSEHOLD_EMPLOYMENT,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: false,
+        drive: Drive::Fresh,
+    },
+    BenchQuery {
+        id: "Q7d",
+        about: "a drill-down page of 100 at province scale: homesteads behind the demolition \
+                gap (executed every time)",
+        text: DRILL_DOWN_DEMOLITION,
+        scope: Scope::Province,
+        max_connections: None,
+        cold: false,
+        drive: Drive::Fresh,
+    },
 ];
 
 /// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
@@ -332,7 +362,7 @@ mod tests {
             ids(&[]),
             [
                 "Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6", "Q6c", "Q7",
-                "Q7e"
+                "Q7e", "Q7h", "Q7d"
             ]
         );
         assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);

@@ -4,7 +4,7 @@
 //! answers its `totalCount`, are both one `SELECT` of that definition narrowed to the part
 //! asked for and to the caller's scope.
 
-use super::indicators::define::{self as d, AS_OF, SCOPE};
+use super::indicators::define::{self as d, AS_OF};
 use super::indicators::read::{ensure_allowed, not_found};
 use super::indicators::{scope_exists, Target};
 use super::pagination::{keyset_page, KeyKind, Page, PageRequest};
@@ -62,6 +62,9 @@ pub struct Definition {
     pub table: Table,
     pub universe: Vec<String>,
     pub counted: String,
+    /// `counted` is a test of existence, never unknown: a part is then the test itself or its
+    /// negation, which the planner turns into a (semi- or anti-) join it can stop early in.
+    pub known: bool,
 }
 
 /// The definition of `indicator` in `target` (CONTRACT §2).
@@ -124,10 +127,15 @@ pub fn definition(indicator: Indicator, target: &Target) -> Definition {
             },
         ),
     };
+    let known = matches!(
+        indicator,
+        I::ConstructionCompletion | I::HouseholdEmployment | I::Employment
+    );
     Definition {
         table,
         universe,
         counted,
+        known,
     }
 }
 
@@ -136,11 +144,19 @@ impl Definition {
     /// [`super::indicators::define`].
     pub fn predicate(&self, part: Part) -> String {
         let mut all: Vec<String> = self.universe.iter().map(|p| format!("({p})")).collect();
-        let counted = d::holds(&self.counted);
-        match part {
-            Part::Numerator => all.push(format!("{counted} = 1")),
-            Part::Denominator => {}
-            Part::Gap => all.push(format!("{counted} = 0")),
+        if self.known {
+            match part {
+                Part::Numerator => all.push(format!("({})", self.counted)),
+                Part::Denominator => {}
+                Part::Gap => all.push(format!("NOT ({})", self.counted)),
+            }
+        } else {
+            let counted = d::holds(&self.counted);
+            match part {
+                Part::Numerator => all.push(format!("{counted} = 1")),
+                Part::Denominator => {}
+                Part::Gap => all.push(format!("{counted} = 0")),
+            }
         }
         all.join(" AND ")
     }
@@ -155,11 +171,8 @@ impl Definition {
     ) -> Expr {
         d::bind(
             backend,
-            &self.predicate(part),
-            &[
-                (AS_OF, Value::from(as_of)),
-                (SCOPE, Value::from(target.code())),
-            ],
+            &d::with_target_literal(&self.predicate(part), target),
+            &[(AS_OF, Value::from(as_of))],
         )
     }
 }

@@ -5,7 +5,7 @@
 //! members and employments.
 
 use super::drilldown::{definition, Part};
-use super::indicators::define::{self as d, AS_OF, SCOPE};
+use super::indicators::define::{self as d, AS_OF};
 use super::indicators::read::{ensure_allowed, not_found};
 use super::indicators::{scope_exists, Target};
 use super::pagination::{keyset_page, KeyKind, Page, PageRequest};
@@ -143,10 +143,9 @@ fn select(
 ) -> sea_orm::Select<household::Entity> {
     let cond = d::bind(
         db.get_database_backend(),
-        &predicate(kind, target),
+        &d::with_target_literal(&predicate(kind, target), target),
         &[
             (AS_OF, Value::from(as_of)),
-            (SCOPE, Value::from(target.code())),
             (LINE, Value::from(i64::from(settings.low_income_line_yuan))),
             (LOST_FROM, Value::from(lost_from(as_of))),
         ],

@@ -165,6 +165,15 @@ pub fn holds(predicate: &str) -> String {
     format!("(CASE WHEN {predicate} THEN 1 ELSE 0 END)")
 }
 
+/// `sql` with the target's code written in as a literal instead of [`SCOPE`]: for a list of a
+/// target's records. PostgreSQL soon plans a prepared statement once for any value, and a plan
+/// made without the code guesses a target of a few rows: for the province it then walks every
+/// household of it to find a page of 100, where knowing the code it walks the page's keys.
+/// (The code is an existing area's or site's, checked before; quotes are doubled anyway.)
+pub fn with_target_literal(sql: &str, target: &Target) -> String {
+    sql.replace(SCOPE, &format!("'{}'", target.code().replace('\'', "''")))
+}
+
 /// `sql` as a query-builder expression, its named placeholders bound to `params`: each
 /// occurrence becomes the backend's placeholder in turn (`$1, $2, …` or `?`), with its value.
 pub fn bind(
