@@ -2,6 +2,7 @@
 
 mod bulletin;
 mod cached;
+mod download;
 mod graphql;
 mod health;
 pub mod metrics;

@@ -5,6 +5,7 @@
 //! data is masked unless the caller's role is granted it, and each household shown unmasked is
 //! audited before the file leaves. Every cell that a spreadsheet would evaluate is defanged.
 
+use super::download::{bad, caller, database, refuse, unwritten};
 use super::read_audit::audit_reads;
 use super::AppState;
 use crate::auth::scope::Access;
@@ -15,7 +16,7 @@ use crate::error::Code;
 use crate::graphql::RequestId;
 use crate::register::spreadsheet::defang;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
@@ -36,37 +37,6 @@ pub const HEADINGS: [&str; 9] = [
 
 /// The characters that make a spreadsheet read a cell as a formula when it begins with one.
 const TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-fn refuse(status: StatusCode, code: Code, message: String) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
-    let mut response = (status, axum::Json(body)).into_response();
-    if code == Code::Unauthenticated {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
-fn bad(message: String) -> Response {
-    refuse(StatusCode::BAD_REQUEST, Code::BadUserInput, message)
-}
-
-fn internal(e: sea_orm::DbErr) -> Response {
-    tracing::error!(error = %e, "watch-list download failed");
-    let code = if crate::error::is_unavailable(&e) {
-        Code::DatabaseUnavailable
-    } else {
-        Code::Internal
-    };
-    refuse(
-        StatusCode::SERVICE_UNAVAILABLE,
-        code,
-        "internal error".into(),
-    )
-}
 
 /// The file's rows: one per household, masked for callers without personal data, with the
 /// households shown unmasked.
@@ -149,22 +119,9 @@ pub(super) async fn download(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let caller = match state.auth.authenticate(&headers).await {
-        Ok(c) if c.principal().is_some() => c,
-        _ => {
-            return refuse(
-                StatusCode::UNAUTHORIZED,
-                Code::Unauthenticated,
-                "valid credentials are required to download watch lists".into(),
-            )
-        }
-    };
-    let Some(who) = caller.principal().cloned() else {
-        return refuse(
-            StatusCode::UNAUTHORIZED,
-            Code::Unauthenticated,
-            "valid credentials are required to download watch lists".into(),
-        );
+    let (caller, who) = match caller(&state, &headers, "watch lists").await {
+        Ok(known) => known,
+        Err(response) => return response,
     };
     let (name, xlsx_wanted) = match (file.strip_suffix(".csv"), file.strip_suffix(".xlsx")) {
         (Some(n), _) => (n, false),
@@ -197,7 +154,7 @@ pub(super) async fn download(
     let access = Access::new(state.db.clone(), caller);
     let scope = match access.scope().await {
         Ok(s) => s,
-        Err(e) => return internal(e),
+        Err(e) => return database("watch-list", e),
     };
     match watch::readable(&state.db, &scope, &target).await {
         Ok(true) => {}
@@ -208,11 +165,11 @@ pub(super) async fn download(
                 format!("no area or site `{}` was found", target.code()),
             )
         }
-        Err(e) => return internal(e),
+        Err(e) => return database("watch-list", e),
     }
     let entries = match watch::entries(&state.db, &scope, &target, as_of, kind, state.watch).await {
         Ok(e) => e,
-        Err(e) => return internal(e),
+        Err(e) => return database("watch-list", e),
     };
     let rows = rows(&entries, who.pii);
     if who.pii {
@@ -238,26 +195,12 @@ pub(super) async fn download(
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 "xlsx",
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "watch-list workbook failed");
-                return refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Code::Internal,
-                    "internal error".into(),
-                );
-            }
+            Err(e) => return unwritten("watch-list workbook", e),
         }
     } else {
         match csv(&rows) {
             Ok(b) => (b, "text/csv; charset=utf-8", "csv"),
-            Err(e) => {
-                tracing::error!(error = %e, "watch-list CSV failed");
-                return refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Code::Internal,
-                    "internal error".into(),
-                );
-            }
+            Err(e) => return unwritten("watch-list CSV", e),
         }
     };
     (

@@ -7,12 +7,13 @@
 mod page;
 mod workbook;
 
+use super::download::{bad, caller, database, refuse, unwritten};
 use super::AppState;
 use crate::auth::scope::Access;
 use crate::domain::periods::{self, BulletinRead, Indicator, Month, RankEntry};
 use crate::error::Code;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
@@ -54,20 +55,6 @@ impl Document {
     }
 }
 
-/// A refusal as JSON with its code.
-fn refuse(status: StatusCode, code: Code, message: String) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
-    let mut response = (status, axum::Json(body)).into_response();
-    if code == Code::Unauthenticated {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
-}
-
 /// Reads the bulletin for the caller, with the names it shows.
 async fn document(
     state: &AppState,
@@ -76,46 +63,17 @@ async fn document(
     month: &str,
     query: &HashMap<String, String>,
 ) -> Result<Document, Response> {
-    let caller = match state.auth.authenticate(headers).await {
-        Ok(c) if c.principal().is_some() => c,
-        _ => {
-            return Err(refuse(
-                StatusCode::UNAUTHORIZED,
-                Code::Unauthenticated,
-                "valid credentials are required to download bulletins".into(),
-            ))
-        }
-    };
-    let month = Month::parse(month).map_err(|m| {
-        refuse(
-            StatusCode::BAD_REQUEST,
-            Code::BadUserInput,
-            format!("month: {m}"),
-        )
-    })?;
+    let (caller, _) = caller(state, headers, "bulletins").await?;
+    let month = Month::parse(month).map_err(|m| bad(format!("month: {m}")))?;
     let vintage = match query.get("vintage") {
         None => None,
         Some(v) => Some(v.parse::<i32>().ok().filter(|v| *v >= 1).ok_or_else(|| {
-            refuse(
-                StatusCode::BAD_REQUEST,
-                Code::BadUserInput,
-                format!("vintage: \"{v}\" is not a vintage number (1, 2, …)"),
-            )
+            bad(format!(
+                "vintage: \"{v}\" is not a vintage number (1, 2, …)"
+            ))
         })?),
     };
-    let internal = |e: sea_orm::DbErr| {
-        tracing::error!(error = %e, "bulletin download failed");
-        let code = if crate::error::is_unavailable(&e) {
-            Code::DatabaseUnavailable
-        } else {
-            Code::Internal
-        };
-        refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            code,
-            "internal error".into(),
-        )
-    };
+    let internal = |e| database("bulletin", e);
     let access = Access::new(state.db.clone(), caller);
     let scope = access.scope().await.map_err(internal)?;
     let not_found = || {
@@ -211,14 +169,7 @@ pub(super) async fn download(
                 )
                     .into_response()
             }
-            Err(e) => {
-                tracing::error!(error = %e, "bulletin workbook failed");
-                refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Code::Internal,
-                    "internal error".into(),
-                )
-            }
+            Err(e) => unwritten("bulletin workbook", e),
         }
     } else {
         (
