@@ -690,32 +690,24 @@ pub async fn prune(
         DbBackend::Postgres => "xid8",
         _ => "INTEGER",
     };
-    // The last change that goes.
-    let last = match kept {
-        Some((tx, id)) => {
-            db.query_one_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
-                     AND (tx, id) < (CAST($1 AS {xid}), $2) \
-                     ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
-                ),
-                vec![Value::from(tx.to_string()), Value::from(id)],
-            ))
-            .await?
-        }
-        None => {
-            db.query_one_raw(stmt(
-                backend,
-                &format!(
-                    "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} \
-                     ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
-                ),
-                vec![],
-            ))
-            .await?
-        }
+    // The last change that goes: the last before the first kept, or the last of all.
+    let (before_kept, args) = match kept {
+        Some((tx, id)) => (
+            format!("AND (tx, id) < (CAST($1 AS {xid}), $2)"),
+            vec![Value::from(tx.to_string()), Value::from(id)],
+        ),
+        None => (String::new(), vec![]),
     };
+    let last = db
+        .query_one_raw(stmt(
+            backend,
+            &format!(
+                "SELECT {tx_text} AS tx, id FROM change_log WHERE {current} {before_kept} \
+                 ORDER BY epoch DESC, tx DESC, id DESC LIMIT 1"
+            ),
+            args,
+        ))
+        .await?;
     // Older epochs go whole.
     let mut gone = db
         .execute_raw(stmt(
