@@ -12,6 +12,7 @@
 //! and the demo generator (`anju-demo`), and brings its HTTP client and histograms with it.
 
 mod load;
+mod peer;
 mod queries;
 mod report;
 pub mod sql;
@@ -21,6 +22,7 @@ use anju::{db, startup};
 use anju_demo as demo;
 use anyhow::{bail, ensure, Context};
 use clap::Args;
+use entity::enums::AreaLevel;
 use queries::Drive;
 use report::Row;
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -58,6 +60,14 @@ pub struct BenchOptions {
     /// Print the query texts and exit.
     #[arg(long)]
     pub list: bool,
+    /// Also measure PostGraphile 5 serving the same database (PostgreSQL only) with the same
+    /// requests in its names, for the rows that have a peer text, and print the ratios
+    /// (installs it with npm on first use).
+    #[arg(long)]
+    pub peer: bool,
+    /// Where the peer's package is [default: the `postgraphile` folder of the bench crate].
+    #[arg(long, value_name = "DIR")]
+    pub peer_dir: Option<std::path::PathBuf>,
 }
 
 /// Shanxi's relocation, the province the default data set is shaped like: 560,000 people in
@@ -72,6 +82,9 @@ fn province_share(households: usize, per_province: usize) -> usize {
         / PROVINCE_HOUSEHOLDS as u128;
     usize::try_from(scaled).unwrap_or(usize::MAX)
 }
+
+/// The name of the server's threads, whose CPU time is the server's.
+const SERVER_THREADS: &str = "anju-server";
 
 /// Sent before each measured window and not counted.
 const WARMUP: Duration = Duration::from_secs(1);
@@ -96,38 +109,73 @@ pub async fn run(
         "SQLite"
     };
 
+    // Personal data is granted to admins only, whatever the configuration says, so that Q3x
+    // (an admin: unmasked and audited) and Q3m (an officer: masked) measure the two ways a page
+    // of households is served.
+    let auth = AuthConfig {
+        pii_roles: "admin".into(),
+        ..auth
+    };
     let data = prepare(&database, &opts).await?;
     let after_import = report::memory();
     let peak_was_reset = report::reset_peak();
 
-    let app = startup::Application::build(
-        database.clone(),
-        ServeConfig {
-            demo_if_empty: false,
-            cache: cache.clone(),
-            auth: auth.clone(),
-            ..ServeConfig::ephemeral()
-        },
-    )
-    .await
-    .context("cannot start the server")?;
-    let authorization = format!("Bearer {}", admin_token(&app.state().db, &auth).await?);
-    let officer = format!("Bearer {}", officer_token(&app.state().db, &auth).await?);
+    // The server runs on a runtime of its own, as it would in a process of its own: its threads
+    // are not the load generator's, and their CPU time is the server's alone.
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name(SERVER_THREADS)
+        .build()
+        .context("cannot start the server's runtime")?;
+    let config = ServeConfig {
+        demo_if_empty: false,
+        cache: cache.clone(),
+        auth: auth.clone(),
+        ..ServeConfig::ephemeral()
+    };
+    let app = server_runtime
+        .spawn(startup::Application::build(database.clone(), config))
+        .await
+        .context("the server's runtime failed")?
+        .context("cannot start the server")?;
+    let callers = Callers {
+        admin: format!("Bearer {}", admin_token(&app.state().db, &auth).await?),
+        officer: format!(
+            "Bearer {}",
+            officer_token(&app.state().db, &auth, AreaLevel::Province).await?
+        ),
+        county_officer: format!(
+            "Bearer {}",
+            officer_token(&app.state().db, &auth, AreaLevel::County).await?
+        ),
+    };
     let url = format!("http://127.0.0.1:{}/graphql", app.port());
     let statements = app.state().statements.clone();
-    let server = tokio::spawn(app.run_until_stopped());
+    let server = server_runtime.spawn(app.run_until_stopped());
     let at_start = report::memory();
 
+    let peer = if opts.peer && selected.iter().any(|q| q.peer.is_some()) {
+        let dir = opts.peer_dir.clone().unwrap_or_else(peer::default_dir);
+        Some(peer::Peer::start(&dir, &database.url, database.max_connections).await?)
+    } else {
+        None
+    };
     let outcome = measure(
         &database,
         &url,
-        [&authorization, &officer],
+        &callers,
+        peer.as_ref(),
         &statements,
         &selected,
         &opts,
     )
     .await;
     server.abort();
+    server_runtime.shutdown_background();
+    let peer_name = peer.as_ref().map(|p| p.name.clone());
+    if let Some(peer) = peer {
+        peer.stop().await;
+    }
     let measured = outcome?;
 
     let mut out = String::new();
@@ -167,6 +215,13 @@ pub async fn run(
     }
     out.push('\n');
     out.push_str(&report::markdown_table(&measured.rows));
+    if let Some(name) = peer_name {
+        out.push_str(&format!(
+            "\nAgainst {name} over the same database, with the same connections, each row right \
+             after Anju's (both answers checked to hold the same records first):\n\n"
+        ));
+        out.push_str(&report::peer_table(&measured.peer_rows, &name));
+    }
     print!("{out}");
     for (query, error) in &measured.first_errors {
         eprintln!("{query}: first error: {error}");
@@ -311,10 +366,29 @@ pub async fn import_child(
     Ok(())
 }
 
+/// The tokens the benchmark's callers send (see [`queries::Caller`]).
+struct Callers {
+    admin: String,
+    officer: String,
+    county_officer: String,
+}
+
+impl Callers {
+    fn of(&self, caller: queries::Caller) -> &str {
+        match caller {
+            queries::Caller::Admin => &self.admin,
+            queries::Caller::Officer => &self.officer,
+            queries::Caller::CountyOfficer => &self.county_officer,
+        }
+    }
+}
+
 /// Everything measured against the running server.
 struct Measured {
     cold: Vec<String>,
     rows: Vec<Row>,
+    /// Anju's row and the peer's, for the rows measured against the peer.
+    peer_rows: Vec<(Row, Row)>,
     first_errors: Vec<(&'static str, String)>,
 }
 
@@ -328,16 +402,15 @@ struct Areas {
 async fn measure(
     database: &DatabaseConfig,
     url: &str,
-    [authorization, officer]: [&str; 2],
+    callers: &Callers,
+    peer: Option<&peer::Peer>,
     statements: &db::StatementCounter,
     selected: &[queries::BenchQuery],
     opts: &BenchOptions,
 ) -> anyhow::Result<Measured> {
     let client = load::client()?;
-    let authorization_of = |q: &queries::BenchQuery| match q.scope {
-        queries::Scope::CountyFeed => officer,
-        _ => authorization,
-    };
+    let authorization = callers.of(queries::Caller::Admin);
+    let authorization_of = |q: &queries::BenchQuery| callers.of(q.caller);
     let areas = discover(&client, url, authorization, database).await?;
     let body_of = |q: &queries::BenchQuery| {
         let variables = match q.scope {
@@ -379,6 +452,16 @@ async fn measure(
     } else {
         Vec::new()
     };
+    // Both servers must answer the peer rows with the same records, or the ratio means nothing.
+    if let Some(peer) = peer {
+        for q in selected {
+            if let Some(text) = q.peer {
+                same_records(&client, url, authorization_of(q), &body_of(q), peer, text)
+                    .await
+                    .with_context(|| format!("{}: Anju and {} disagree", q.id, peer.name))?;
+            }
+        }
+    }
     drop(client);
     // Q3sql's own pool, as large as its connections, so that no request waits for another's.
     let sql = match selected.iter().find(|q| q.drive == Drive::Sql) {
@@ -396,6 +479,7 @@ async fn measure(
     };
 
     let mut rows = Vec::new();
+    let mut peer_rows = Vec::new();
     let mut first_errors = Vec::new();
     for q in selected {
         let connections = q.connections(opts.connections);
@@ -427,34 +511,116 @@ async fn measure(
             _ => statements,
         };
         let statements_before = counter.get();
+        let cpu_before = report::threads_cpu_ms(SERVER_THREADS);
         let sampler = RssSampler::start();
         let result = load::drive(&spec).await?;
         let rss_mb = sampler.stop().await;
         let statements_run = counter.get().saturating_sub(statements_before);
-        // Fewer answers than connections: most requests outlasted the window.
-        let (sample, whole_run) = result.representative(connections as u64);
-        let completed = result.completed();
-        rows.push(Row {
-            query: q.id.to_string(),
-            connections,
-            requests_per_sec: sample.rate(),
-            p50_ms: report::percentile_ms(&sample.latencies, 0.50),
-            p99_ms: report::percentile_ms(&sample.latencies, 0.99),
-            errors: result.errors,
-            statements_per_request: (completed > 0)
-                .then(|| statements_run as f64 / completed as f64),
-            rss_mb,
-            whole_run,
-        });
+        let mut row = row_of(q.id, connections, &result, Some(statements_run), rss_mb);
+        row.cpu_ms_per_request =
+            cpu_per_request(cpu_before, report::threads_cpu_ms(SERVER_THREADS), &result);
         if let Some(e) = result.first_error {
             first_errors.push((q.id, e));
         }
+        if let (Some(peer), Some(text)) = (peer, q.peer) {
+            eprintln!(
+                "{} on {}: {connections} connections, {} s…",
+                q.id,
+                peer.name,
+                WARMUP.as_secs() + opts.duration
+            );
+            let peer_spec = load::LoadSpec {
+                url: peer.url.clone(),
+                body: serde_json::json!({ "query": text.text }).to_string(),
+                writes: None,
+                sql: None,
+                ..spec
+            };
+            let cpu_before = report::process_cpu_ms(peer.pid);
+            let result = load::drive(&peer_spec).await?;
+            let cpu_after = report::process_cpu_ms(peer.pid);
+            if let Some(e) = &result.first_error {
+                first_errors.push((q.id, format!("{}: {e}", peer.name)));
+            }
+            let mut peer_row = row_of(q.id, connections, &result, None, None);
+            peer_row.cpu_ms_per_request = cpu_per_request(cpu_before, cpu_after, &result);
+            peer_rows.push((row.clone(), peer_row));
+        }
+        rows.push(row);
     }
     Ok(Measured {
         cold,
         rows,
+        peer_rows,
         first_errors,
     })
+}
+
+/// CPU milliseconds per completed request between two readings.
+fn cpu_per_request(
+    before: Option<f64>,
+    after: Option<f64>,
+    result: &load::LoadResult,
+) -> Option<f64> {
+    let completed = result.completed();
+    Some((after? - before?) / completed as f64).filter(|_| completed > 0)
+}
+
+/// A table row from a load run; `statements` is None where they were not counted (the peer).
+fn row_of(
+    id: &str,
+    connections: usize,
+    result: &load::LoadResult,
+    statements: Option<u64>,
+    rss_mb: Option<f64>,
+) -> Row {
+    // Fewer answers than connections: most requests outlasted the window.
+    let (sample, whole_run) = result.representative(connections as u64);
+    let completed = result.completed();
+    Row {
+        query: id.to_string(),
+        connections,
+        requests_per_sec: sample.rate(),
+        p50_ms: report::percentile_ms(&sample.latencies, 0.50),
+        p99_ms: report::percentile_ms(&sample.latencies, 0.99),
+        errors: result.errors,
+        statements_per_request: statements
+            .filter(|_| completed > 0)
+            .map(|run| run as f64 / completed as f64),
+        rss_mb,
+        whole_run,
+        cpu_ms_per_request: None,
+    }
+}
+
+/// Sends a peer row's request once to each server and checks that the answers hold the same
+/// records.
+async fn same_records(
+    client: &reqwest::Client,
+    url: &str,
+    authorization: &str,
+    body: &str,
+    peer: &peer::Peer,
+    text: queries::PeerText,
+) -> anyhow::Result<()> {
+    let ours = load::send(client, url, authorization, body, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("Anju: {e}"))?;
+    let peer_body = serde_json::json!({ "query": text.text }).to_string();
+    let theirs = load::send(client, &peer.url, authorization, &peer_body, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", peer.name))?;
+    let ours = text
+        .shape
+        .project(&serde_json::from_slice(ours.as_ref())?, false)?;
+    let theirs = text
+        .shape
+        .project(&serde_json::from_slice(theirs.as_ref())?, true)?;
+    if let Some(difference) = peer::first_difference(&ours, &theirs) {
+        bail!("Anju against {}: {difference}", peer.name);
+    }
+    ensure!(ours == theirs, "the answers differ");
+    Ok(())
 }
 
 /// A token for an admin of the root area, signed as `anju token` signs it (every request sends
@@ -482,25 +648,28 @@ async fn admin_token(
     )
 }
 
-/// A token for an officer of the first county, by code (the county the county rows query).
+/// A token for an officer of the first area of `level`, by code (the province: the root; the
+/// county: the county the county rows query). Officers hold no personal-data grant unless the
+/// configuration gives them one.
 async fn officer_token(
     db: &sea_orm::DatabaseConnection,
     auth: &AuthConfig,
+    level: AreaLevel,
 ) -> anyhow::Result<String> {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     let verifier = anju::auth::jwt::Verifier::from_config(db, auth, false)
         .await?
         .context("no token key: the benchmark signs its own officer token")?;
-    let county = entity::area::Entity::find()
-        .filter(entity::area::Column::Level.eq(entity::enums::AreaLevel::County))
+    let area = entity::area::Entity::find()
+        .filter(entity::area::Column::Level.eq(level))
         .order_by_asc(entity::area::Column::Code)
         .one(db)
         .await?
-        .context("the register has no county")?;
+        .with_context(|| format!("the register has no area of level {level:?}"))?;
     verifier.mint(
         "bench-officer",
         anju::auth::Role::Officer,
-        &county.code,
+        &area.code,
         None,
         Duration::from_secs(24 * 3600),
     )

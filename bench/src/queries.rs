@@ -4,6 +4,7 @@
 //! the wire are the same from run to run; dates are pinned so that the answers do not drift with
 //! the calendar.
 
+use crate::peer::Shape;
 use anyhow::bail;
 
 /// The area a query is scoped to, found in the data set once the server is up.
@@ -22,6 +23,27 @@ pub enum Scope {
     CountyFeed,
 }
 
+/// Who sends a query's requests (each with a token the benchmark signs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// An admin of the root area: sees everything unmasked, and every read of personal data is
+    /// audited.
+    Admin,
+    /// An officer of the root area without the personal-data grant: sees everything, with
+    /// names and ID numbers masked.
+    Officer,
+    /// An officer of the first county.
+    CountyOfficer,
+}
+
+/// The same request for the peer (PostGraphile over the same database), with what both answers
+/// must agree on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerText {
+    pub text: &'static str,
+    pub shape: Shape,
+}
+
 /// One row of the benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BenchQuery {
@@ -33,6 +55,9 @@ pub struct BenchQuery {
     pub scope: Scope,
     /// Most concurrent connections it is driven with (the `--connections` value when lower).
     pub max_connections: Option<usize>,
+    pub caller: Caller,
+    /// Measured against the peer too, with `--peer`.
+    pub peer: Option<PeerText>,
     /// Measured once, alone, on the fresh server before any load.
     pub cold: bool,
     pub drive: Drive,
@@ -77,9 +102,21 @@ reclamation { numerator denominator rate } reclaimedAreaMu } }";
 pub const SITES: &str = "{ sites(first: 50) { nodes { code indicators { occupancy { rate } } \
 households { totalCount } } } }";
 
+/// A page of 50 sites, each with its household count.
+pub const SITE_COUNTS: &str = "{ sites(first: 50) { nodes { code households { totalCount } } } }";
+
+/// [`SITE_COUNTS`] in PostGraphile's names.
+pub const PEER_SITE_COUNTS: &str =
+    "{ allSites(first: 50) { nodes { code householdsBySiteCode { totalCount } } } }";
+
 /// A page of 100 households with everything a register screen shows about them.
 pub const HOUSEHOLDS: &str = "{ households(first: 100) { nodes { code site { name } \
 originVillage { name } members { nodes { name employments { nodes { path } } } } } } }";
+
+/// [`HOUSEHOLDS`] in PostGraphile's names.
+pub const PEER_HOUSEHOLDS: &str = "{ allHouseholds(first: 100) { nodes { code \
+siteBySiteCode { name } areaByOriginVillageCode { name } membersByHouseholdCode { nodes { name \
+employmentsByMemberIdNumber { nodes { path } } } } } } }";
 
 /// The month ends of three years (36 points) for one area.
 pub const SERIES: &str = "query Series($area: String!) { \
@@ -131,13 +168,18 @@ pub const DISCOVER: &str =
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 15] = [
+pub const QUERIES: [BenchQuery; 17] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
         text: TYPENAME,
         scope: Scope::None,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: Some(PeerText {
+            text: TYPENAME,
+            shape: Shape::Nothing,
+        }),
         cold: false,
         drive: Drive::Served,
     },
@@ -147,6 +189,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: INDICATORS,
         scope: Scope::County,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: true,
         drive: Drive::Served,
     },
@@ -156,6 +200,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: INDICATORS,
         scope: Scope::Province,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: true,
         drive: Drive::Served,
     },
@@ -165,8 +211,25 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: SITES,
         scope: Scope::None,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Served,
+    },
+    BenchQuery {
+        id: "Q2x",
+        about: "50 sites with their household count, executed every time (Cache-Control: \
+                no-cache)",
+        text: SITE_COUNTS,
+        scope: Scope::None,
+        max_connections: Some(16),
+        caller: Caller::Admin,
+        peer: Some(PeerText {
+            text: PEER_SITE_COUNTS,
+            shape: Shape::SiteCounts,
+        }),
+        cold: false,
+        drive: Drive::Fresh,
     },
     BenchQuery {
         id: "Q3",
@@ -175,15 +238,38 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: HOUSEHOLDS,
         scope: Scope::None,
         max_connections: Some(16),
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Served,
     },
     BenchQuery {
         id: "Q3x",
-        about: "Q3 executed every time (Cache-Control: no-cache)",
+        about: "Q3 executed every time (Cache-Control: no-cache), by an admin: unmasked, and \
+                the read of personal data audited",
         text: HOUSEHOLDS,
         scope: Scope::None,
         max_connections: Some(16),
+        caller: Caller::Admin,
+        peer: Some(PeerText {
+            text: PEER_HOUSEHOLDS,
+            shape: Shape::HouseholdPage,
+        }),
+        cold: false,
+        drive: Drive::Fresh,
+    },
+    BenchQuery {
+        id: "Q3m",
+        about: "Q3 executed every time, by an officer of the root area without the \
+                personal-data grant: names and ID numbers masked, nothing audited",
+        text: HOUSEHOLDS,
+        scope: Scope::None,
+        max_connections: Some(16),
+        caller: Caller::Officer,
+        peer: Some(PeerText {
+            text: PEER_HOUSEHOLDS,
+            shape: Shape::HouseholdPage,
+        }),
         cold: false,
         drive: Drive::Fresh,
     },
@@ -194,6 +280,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: HOUSEHOLDS,
         scope: Scope::None,
         max_connections: Some(16),
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Sql,
     },
@@ -203,6 +291,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: SERIES,
         scope: Scope::County,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Served,
     },
@@ -212,6 +302,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: INDICATORS,
         scope: Scope::County,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::WithWrites,
     },
@@ -222,6 +314,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: FEED,
         scope: Scope::Feed,
         max_connections: Some(1),
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Served,
     },
@@ -231,6 +325,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: FEED,
         scope: Scope::CountyFeed,
         max_connections: Some(1),
+        caller: Caller::CountyOfficer,
+        peer: None,
         cold: false,
         drive: Drive::Served,
     },
@@ -241,6 +337,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: DRILL_DOWN,
         scope: Scope::Province,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Fresh,
     },
@@ -251,6 +349,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: DRILL_DOWN_EMPLOYMENT,
         scope: Scope::Province,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Fresh,
     },
@@ -261,6 +361,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: DRILL_DOWN_HOUSEHOLD_EMPLOYMENT,
         scope: Scope::Province,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Fresh,
     },
@@ -271,6 +373,8 @@ pub const QUERIES: [BenchQuery; 15] = [
         text: DRILL_DOWN_DEMOLITION,
         scope: Scope::Province,
         max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
         cold: false,
         drive: Drive::Fresh,
     },
@@ -327,6 +431,19 @@ pub fn listing() -> String {
             "{}: {}{scope}{conns}\n  {}\n\n",
             q.id, q.about, q.text
         ));
+        match q.caller {
+            Caller::Admin => {}
+            Caller::Officer => out.push_str(
+                "  sent by an officer of the root area without the personal-data grant\n\n",
+            ),
+            Caller::CountyOfficer => {}
+        }
+        if let Some(peer) = q.peer {
+            out.push_str(&format!(
+                "  with --peer, PostGraphile is sent:\n  {}\n\n",
+                peer.text
+            ));
+        }
         match q.drive {
             Drive::Served => {}
             Drive::Fresh => out.push_str("  sent with `Cache-Control: no-cache`\n\n"),
@@ -361,11 +478,14 @@ mod tests {
         assert_eq!(
             ids(&[]),
             [
-                "Q0", "Q1a", "Q1b", "Q2", "Q3", "Q3x", "Q3sql", "Q4", "Q5", "Q6", "Q6c", "Q7",
-                "Q7e", "Q7h", "Q7d"
+                "Q0", "Q1a", "Q1b", "Q2", "Q2x", "Q3", "Q3x", "Q3m", "Q3sql", "Q4", "Q5", "Q6",
+                "Q6c", "Q7", "Q7e", "Q7h", "Q7d"
             ]
         );
-        assert_eq!(ids(&["Q3", "q1"]), ["Q1a", "Q1b", "Q3", "Q3x", "Q3sql"]);
+        assert_eq!(
+            ids(&["Q3", "q1"]),
+            ["Q1a", "Q1b", "Q3", "Q3x", "Q3m", "Q3sql"]
+        );
         assert_eq!(ids(&["q3SQL"]), ["Q3sql"]);
         assert_eq!(ids(&["Q1B", " Q0 "]), ["Q0", "Q1b"]);
     }

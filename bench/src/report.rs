@@ -19,6 +19,9 @@ pub struct Row {
     /// The figures cover the whole run, warm-up and drain included, because too few requests
     /// completed inside the measured window.
     pub whole_run: bool,
+    /// The server's CPU time per completed request, warm-up included; None where it was not
+    /// measured.
+    pub cpu_ms_per_request: Option<f64>,
 }
 
 /// Marks rows whose figures cover the whole run.
@@ -46,6 +49,35 @@ pub fn format_ms(ms: f64) -> String {
 
 fn or_dash(value: Option<String>) -> String {
     value.unwrap_or_else(|| "–".to_string())
+}
+
+/// Anju's rows against the peer's, as a Markdown table: requests per second of each and their
+/// ratio (above 1: Anju answers more), and the medians.
+pub fn peer_table(rows: &[(Row, Row)], peer: &str) -> String {
+    let mut out = format!(
+        "| query | conns | Anju req/s | {peer} req/s | ratio | Anju p50 ms | {peer} p50 ms | \
+         Anju CPU ms/req | {peer} CPU ms/req | errors |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    );
+    for (ours, theirs) in rows {
+        let ratio = (theirs.requests_per_sec > 0.0)
+            .then(|| format!("{:.2}×", ours.requests_per_sec / theirs.requests_per_sec));
+        out.push_str(&format!(
+            "| {} | {} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} / {} |\n",
+            ours.query,
+            ours.connections,
+            ours.requests_per_sec,
+            theirs.requests_per_sec,
+            or_dash(ratio),
+            or_dash(ours.p50_ms.map(format_ms)),
+            or_dash(theirs.p50_ms.map(format_ms)),
+            or_dash(ours.cpu_ms_per_request.map(|c| format!("{c:.2}"))),
+            or_dash(theirs.cpu_ms_per_request.map(|c| format!("{c:.2}"))),
+            ours.errors,
+            theirs.errors,
+        ));
+    }
+    out
 }
 
 /// The results as a Markdown table.
@@ -98,6 +130,42 @@ pub fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// Linux's clock ticks per second in `/proc` (USER_HZ, 100 on every architecture Linux
+/// reports it for).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User plus system CPU time from the text of a `/proc/…/stat` line, in milliseconds.
+pub fn parse_stat_cpu_ms(stat: &str) -> Option<f64> {
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 (utime) and 15 (stime), counted from 1 with the pid and the name as 1 and 2.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 1000.0 / TICKS_PER_SECOND)
+}
+
+/// CPU time used so far by this process's threads named `name` (as the thread builder named
+/// them, cut to the 15 bytes the kernel keeps), in milliseconds.
+pub fn threads_cpu_ms(name: &str) -> Option<f64> {
+    let name = &name[..name.len().min(15)];
+    let mut total = 0.0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+            total += parse_stat_cpu_ms(&stat).unwrap_or(0.0);
+        }
+    }
+    Some(total)
+}
+
+/// CPU time used so far by process `pid` (all its threads), in milliseconds.
+pub fn process_cpu_ms(pid: u32) -> Option<f64> {
+    parse_stat_cpu_ms(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 /// VmRSS and VmHWM from the text of `/proc/PID/status`.
 pub fn parse_status(status: &str) -> Option<Memory> {
     let field = |name: &str| -> Option<f64> {
@@ -148,6 +216,7 @@ mod tests {
                 statements_per_request: Some(0.0),
                 rss_mb: Some(41.6),
                 whole_run: false,
+                cpu_ms_per_request: None,
             },
             Row {
                 query: "Q1b".into(),
@@ -159,6 +228,7 @@ mod tests {
                 statements_per_request: None,
                 rss_mb: None,
                 whole_run: true,
+                cpu_ms_per_request: None,
             },
         ];
         let table = markdown_table(&rows);
@@ -177,6 +247,50 @@ mod tests {
             ]
         );
         assert!(!markdown_table(&rows[..1]).contains('†'));
+    }
+
+    #[test]
+    fn the_peer_table_divides_anju_by_the_peer() {
+        let row = |rate: f64, p50: Option<f64>, errors: u64| Row {
+            query: "Q2x".into(),
+            connections: 16,
+            requests_per_sec: rate,
+            p50_ms: p50,
+            p99_ms: None,
+            errors,
+            statements_per_request: None,
+            rss_mb: None,
+            whole_run: false,
+            cpu_ms_per_request: (rate > 100.0).then_some(1.234),
+        };
+        let table = peer_table(
+            &[
+                (row(1500.0, Some(10.5), 0), row(1000.0, Some(15.31), 2)),
+                (row(10.0, None, 0), row(0.0, None, 9)),
+            ],
+            "PostGraphile 5.1.5",
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[2],
+            "| Q2x | 16 | 1500.0 | 1000.0 | 1.50× | 10.5 | 15.3 | 1.23 | 1.23 | 0 / 2 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| Q2x | 16 | 10.0 | 0.0 | – | – | – | – | – | 0 / 9 |"
+        );
+        assert!(lines[0].contains("PostGraphile 5.1.5 req/s"));
+    }
+
+    #[test]
+    fn stat_gives_user_plus_system_time() {
+        // Fields 14 and 15: 250 and 50 ticks; the name holds a space and a parenthesis.
+        let stat = "4242 (anju (server) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 \
+                    0 4 0 1234 100000 200 18446744073709551615";
+        assert_eq!(parse_stat_cpu_ms(stat), Some(3000.0));
+        assert_eq!(parse_stat_cpu_ms("4242 (anju) S 1"), None);
+        let mine = process_cpu_ms(std::process::id()).unwrap();
+        assert!(mine >= 0.0);
     }
 
     #[test]
