@@ -231,6 +231,47 @@ impl crate::cache::CacheKey for CountKey<'_> {
     }
 }
 
+/// A cache key made from a statement (hashed, so the caller's scope, which narrows the
+/// statement, is part of it), for a value of type `V` that any write may change.
+pub struct StatementKey<'a, V> {
+    kind: &'static str,
+    stmt: &'a Statement,
+    value: std::marker::PhantomData<V>,
+}
+
+impl<'a, V> StatementKey<'a, V> {
+    pub fn new(kind: &'static str, stmt: &'a Statement) -> Self {
+        Self {
+            kind,
+            stmt,
+            value: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<V> crate::cache::CacheKey for StatementKey<'_, V>
+where
+    V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    type Value = V;
+    const KIND: &'static str = "statement";
+    const VERSION: u32 = 1;
+
+    fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(self.kind.as_bytes());
+        hasher.update([0]);
+        hasher.update(self.stmt.sql.as_bytes());
+        hasher.update(format!("{:?}", self.stmt.values).as_bytes());
+        hex::encode(hasher.finalize())
+    }
+
+    fn depends_on(&self) -> Vec<crate::cache::GenScope> {
+        vec![crate::cache::GenScope::Register]
+    }
+}
+
 /// How many records a list holds over all its pages: known with the page, or counted by the
 /// page's count statement through the aggregate cache.
 pub async fn total<B: super::reads::Batched>(

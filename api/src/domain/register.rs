@@ -6,7 +6,8 @@ use entity::enums::{AreaLevel, EmploymentPath, LaborCapacity, Placement, SiteSet
 use entity::{area, employment, homestead, household, member, site};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    QueryFilter,
 };
 
 use super::scope::{sites_in, subtree, Scope};
@@ -124,6 +125,55 @@ pub async fn households(
     }
     q = q.filter(scope.households());
     keyset_page(db, q, H::Code, KeyKind::Text, req).await
+}
+
+/// How many of the households the caller sees are registered to each of `sites`: one grouped
+/// statement for all of them, kept in the aggregate cache as one entry until the next write
+/// (`generations` are those of [`household_counts_depend_on`]). Every site asked for gets a
+/// count, zero when none of its households are seen.
+pub async fn household_counts(
+    db: &DatabaseConnection,
+    cache: &crate::cache::Cache,
+    generations: &[crate::cache::Generation],
+    scope: &Scope,
+    sites: &[String],
+) -> Result<std::collections::HashMap<String, u64>, DbErr> {
+    use household::Column as H;
+    use sea_orm::{QuerySelect, QueryTrait};
+    let mut sites: Vec<String> = sites.to_vec();
+    sites.sort_unstable();
+    sites.dedup();
+    let stmt = household::Entity::find()
+        .select_only()
+        .column(H::SiteCode)
+        .column_as(
+            Expr::expr(sea_orm::sea_query::Func::count(Expr::col(H::Code))),
+            "n",
+        )
+        .filter(H::SiteCode.is_in(sites.iter().cloned()))
+        .filter(scope.households())
+        .group_by(H::SiteCode)
+        .build(db.get_database_backend());
+    let key = super::pagination::StatementKey::<Vec<(String, i64)>>::new("household-counts", &stmt);
+    let counted = cache
+        .get_or_compute(&key, generations, || async {
+            let rows = db.query_all_raw(stmt.clone()).await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+                .collect::<Result<Vec<(String, i64)>, DbErr>>()
+        })
+        .await?;
+    let mut counts: std::collections::HashMap<String, u64> =
+        sites.into_iter().map(|s| (s, 0)).collect();
+    for (site, n) in counted {
+        counts.insert(site, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
+/// What [`household_counts`] depend on: any write may move a household.
+pub fn household_counts_depend_on() -> Vec<crate::cache::GenScope> {
+    vec![crate::cache::GenScope::Register]
 }
 
 /// Which members to list.

@@ -98,6 +98,38 @@ impl Loader<GenScope> for Generations {
     }
 }
 
+/// Counts the households the caller sees on each site of a batch: a page of sites asking for
+/// `households { totalCount }` costs one grouped statement (or one cache entry), not one
+/// count per site.
+pub struct HouseholdCounts {
+    db: DatabaseConnection,
+    cache: Cache,
+    access: Arc<Access>,
+    generations: Arc<DataLoader<Generations, HashMapCache>>,
+}
+
+impl Loader<String> for HouseholdCounts {
+    type Value = u64;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, u64>, Self::Error> {
+        let scope = self.access.scope().await?;
+        let depends_on = crate::domain::register::household_counts_depend_on();
+        let found = self
+            .generations
+            .load_many(depends_on.iter().cloned())
+            .await?;
+        let gens: Vec<Generation> = depends_on
+            .iter()
+            .map(|s| found.get(s).copied().unwrap_or(Generation::NONE))
+            .collect();
+        Ok(
+            crate::domain::register::household_counts(&self.db, &self.cache, &gens, &scope, keys)
+                .await?,
+        )
+    }
+}
+
 /// Answers "does this area lie in the caller's subtree?" for a batch of areas at once.
 pub struct AreasBelow {
     db: DatabaseConnection,
@@ -158,15 +190,25 @@ pub fn attach(
             )
         };
     }
-    request
-        .data(
-            DataLoader::with_cache(
-                Generations(cache.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            )
-            .delay(delay),
+    let generations = Arc::new(
+        DataLoader::with_cache(
+            Generations(cache.clone()),
+            tokio::spawn,
+            HashMapCache::default(),
         )
+        .delay(delay),
+    );
+    request
+        .data(loader(
+            HouseholdCounts {
+                db: db.clone(),
+                cache: cache.clone(),
+                access: access.clone(),
+                generations: generations.clone(),
+            },
+            delay,
+        ))
+        .data(generations)
         .data(by_key!(area::Entity, role::AREA))
         .data(by_key!(area::Entity, role::TOWNSHIP))
         .data(by_key!(area::Entity, role::ORIGIN_VILLAGE))
@@ -239,6 +281,17 @@ where
     one_as::<E, ROLE>(ctx, key)
         .await?
         .ok_or_else(|| Error::not_found(what, key).extend())
+}
+
+/// How many households the caller sees on site `code`, counted with the other sites of the
+/// same batch.
+pub async fn household_count(ctx: &Context<'_>, code: &str) -> async_graphql::Result<u64> {
+    let loader = ctx.data::<DataLoader<HouseholdCounts, HashMapCache>>()?;
+    Ok(loader
+        .load_one(code.to_owned())
+        .await
+        .map_err(db_error)?
+        .unwrap_or(0))
 }
 
 /// Loads the children of one parent through the request's loader.

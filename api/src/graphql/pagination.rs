@@ -266,6 +266,16 @@ where
     Ok(connection(page, key, node))
 }
 
+/// A connection asked only for its `totalCount`, which is `total`.
+pub fn counted<N: OutputType>(total: u64) -> Conn<N> {
+    Conn {
+        edges: Vec::new(),
+        has_previous_page: false,
+        has_next_page: false,
+        total: Total::Known(total),
+    }
+}
+
 /// Builds a connection from a page; `key` gives each item's cursor key (see [`Conn::sealed`]
 /// for keys that are personal data).
 pub fn connection<T, N>(page: Page<T>, key: impl Fn(&T) -> String, node: impl Fn(T) -> N) -> Conn<N>

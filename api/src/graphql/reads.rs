@@ -43,7 +43,7 @@ impl Batched for Request<'_, '_> {
     async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<Generation>> {
         let loader = self
             .ctx
-            .data::<DataLoader<Generations, HashMapCache>>()
+            .data::<std::sync::Arc<DataLoader<Generations, HashMapCache>>>()
             .map_err(missing)?;
         let found = loader
             .load_many(scopes.iter().cloned())
