@@ -15,6 +15,7 @@ mod load;
 mod queries;
 mod report;
 pub mod sql;
+mod subscribe;
 
 use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
 use anju::{db, startup};
@@ -106,6 +107,8 @@ pub async fn run(
             demo_if_empty: false,
             cache: cache.clone(),
             auth: auth.clone(),
+            // Q8's subscribers are one principal's.
+            ws_max_sockets: subscribe::SUBSCRIBERS * 2,
             ..ServeConfig::ephemeral()
         },
     )
@@ -398,6 +401,42 @@ async fn measure(
     let mut rows = Vec::new();
     let mut first_errors = Vec::new();
     for q in selected {
+        if q.drive == Drive::Subscribe {
+            eprintln!(
+                "{}: {} subscribers, {} writes…",
+                q.id,
+                subscribe::SUBSCRIBERS,
+                opts.duration
+            );
+            let statements_before = statements.get();
+            let sampler = RssSampler::start();
+            let delivered = subscribe::drive(
+                url,
+                authorization,
+                &areas.province,
+                usize::try_from(opts.duration).unwrap_or(usize::MAX),
+            )
+            .await?;
+            let rss_mb = sampler.stop().await;
+            let values = delivered.latencies.len();
+            rows.push(Row {
+                query: q.id.to_string(),
+                connections: subscribe::SUBSCRIBERS,
+                requests_per_sec: delivered.per_second,
+                p50_ms: report::percentile_ms(&delivered.latencies, 0.50),
+                p99_ms: report::percentile_ms(&delivered.latencies, 0.99),
+                errors: delivered.missed,
+                statements_per_request: (values > 0).then(|| {
+                    statements.get().saturating_sub(statements_before) as f64 / values as f64
+                }),
+                rss_mb,
+                whole_run: false,
+            });
+            if let Some(e) = delivered.first_error {
+                first_errors.push((q.id, e));
+            }
+            continue;
+        }
         let connections = q.connections(opts.connections);
         eprintln!(
             "{}: {connections} connections, {} s…",
