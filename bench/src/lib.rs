@@ -170,6 +170,9 @@ pub async fn run(
     }
     out.push('\n');
     out.push_str(&report::markdown_table(&measured.rows));
+    for note in &measured.notes {
+        out.push_str(&format!("\n{note}\n"));
+    }
     print!("{out}");
     for (query, error) in &measured.first_errors {
         eprintln!("{query}: first error: {error}");
@@ -317,6 +320,8 @@ pub async fn import_child(
 /// Everything measured against the running server.
 struct Measured {
     cold: Vec<String>,
+    /// Figures beside the table.
+    notes: Vec<String>,
     rows: Vec<Row>,
     first_errors: Vec<(&'static str, String)>,
 }
@@ -399,6 +404,7 @@ async fn measure(
     };
 
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     let mut first_errors = Vec::new();
     for q in selected {
         if q.drive == Drive::Subscribe {
@@ -419,6 +425,18 @@ async fn measure(
             .await?;
             let rss_mb = sampler.stop().await;
             let values = delivered.latencies.len();
+            let ms = |q: f64| {
+                report::percentile_ms(&delivered.from_request, q)
+                    .map_or("-".to_owned(), report::format_ms)
+            };
+            notes.push(format!(
+                "{}: from each write's request (not its response) to each value: p50 {} ms, \
+                 p99 {} ms, max {} ms",
+                q.id,
+                ms(0.50),
+                ms(0.99),
+                ms(1.0)
+            ));
             rows.push(Row {
                 query: q.id.to_string(),
                 connections: subscribe::SUBSCRIBERS,
@@ -491,6 +509,7 @@ async fn measure(
     }
     Ok(Measured {
         cold,
+        notes,
         rows,
         first_errors,
     })

@@ -25,6 +25,8 @@ const OPENING: usize = 50;
 pub struct Delivered {
     /// Latencies (µs) from each write's response to each subscriber's value.
     pub latencies: Histogram<u64>,
+    /// Latencies (µs) from the moment each write was sent to each subscriber's value.
+    pub from_request: Histogram<u64>,
     /// Values delivered per second while a round lasted (from its write to its last value).
     pub per_second: f64,
     /// Values that never came, and sockets that failed.
@@ -62,7 +64,8 @@ pub async fn drive(
     let client = load::client()?;
     let work = work(&client, http_url, authorization).await?;
     let (mut code_version, mut complete) = ((work.0, work.1), work.2.is_none());
-    let mut latencies = Histogram::<u64>::new(3)?;
+    let mut latencies = load::histogram()?;
+    let mut from_request = load::histogram()?;
     let mut missed = 0;
     let mut first_error = None;
     let mut busy = Duration::ZERO;
@@ -88,6 +91,8 @@ pub async fn drive(
                 Ok(Some(at)) => {
                     let micros = at.saturating_duration_since(answered).as_micros();
                     latencies.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
+                    let micros = at.saturating_duration_since(started).as_micros();
+                    from_request.saturating_record(u64::try_from(micros).unwrap_or(u64::MAX));
                     last = last.max(at);
                 }
                 _ => {
@@ -104,6 +109,7 @@ pub async fn drive(
     let per_second = latencies.len() as f64 / busy.as_secs_f64().max(f64::EPSILON);
     Ok(Delivered {
         latencies,
+        from_request,
         per_second,
         missed,
         first_error,

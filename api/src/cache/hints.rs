@@ -171,22 +171,18 @@ impl Inner {
         moved
     }
 
-    fn tell(&self, gens: HashMap<String, Generation>) {
-        if !gens.is_empty() {
-            let _ = self.local.send(Hint::Moved(Arc::new(gens)));
-        }
-    }
-
     /// Tells this process, and publishes to Redis when `publish`.
     async fn hint(&self, gens: HashMap<String, Generation>, publish: bool) {
         let moved = self.advance(gens);
         if moved.is_empty() {
             return;
         }
+        // This process first: a slow or absent Redis never holds its own subscriptions back.
+        let moved = Arc::new(moved);
+        let _ = self.local.send(Hint::Moved(moved.clone()));
         if publish {
             self.publish(&moved).await;
         }
-        self.tell(moved);
     }
 
     async fn publish(&self, gens: &HashMap<String, Generation>) {
@@ -201,32 +197,34 @@ impl Inner {
             return;
         };
         let mut publisher = self.publisher.lock().await;
-        let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
-            if publisher.is_none() {
-                *publisher = Some(client.get_multiplexed_async_connection().await?);
-            }
-            match publisher.as_mut() {
-                Some(conn) => {
-                    redis::cmd("PUBLISH")
-                        .arg(&self.channel)
-                        .arg(text)
-                        .query_async::<i64>(conn)
-                        .await
+        // A kept connection may have died with a Redis restart: one more try on a fresh one.
+        for _ in 0..2 {
+            let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
+                if publisher.is_none() {
+                    *publisher = Some(client.get_multiplexed_async_connection().await?);
                 }
-                None => Ok(0),
+                match publisher.as_mut() {
+                    Some(conn) => {
+                        redis::cmd("PUBLISH")
+                            .arg(&self.channel)
+                            .arg(&text)
+                            .query_async::<i64>(conn)
+                            .await
+                    }
+                    None => Ok(0),
+                }
+            })
+            .await;
+            match sent {
+                Ok(Ok(_)) => {
+                    self.published
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "hints: publish failed"),
+                Err(_) => tracing::debug!("hints: publish timed out"),
             }
-        })
-        .await;
-        if !matches!(sent, Ok(Ok(_))) {
             *publisher = None;
-        }
-        match sent {
-            Ok(Ok(_)) => {
-                self.published
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(Err(e)) => tracing::debug!(error = %e, "hints: publish failed"),
-            Err(_) => tracing::debug!("hints: publish timed out"),
         }
     }
 }
@@ -242,9 +240,13 @@ async fn hint_writes(inner: std::sync::Weak<Inner>, mut pending: mpsc::Receiver<
         while let Ok(more) = pending.try_recv() {
             scopes.extend(more);
         }
+        // Nobody to tell: the next sweep brings what this process saw up to date.
+        if inner.redis.is_none() && inner.local.receiver_count() == 0 {
+            continue;
+        }
         scopes.sort();
         scopes.dedup();
-        match generation::read(&inner.db, &scopes).await {
+        match generation::read_in_background(&inner.db, &scopes).await {
             Ok(values) => {
                 let gens = scopes.iter().map(GenScope::name).zip(values).collect();
                 inner.hint(gens, true).await;
