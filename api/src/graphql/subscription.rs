@@ -33,6 +33,9 @@ pub const COALESCE: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct Subscription;
 
+/// Live values, over a WebSocket on `/graphql` (protocol `graphql-transport-ws`, credentials in
+/// the `connection_init` payload as `{"authorization": "Bearer …"}`): each sends its current
+/// value first, then a new one after each committed change to it, at most one a second.
 #[Subscription]
 impl Subscription {
     /// Every indicator for a scope, sent first as it stands, then after each committed change
