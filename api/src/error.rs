@@ -87,6 +87,8 @@ codes! {
     ResyncRequired => "RESYNC_REQUIRED",
     /// A write or import that would change the figures of an approved reporting month.
     PeriodLocked => "PERIOD_LOCKED",
+    /// A WebSocket subscription beyond the most one socket may hold at once.
+    TooManySubscriptions => "TOO_MANY_SUBSCRIPTIONS",
 }
 
 impl fmt::Display for Code {

@@ -190,12 +190,15 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("imported {summary:?} in {:.2?}", started.elapsed());
             // Tell every API replica at once: mirror the raised generation into the shared cache.
             // Were Redis unreachable now, the replicas' reconcilers catch up within a second.
+            // Live subscriptions hear of it through a hint; those that miss it (no Redis) find
+            // it at their server's next sweep.
             if cache.redis_url.is_some() {
                 let cache = Cache::open(conn.clone(), &cache).await?;
                 cache
                     .wait_connected(std::time::Duration::from_secs(2))
                     .await;
                 cache.publish_generations().await?;
+                cache.hints().announce().await;
             }
         }
         Command::Export { dir, area, site } => {

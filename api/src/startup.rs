@@ -174,6 +174,13 @@ impl Application {
             limiter,
             body_read_timeout: limits.body_read_timeout,
             connections: std::sync::Arc::new(http::serve::Connections::new(limits.max_connections)),
+            ws: http::ws::WsSettings {
+                max_sockets: serve.ws_max_sockets.max(1),
+                max_subscriptions: serve.ws_max_subscriptions.max(1),
+                init_timeout: std::time::Duration::from_millis(serve.ws_init_timeout_ms),
+                ping: std::time::Duration::from_millis(serve.ws_ping_ms.max(100)),
+            },
+            sockets: Default::default(),
         };
         Ok(Application {
             listener,

@@ -16,6 +16,7 @@ mod peer;
 mod queries;
 mod report;
 pub mod sql;
+mod subscribe;
 
 use anju::config::{AuthConfig, CacheConfig, DatabaseConfig, ServeConfig};
 use anju::{db, startup};
@@ -131,6 +132,8 @@ pub async fn run(
         demo_if_empty: false,
         cache: cache.clone(),
         auth: auth.clone(),
+        // Q8's subscribers are one principal's.
+        ws_max_sockets: subscribe::SUBSCRIBERS * 2,
         ..ServeConfig::ephemeral()
     };
     let app = server_runtime
@@ -221,6 +224,9 @@ pub async fn run(
              after Anju's (both answers checked to hold the same records first):\n\n"
         ));
         out.push_str(&report::peer_table(&measured.peer_rows, &name));
+    }
+    for note in &measured.notes {
+        out.push_str(&format!("\n{note}\n"));
     }
     print!("{out}");
     for (query, error) in &measured.first_errors {
@@ -386,6 +392,8 @@ impl Callers {
 /// Everything measured against the running server.
 struct Measured {
     cold: Vec<String>,
+    /// Figures beside the table.
+    notes: Vec<String>,
     rows: Vec<Row>,
     /// Anju's row and the peer's, for the rows measured against the peer.
     peer_rows: Vec<(Row, Row)>,
@@ -480,8 +488,58 @@ async fn measure(
 
     let mut rows = Vec::new();
     let mut peer_rows = Vec::new();
+    let mut notes = Vec::new();
     let mut first_errors = Vec::new();
     for q in selected {
+        if q.drive == Drive::Subscribe {
+            eprintln!(
+                "{}: {} subscribers, {} writes…",
+                q.id,
+                subscribe::SUBSCRIBERS,
+                opts.duration
+            );
+            let statements_before = statements.get();
+            let sampler = RssSampler::start();
+            let delivered = subscribe::drive(
+                url,
+                authorization,
+                &areas.province,
+                usize::try_from(opts.duration).unwrap_or(usize::MAX),
+            )
+            .await?;
+            let rss_mb = sampler.stop().await;
+            let values = delivered.latencies.len();
+            let ms = |q: f64| {
+                report::percentile_ms(&delivered.from_request, q)
+                    .map_or("-".to_owned(), report::format_ms)
+            };
+            notes.push(format!(
+                "{}: from each write's request (not its response) to each value: p50 {} ms, \
+                 p99 {} ms, max {} ms",
+                q.id,
+                ms(0.50),
+                ms(0.99),
+                ms(1.0)
+            ));
+            rows.push(Row {
+                query: q.id.to_string(),
+                connections: subscribe::SUBSCRIBERS,
+                requests_per_sec: delivered.per_second,
+                p50_ms: report::percentile_ms(&delivered.latencies, 0.50),
+                p99_ms: report::percentile_ms(&delivered.latencies, 0.99),
+                errors: delivered.missed,
+                statements_per_request: (values > 0).then(|| {
+                    statements.get().saturating_sub(statements_before) as f64 / values as f64
+                }),
+                rss_mb,
+                whole_run: false,
+                cpu_ms_per_request: None,
+            });
+            if let Some(e) = delivered.first_error {
+                first_errors.push((q.id, e));
+            }
+            continue;
+        }
         let connections = q.connections(opts.connections);
         eprintln!(
             "{}: {connections} connections, {} s…",
@@ -550,6 +608,7 @@ async fn measure(
     }
     Ok(Measured {
         cold,
+        notes,
         rows,
         peer_rows,
         first_errors,

@@ -47,7 +47,7 @@ pub struct Writes {
 }
 
 /// The body of one `recordWorkCompletion` toggle.
-fn toggle_body(code: &str, version: i64, complete: bool) -> String {
+pub(crate) fn toggle_body(code: &str, version: i64, complete: bool) -> String {
     serde_json::json!({
         "query": super::queries::WORK_COMPLETION,
         "variables": { "input": {
@@ -61,7 +61,7 @@ fn toggle_body(code: &str, version: i64, complete: bool) -> String {
 }
 
 /// The version a `recordWorkCompletion` answer carries, or why there is none.
-fn written_version(body: &[u8]) -> Result<i64, String> {
+pub(crate) fn written_version(body: &[u8]) -> Result<i64, String> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let payload = &v["data"]["recordWorkCompletion"];
     payload["work"]["version"]

@@ -73,6 +73,9 @@ pub enum Drive {
     Fresh,
     /// Writes mixed into the reads (see [`WRITE_EVERY`]).
     WithWrites,
+    /// A thousand WebSocket subscribers of the text, and a write each round (see
+    /// `bench::subscribe`).
+    Subscribe,
     /// Not sent to the server: the load generator runs the statements an executed answer costs
     /// straight against the database (Q3's page only; see `bench::sql`).
     Sql,
@@ -162,13 +165,18 @@ pub const DRILL_DOWN_DEMOLITION: &str = "query Drill($area: String!) { \
 drillDown(scope: { areaCode: $area }, asOf: \"2020-06-30\", indicator: DEMOLITION, part: GAP, first: 100) { \
 totalCount nodes { ... on Homestead { areaMu demolishedOn } } pageInfo { hasNextPage endCursor } } }";
 
+/// Q8's subscription: a few of the province's indicators, live.
+pub const SUBSCRIPTION: &str = "subscription Live($area: String!) { \
+indicatorsChanged(scope: { areaCode: $area }, asOf: \"2020-06-30\") { asOf \
+worksCompletion { numerator denominator rate } occupancy { numerator denominator rate } } }";
+
 /// Finds the areas the scoped queries need: the first county and the root.
 pub const DISCOVER: &str =
     "{ county: areas(filter: { level: COUNTY }, first: 1) { nodes { code name } } \
 province: areas(filter: { level: PROVINCE }, first: 1) { nodes { code name } } }";
 
 /// Every query, in the order they run.
-pub const QUERIES: [BenchQuery; 17] = [
+pub const QUERIES: [BenchQuery; 18] = [
     BenchQuery {
         id: "Q0",
         about: "__typename: the HTTP and GraphQL floor",
@@ -378,6 +386,18 @@ pub const QUERIES: [BenchQuery; 17] = [
         cold: false,
         drive: Drive::Fresh,
     },
+    BenchQuery {
+        id: "Q8",
+        about: "1,000 WebSocket subscribers of the province's indicators: each one's next value \
+                after a recordWorkCompletion, timed from the write's response",
+        text: SUBSCRIPTION,
+        scope: Scope::Province,
+        max_connections: None,
+        caller: Caller::Admin,
+        peer: None,
+        cold: false,
+        drive: Drive::Subscribe,
+    },
 ];
 
 /// The queries `--only` names (all of them when it names none). `Q1` stands for `Q1a` and `Q1b`;
@@ -455,6 +475,9 @@ pub fn listing() -> String {
             Drive::WithWrites => out.push_str(&format!(
                 "  and every {WRITE_EVERY}th request of a connection:\n  {WORK_COMPLETION}\n\n"
             )),
+            Drive::Subscribe => out.push_str(&format!(
+                "  over WebSocket (graphql-transport-ws), then one write a round:\n  {WORK_COMPLETION}\n\n"
+            )),
         }
     }
     out.push_str(&format!("Areas are found with:\n  {DISCOVER}\n"));
@@ -479,7 +502,7 @@ mod tests {
             ids(&[]),
             [
                 "Q0", "Q1a", "Q1b", "Q2", "Q2x", "Q3", "Q3x", "Q3m", "Q3sql", "Q4", "Q5", "Q6",
-                "Q6c", "Q7", "Q7e", "Q7h", "Q7d"
+                "Q6c", "Q7", "Q7e", "Q7h", "Q7d", "Q8"
             ]
         );
         assert_eq!(

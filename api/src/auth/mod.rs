@@ -176,57 +176,95 @@ impl Authenticator {
     /// Resolves the caller of a request from its `Authorization: Bearer …` or `X-Api-Key`
     /// header. No header is an anonymous caller; a bad header is an error, never anonymous.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, AuthError> {
-        let credential = if let Some(value) = headers.get(header::AUTHORIZATION) {
-            let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+        let authorization = match headers.get(header::AUTHORIZATION) {
+            Some(value) => Some(value.to_str().map_err(|_| AuthError::Malformed)?),
+            None => None,
+        };
+        let api_key = match headers.get("x-api-key") {
+            Some(value) => Some(value.to_str().map_err(|_| AuthError::Malformed)?),
+            None => None,
+        };
+        Ok(self
+            .authenticate_values(authorization, api_key)
+            .await?
+            .caller)
+    }
+
+    /// Resolves a caller from the values an `Authorization` (`Bearer …`) and an `X-Api-Key`
+    /// header would carry, wherever they travelled (a WebSocket's `connection_init` carries
+    /// them in its payload), exactly as [`authenticate`](Self::authenticate) does; with the
+    /// moment the credentials expire, if they do.
+    pub async fn authenticate_values(
+        &self,
+        authorization: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Result<Authenticated, AuthError> {
+        let credential = if let Some(value) = authorization {
             let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
             if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
                 return Err(AuthError::Malformed);
             }
             token.trim().to_owned()
-        } else if let Some(value) = headers.get("x-api-key") {
-            value.to_str().map_err(|_| AuthError::Malformed)?.to_owned()
+        } else if let Some(value) = api_key {
+            value.to_owned()
         } else {
             return if self.public_reads {
-                Ok(Caller::Anonymous)
+                Ok(Authenticated {
+                    caller: Caller::Anonymous,
+                    expires_at: None,
+                })
             } else {
                 Err(AuthError::Required)
             };
         };
-        let (actor, role, area_code, site_code) = if apikey::looks_like_key(&credential) {
-            let key = apikey::verify(&self.db, &credential).await?;
-            (
-                format!("key:{}", key.id),
-                key.role,
-                key.area_code,
-                key.site_code,
-            )
-        } else {
-            let verifier = self
-                .jwt
-                .as_ref()
-                .ok_or_else(|| AuthError::InvalidToken("tokens are not accepted here".into()))?;
-            let claims = verifier.verify(&credential)?;
-            let role: Role = claims.role.parse().map_err(AuthError::InvalidToken)?;
-            (
-                format!("user:{}", claims.sub),
-                role,
-                claims.area,
-                claims.site,
-            )
-        };
+        let (actor, role, area_code, site_code, expires_at) =
+            if apikey::looks_like_key(&credential) {
+                let key = apikey::verify(&self.db, &credential).await?;
+                (
+                    format!("key:{}", key.id),
+                    key.role,
+                    key.area_code,
+                    key.site_code,
+                    None,
+                )
+            } else {
+                let verifier = self.jwt.as_ref().ok_or_else(|| {
+                    AuthError::InvalidToken("tokens are not accepted here".into())
+                })?;
+                let claims = verifier.verify(&credential)?;
+                let role: Role = claims.role.parse().map_err(AuthError::InvalidToken)?;
+                (
+                    format!("user:{}", claims.sub),
+                    role,
+                    claims.area,
+                    claims.site,
+                    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(claims.exp)),
+                )
+            };
         if role == Role::SiteManager && site_code.is_none() {
             return Err(AuthError::InvalidToken(
                 "a site manager's credentials must name a site".into(),
             ));
         }
-        Ok(Caller::Principal(Arc::new(Principal {
-            actor,
-            role,
-            pii: self.grants_pii(role),
-            area_code,
-            site_code,
-        })))
+        Ok(Authenticated {
+            caller: Caller::Principal(Arc::new(Principal {
+                actor,
+                role,
+                pii: self.grants_pii(role),
+                area_code,
+                site_code,
+            })),
+            expires_at,
+        })
     }
+}
+
+/// A caller whose credentials held, and when they stop holding.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub caller: Caller,
+    /// When the token expires; `None` for API keys (valid until revoked) and anonymous callers.
+    pub expires_at: Option<std::time::SystemTime>,
 }
 
 /// The roles `config` grants personal data.

@@ -155,6 +155,22 @@ pub async fn read<C: ConnectionTrait>(
     db: &C,
     scopes: &[GenScope],
 ) -> Result<Vec<Generation>, DbErr> {
+    read_tagged(db, scopes, false).await
+}
+
+/// Like [`read`], as background upkeep (left out of request statistics).
+pub async fn read_in_background<C: ConnectionTrait>(
+    db: &C,
+    scopes: &[GenScope],
+) -> Result<Vec<Generation>, DbErr> {
+    read_tagged(db, scopes, true).await
+}
+
+async fn read_tagged<C: ConnectionTrait>(
+    db: &C,
+    scopes: &[GenScope],
+    background: bool,
+) -> Result<Vec<Generation>, DbErr> {
     if scopes.is_empty() {
         return Ok(vec![]);
     }
@@ -164,13 +180,14 @@ pub async fn read<C: ConnectionTrait>(
         "SELECT scope, generation, token FROM cache_generations WHERE scope IN ({})",
         placeholders(backend, names.len())
     );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            names.iter().cloned().map(Value::from),
-        ))
-        .await?;
+    let statement =
+        Statement::from_sql_and_values(backend, sql, names.iter().cloned().map(Value::from));
+    let statement = if background {
+        crate::db::tag_background(statement)
+    } else {
+        statement
+    };
+    let rows = db.query_all_raw(statement).await?;
     let mut found = HashMap::new();
     for row in rows {
         let (scope, generation) = from_row(&row)?;

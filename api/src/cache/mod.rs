@@ -20,6 +20,7 @@
 mod batch;
 mod breaker;
 pub mod generation;
+pub mod hints;
 mod metrics;
 mod redis_backend;
 
@@ -73,6 +74,8 @@ struct Inner {
     /// then the mirror may still hold another state's generations (a restored backup), and
     /// generations are read from the database.
     synced: Arc<std::sync::atomic::AtomicBool>,
+    /// Tells live subscriptions, in every replica, which generations moved.
+    hints: hints::Hints,
 }
 
 /// The start of every Redis key that depends on the register's data: the configured prefix and
@@ -172,6 +175,12 @@ impl Cache {
             .time_to_idle(Duration::from_secs(3600))
             .build();
         let namespace = Namespace::new(&config.prefix, identity);
+        let hints = hints::Hints::start(
+            db.clone(),
+            config.redis_url.as_deref().filter(|u| !u.is_empty()),
+            &namespace.get(),
+            Duration::from_millis(config.hint_sweep_ms),
+        );
         let synced = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = batch::GenerationReader::start(
             db.clone(),
@@ -189,6 +198,7 @@ impl Cache {
                 metrics,
                 reader,
                 synced,
+                hints,
             }),
         }
     }
@@ -215,6 +225,11 @@ impl Cache {
     /// breaker.
     pub fn redis(&self) -> Option<Arc<RedisBackend>> {
         self.inner.redis.clone()
+    }
+
+    /// The hint bus: which generations moved, for live subscriptions.
+    pub fn hints(&self) -> &hints::Hints {
+        &self.inner.hints
     }
 
     /// The start of every Redis key that depends on this register's data (the prefix and the

@@ -115,6 +115,10 @@ pub const SETTINGS: &[Setting] = &[
         "How long a response that read personal records is kept for the caller it was made for, \
          in seconds, in this process only (never in Redis); 0 keeps none. Each reuse is audited \
          as a read of its own."),
+    global("ANJU_HINT_SWEEP_MS", "cache.hint_sweep_ms", "hint-sweep-ms",
+        "How often each process compares the database's generations with what it last saw and \
+         tells its subscriptions what moved (catches writes whose hint was lost, and imports), \
+         in milliseconds."),
     serve("ANJU_LISTEN", "serve.listen", "listen",
         "Address to listen on; port 0 picks a free port."),
     serve("ANJU_DEMO_IF_EMPTY", "serve.demo_if_empty", "demo-if-empty",
@@ -167,6 +171,17 @@ pub const SETTINGS: &[Setting] = &[
     serve("ANJU_MAX_CONNECTIONS", "serve.max_client_connections", "max-connections",
         "Most client connections open at once; further ones wait in the listen backlog until one \
          closes. Default: 4096, or the open-file limit less 256 where that is lower."),
+    serve("ANJU_WS_MAX_SOCKETS", "serve.ws_max_sockets", "ws-max-sockets",
+        "Most subscription WebSockets one principal (token subject or API key; anonymous \
+         callers: one address) may hold open on one server."),
+    serve("ANJU_WS_MAX_SUBSCRIPTIONS", "serve.ws_max_subscriptions", "ws-max-subscriptions",
+        "Most subscriptions active at once on one WebSocket."),
+    serve("ANJU_WS_INIT_TIMEOUT_MS", "serve.ws_init_timeout_ms", "ws-init-timeout-ms",
+        "How long a WebSocket may wait before sending `connection_init`, in milliseconds \
+         (then it is closed with 4408)."),
+    serve("ANJU_WS_PING_MS", "serve.ws_ping_ms", "ws-ping-ms",
+        "How often the server pings each WebSocket, in milliseconds; one whose client answered \
+         none of the last two pings is closed."),
     serve("ANJU_RATE_LIMITS", "serve.rate_limits", "rate-limits",
         "Rate-limit budgets by role, `role=maximum:restore_per_second,...` (`anonymous` for \
          callers without credentials); roles left out keep their default."),
@@ -254,6 +269,7 @@ pub struct CacheConfig {
     pub prefix: String,
     pub local_capacity_mb: u64,
     pub personal_ttl_secs: u64,
+    pub hint_sweep_ms: u64,
 }
 
 impl Default for CacheConfig {
@@ -266,6 +282,7 @@ impl Default for CacheConfig {
             prefix: "anju".into(),
             local_capacity_mb: 64,
             personal_ttl_secs: 60,
+            hint_sweep_ms: 5000,
         }
     }
 }
@@ -280,6 +297,7 @@ impl fmt::Debug for CacheConfig {
             .field("prefix", &self.prefix)
             .field("local_capacity_mb", &self.local_capacity_mb)
             .field("personal_ttl_secs", &self.personal_ttl_secs)
+            .field("hint_sweep_ms", &self.hint_sweep_ms)
             .finish()
     }
 }
@@ -341,6 +359,12 @@ pub struct ServeConfig {
     pub webhook_retry_schedule: String,
     /// The LOW_INCOME watch list's line, in yuan a year per person.
     pub low_income_line_yuan: u32,
+    /// Subscription WebSockets: most per principal, most subscriptions per socket, the wait
+    /// for `connection_init` and the ping interval.
+    pub ws_max_sockets: usize,
+    pub ws_max_subscriptions: usize,
+    pub ws_init_timeout_ms: u64,
+    pub ws_ping_ms: u64,
     /// The cache (the `cache` section's).
     #[serde(skip)]
     pub cache: CacheConfig,
@@ -387,6 +411,10 @@ impl ServeConfig {
             webhook_poll_ms: 250,
             webhook_retry_schedule: DEFAULT_WEBHOOK_RETRY_SCHEDULE.into(),
             low_income_line_yuan: DEFAULT_LOW_INCOME_LINE_YUAN,
+            ws_max_sockets: 20,
+            ws_max_subscriptions: 50,
+            ws_init_timeout_ms: 10_000,
+            ws_ping_ms: 15_000,
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
         }

@@ -117,6 +117,7 @@ fn public_field(parent: &str, field: &str) -> bool {
                 | "node"
                 | "nodes"
         ),
+        "Subscription" => field == "indicatorsChanged",
         // `node` serves an anonymous caller areas and sites only (see `graphql::types::node`).
         "Node" => field == "id",
         "Area" => matches!(

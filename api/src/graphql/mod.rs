@@ -1,6 +1,6 @@
 //! The GraphQL schema: thin resolvers over the domain.
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema};
+use async_graphql::{Context, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -85,6 +85,7 @@ pub mod pagination;
 pub mod reads;
 pub mod rules;
 pub mod scalars;
+pub mod subscription;
 pub mod types;
 
 /// The root query: one object per capability.
@@ -105,7 +106,7 @@ pub struct Query(
 );
 
 /// Anju's executable schema.
-pub type AnjuSchema = Schema<Query, mutation::Mutation, EmptySubscription>;
+pub type AnjuSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
 /// Builds the schema over `db`.
 pub fn build_schema(
@@ -120,7 +121,7 @@ pub fn build_schema(
     let mut builder = Schema::build(
         Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::Subscription,
     )
     .data(db)
     .data(cache)
@@ -153,7 +154,7 @@ pub fn sdl() -> String {
     Schema::build(
         Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        subscription::Subscription,
     )
     .finish()
     .sdl()

@@ -68,6 +68,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         state.connections.open(),
         state.connections.max()
     ));
+    let (published, received) = state.cache.hints().counts();
+    body.push_str(&format!(
+        "# HELP anju_hints_total Generation hints for subscriptions through Redis, by direction.\n\
+         # TYPE anju_hints_total counter\n\
+         anju_hints_total{{direction=\"published\"}} {published}\n\
+         anju_hints_total{{direction=\"received\"}} {received}\n"
+    ));
     // What holds the change feed back: changes committed after the oldest open transaction that
     // wrote wait for it to end. Unknown (absent) when the database does not answer.
     if let Ok(lag) = crate::domain::changes::lag_seconds(&state.housekeeping).await {

@@ -2,7 +2,7 @@
 //! look like names and only for the first 100 seen; the rest count as `other`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -18,6 +18,14 @@ pub struct RequestMetrics {
     rejections: IntCounterVec,
     duration: HistogramVec,
     seen: Mutex<HashSet<String>>,
+    /// Subscription WebSockets open now.
+    pub ws_open: IntGauge,
+    /// Subscriptions active now, over every WebSocket.
+    pub ws_subscriptions: IntGauge,
+    /// WebSocket messages, by direction (`received`, `sent`).
+    pub ws_messages: IntCounterVec,
+    /// WebSockets closed by the server, by close code.
+    pub ws_closed: IntCounterVec,
 }
 
 impl RequestMetrics {
@@ -55,6 +63,32 @@ impl RequestMetrics {
             ]),
             &["operation"],
         )?;
+        let ws_open = IntGauge::new(
+            "anju_ws_connections",
+            "Subscription WebSockets open (graphql-transport-ws).",
+        )?;
+        let ws_subscriptions = IntGauge::new(
+            "anju_ws_subscriptions",
+            "Subscriptions active over every WebSocket.",
+        )?;
+        let ws_messages = IntCounterVec::new(
+            Opts::new(
+                "anju_ws_messages_total",
+                "WebSocket messages, by direction (received, sent).",
+            ),
+            &["direction"],
+        )?;
+        let ws_closed = IntCounterVec::new(
+            Opts::new(
+                "anju_ws_closed_total",
+                "WebSockets the server closed, by close code.",
+            ),
+            &["code"],
+        )?;
+        registry.register(Box::new(ws_open.clone()))?;
+        registry.register(Box::new(ws_subscriptions.clone()))?;
+        registry.register(Box::new(ws_messages.clone()))?;
+        registry.register(Box::new(ws_closed.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(rejections.clone()))?;
@@ -66,6 +100,10 @@ impl RequestMetrics {
             rejections,
             duration,
             seen: Mutex::new(HashSet::new()),
+            ws_open,
+            ws_subscriptions,
+            ws_messages,
+            ws_closed,
         })
     }
 

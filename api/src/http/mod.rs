@@ -16,6 +16,7 @@ pub mod serve;
 mod state;
 mod throttle;
 mod watch_list;
+pub mod ws;
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
@@ -35,7 +36,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(health::graphiql))
-        .route("/graphql", get(graphql::execute).post(graphql::execute))
+        .route("/graphql", get(ws::get).post(graphql::execute))
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))

@@ -244,7 +244,12 @@ impl Edge {
                 router.clone().oneshot(request)
             })
         };
-        let connection = self.builder.serve_connection(TokioIo::new(stream), service);
+        // Upgrades let a request become a subscription WebSocket; the upgraded socket then lives
+        // on in its own task, outside the connection's place and shutdown.
+        let connection = self
+            .builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         let mut finishing = self.finishing.clone();
         tokio::spawn(async move {
             let mut connection = std::pin::pin!(connection);

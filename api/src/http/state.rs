@@ -43,4 +43,8 @@ pub struct AppState {
     pub connections: std::sync::Arc<super::serve::Connections>,
     /// What the watch lists are judged by.
     pub watch: crate::domain::watch::WatchSettings,
+    /// How subscription sockets are limited.
+    pub ws: super::ws::WsSettings,
+    /// The subscription sockets open, by principal.
+    pub sockets: std::sync::Arc<super::ws::Sockets>,
 }

@@ -33,6 +33,7 @@ mod response_cache;
 mod rollup;
 mod schema;
 mod statements;
+mod subscriptions;
 mod support;
 mod throttle;
 mod watchlists;

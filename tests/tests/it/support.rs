@@ -369,7 +369,11 @@ pub struct TestRedis {
 
 impl TestRedis {
     pub async fn start() -> TestRedis {
-        let port = free_port();
+        Self::start_on(free_port()).await
+    }
+
+    /// A `redis-server` on `port` (one that was killed comes back where it was).
+    pub async fn start_on(port: u16) -> TestRedis {
         let child = std::process::Command::new("redis-server")
             .args([
                 "--port",
@@ -415,6 +419,7 @@ impl Drop for TestRedis {
     fn drop(&mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-CONT", &self.child.id().to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -29,12 +29,18 @@ impl CacheKey for IndicatorKey<'_> {
     }
 
     fn depends_on(&self) -> Vec<GenScope> {
-        let own = match self.target {
-            Target::Area(c) => GenScope::Area(c.clone()),
-            Target::Site(c) => GenScope::Site(c.clone()),
-        };
-        vec![GenScope::Global, own]
+        depends_on(self.target)
     }
+}
+
+/// The generations `target`'s indicators depend on: a write that changes them raises one of
+/// these (live subscriptions recompute when one moves).
+pub fn depends_on(target: &Target) -> Vec<GenScope> {
+    let own = match target {
+        Target::Area(c) => GenScope::Area(c.clone()),
+        Target::Site(c) => GenScope::Site(c.clone()),
+    };
+    vec![GenScope::Global, own]
 }
 
 pub(crate) fn not_found(target: &Target) -> Error {

@@ -295,6 +295,7 @@ pub async fn run<M: Mutation>(
         match attempt_once(db, writer, key, &sha, mutation).await {
             Ok(Attempt::Done(outcome, scopes)) => {
                 cache.publish(&scopes).await;
+                cache.hints().raised(&scopes);
                 return Ok(outcome);
             }
             Ok(Attempt::Rejected(errors)) => return Ok(Outcome::rejected(errors)),
