@@ -18,7 +18,6 @@
 //! (the local layer coalesces them) and, with Redis, once across processes (a short lock).
 
 mod batch;
-mod breaker;
 pub mod generation;
 mod metrics;
 mod redis_backend;
@@ -59,6 +58,9 @@ pub trait CacheKey {
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
+    /// Where this handle reads generations, when not from the mirror or the primary: the
+    /// standby a request reads its data from (see [`Cache::reading_tokens_from`]).
+    tokens_from: Option<DatabaseConnection>,
 }
 
 struct Inner {
@@ -190,6 +192,19 @@ impl Cache {
                 reader,
                 synced,
             }),
+            tokens_from: None,
+        }
+    }
+
+    /// This cache, for a request that reads its data from `db` (a standby, which replays the
+    /// primary's writes a little behind it): its generations are read from `db` too, before the
+    /// data, never from the mirror or the primary, which may already know of writes the standby
+    /// has not replayed. A value computed from that data is then stored under a state no newer
+    /// than its own. Everything else (the layers, the entries) is shared with `self`.
+    pub fn reading_tokens_from(&self, db: DatabaseConnection) -> Cache {
+        Cache {
+            inner: self.inner.clone(),
+            tokens_from: Some(db),
         }
     }
 
@@ -263,6 +278,9 @@ impl Cache {
     /// started, so it reflects every write committed before any of them asked (see
     /// [`batch::GenerationReader`]).
     pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<Generation>, DbErr> {
+        if let Some(db) = &self.tokens_from {
+            return generation::read(db, scopes).await;
+        }
         self.inner.reader.read(scopes).await
     }
 
