@@ -1,8 +1,6 @@
-//! Database connections, migrations and the statement counter; the breaker shared by whatever
-//! calls a backend that may be away ([`breaker`]), and the routing of reads to a standby
-//! ([`read`]).
+//! Database connections, migrations and the statement counter; the routing of reads to a
+//! standby ([`read`]).
 
-pub mod breaker;
 pub mod read;
 
 use crate::config::DatabaseConfig;

@@ -18,6 +18,7 @@
 //! (the local layer coalesces them) and, with Redis, once across processes (a short lock).
 
 mod batch;
+mod breaker;
 pub mod generation;
 mod metrics;
 mod redis_backend;

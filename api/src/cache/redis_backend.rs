@@ -6,8 +6,8 @@
 //! cluster slot; a master that fails over is a few failed calls, which the breaker and the
 //! database's fallback absorb.
 
+use super::breaker::Breaker;
 use super::metrics::Metrics;
-use crate::db::breaker::Breaker;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;

@@ -9,16 +9,18 @@
 //! - whatever is cached from a standby read is keyed by the generations read from that same
 //!   standby before the data (the cache's `reading_tokens_from`), so no entry is ever stored
 //!   under a newer state than the data it holds;
-//! - a standby that fails or cannot be reached trips a breaker: reads go to the primary for a
-//!   while, then one request tries the standby again.
+//! - a standby that fails or cannot be reached trips a breaker: reads go to the primary, and
+//!   no request tries the standby again (nor pays for a connection refused or timed out) until
+//!   a probe in the background finds it answering.
 
-use super::breaker::Breaker;
 use crate::config::DatabaseConfig;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// How long the standby is left alone after repeated failures.
-const STANDBY_BREAKER_OPEN: Duration = Duration::from_secs(2);
+/// How often a standby found failing is probed, and how long a probe may take.
+const PROBE_EVERY: Duration = Duration::from_millis(250);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How often a bounded wait for the standby's replay looks again.
 const REPLAY_POLL: Duration = Duration::from_millis(5);
 /// Longest a request waits for a standby connection before it reads from the primary.
@@ -34,7 +36,8 @@ pub struct ReadRouter {
 #[derive(Clone)]
 struct Standby {
     db: DatabaseConnection,
-    breaker: std::sync::Arc<Breaker>,
+    /// The breaker: open (reads on the primary) from a failure until a probe succeeds.
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     wait: Duration,
 }
 
@@ -93,13 +96,15 @@ impl ReadRouter {
             opts.statement_timeout(t);
         }
         let db = sea_orm::Database::connect(opts).await?;
+        let standby = Standby {
+            db,
+            down: Default::default(),
+            wait: Duration::from_millis(config.read_wait_ms),
+        };
+        spawn_probe(&standby);
         Ok(ReadRouter {
             primary,
-            standby: Some(Standby {
-                db,
-                breaker: std::sync::Arc::new(Breaker::new(STANDBY_BREAKER_OPEN)),
-                wait: Duration::from_millis(config.read_wait_ms),
-            }),
+            standby: Some(standby),
         })
     }
 
@@ -113,30 +118,20 @@ impl ReadRouter {
         self.standby.is_some()
     }
 
-    /// The standby, when one is configured and its breaker lets a read through.
+    /// The standby, when one is configured and its breaker is closed.
     pub fn standby(&self) -> Option<&DatabaseConnection> {
         self.standby
             .as_ref()
-            .filter(|s| s.breaker.allows())
+            .filter(|s| !s.down.load(Ordering::Acquire))
             .map(|s| &s.db)
     }
 
-    /// A read on the standby went through.
-    pub fn standby_answered(&self) {
-        if let Some(s) = &self.standby {
-            if s.breaker.success() {
-                tracing::info!("the read standby answers again: reads go to it");
-            }
-        }
-    }
-
-    /// A read on the standby failed (it is down, unreachable or refused the statement).
+    /// A read on the standby failed (it is down, unreachable or refused the statement): reads
+    /// go to the primary until a probe finds the standby answering.
     pub fn standby_failed(&self, why: &dyn std::fmt::Display) {
         if let Some(s) = &self.standby {
-            if s.breaker.failure() {
-                tracing::warn!(error = %why, "the read standby keeps failing: reads go to the primary for a while");
-            } else {
-                tracing::debug!(error = %why, "a read on the standby failed");
+            if !s.down.swap(true, Ordering::AcqRel) {
+                tracing::warn!(error = %why, "a read on the standby failed: reads go to the primary until it answers again");
             }
         }
     }
@@ -160,7 +155,7 @@ impl ReadRouter {
 
     /// Whether the standby has replayed the primary's log up to `position`, waiting for it at
     /// most the configured bound (`ANJU_READ_WAIT_MS`). A standby that cannot be asked has
-    /// not caught up (and counts against its breaker).
+    /// not caught up (and opens its breaker).
     pub async fn caught_up(&self, position: &str) -> bool {
         let Some(s) = &self.standby else {
             return false;
@@ -192,4 +187,31 @@ impl ReadRouter {
             tokio::time::sleep(REPLAY_POLL).await;
         }
     }
+}
+
+/// Probes the standby while its breaker is open: once it answers, the breaker closes. Stops
+/// when the router is gone.
+fn spawn_probe(standby: &Standby) {
+    let (db, down) = (standby.db.clone(), std::sync::Arc::downgrade(&standby.down));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(down) = down.upgrade() else {
+                return;
+            };
+            if !down.load(Ordering::Acquire) {
+                continue;
+            }
+            let probe = db.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT 1 AS up",
+            ));
+            if let Ok(Ok(Some(_))) = tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+                down.store(false, Ordering::Release);
+                tracing::info!("the read standby answers again: reads go to it");
+            }
+        }
+    });
 }

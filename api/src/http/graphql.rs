@@ -131,7 +131,7 @@ pub async fn execute(
         tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await;
     if route.standby {
         match &executed {
-            Ok(response) if !standby_failed(response) => state.reads.standby_answered(),
+            Ok(response) if !standby_failed(response) => {}
             outcome => {
                 // The standby went away, refused a statement or hung: the query is read again
                 // from the primary, under the primary's state.
