@@ -118,7 +118,7 @@ pub async fn run(options: FaultOptions) -> anyhow::Result<()> {
             let mut mine = Vec::new();
             while Instant::now() < end {
                 n += 1;
-                let mutation = n % every == 0;
+                let mutation = n.is_multiple_of(every);
                 let body = if mutation {
                     json!({
                         "query": "mutation($input: UpdateSiteInput!) { updateSite(input: $input) { site { version } userErrors { code message } } }",

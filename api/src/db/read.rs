@@ -150,7 +150,7 @@ impl ReadRouter {
                 "SELECT CAST(pg_current_wal_lsn() AS TEXT) AS lsn",
             ))
             .await?;
-        Ok(row.map(|r| r.try_get::<String>("", "lsn")).transpose()?)
+        row.map(|r| r.try_get::<String>("", "lsn")).transpose()
     }
 
     /// Whether the standby has replayed the primary's log up to `position`, waiting for it at
