@@ -162,11 +162,13 @@ pub async fn run(options: FaultOptions) -> anyhow::Result<()> {
     let mut injected = None;
     if options.fault != Fault::None {
         tokio::time::sleep_until(at(options.fault_at)).await;
-        let what = inject(&options).await?;
+        // The fault's time is when it starts being injected (stopping a server takes a while).
         injected = Some(start.elapsed());
+        let what = inject(&options).await?;
         eprintln!(
-            "faults: injected {:?} ({what}) at {:.1}s",
+            "faults: injected {:?} ({what}) from {:.1}s to {:.1}s",
             options.fault,
+            injected.unwrap_or_default().as_secs_f64(),
             start.elapsed().as_secs_f64()
         );
         if options.undo_at < options.seconds {

@@ -24,7 +24,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How often a bounded wait for the standby's replay looks again.
 const REPLAY_POLL: Duration = Duration::from_millis(5);
 /// Longest a request waits for a standby connection before it reads from the primary.
-const STANDBY_ACQUIRE: Duration = Duration::from_millis(500);
+const STANDBY_ACQUIRE: Duration = Duration::from_millis(250);
 
 /// Where a request reads.
 #[derive(Clone)]
