@@ -496,9 +496,14 @@ fn run_pg(program: &str, args: &[&str]) {
     );
 }
 
+/// One pair at a time: making a cluster (`initdb`, `pg_basebackup`) is heavy work, which
+/// several at once would pile onto the tests running beside them.
+static PG_PAIRS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A PostgreSQL primary and its streaming standby of the test's own, on free ports, in a
 /// temporary folder; both stopped and removed when dropped.
 pub struct PgPair {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     dir: tempfile::TempDir,
     pub primary_port: u16,
     pub standby_port: u16,
@@ -507,6 +512,7 @@ pub struct PgPair {
 
 impl PgPair {
     pub async fn start() -> PgPair {
+        let turn = PG_PAIRS.lock().await;
         let dir = tempfile::Builder::new()
             .prefix("anju-pg-pair-")
             .tempdir_in("/tmp")
@@ -566,6 +572,7 @@ impl PgPair {
             &format!("port = {standby_port}\n"),
         );
         let pair = PgPair {
+            _turn: turn,
             dir,
             primary_port,
             standby_port,
