@@ -1,4 +1,7 @@
-//! Database connections, migrations and the statement counter.
+//! Database connections, migrations and the statement counter; the routing of reads to a
+//! standby ([`read`]).
+
+pub mod read;
 
 use crate::config::DatabaseConfig;
 use migration::{Migrator, MigratorTrait};

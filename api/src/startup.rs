@@ -80,6 +80,7 @@ impl Application {
         // A request that times out must not leave its SQL running.
         db_config.statement_timeout =
             Some(std::time::Duration::from_millis(serve.request_timeout_ms));
+        db::read::ReadRouter::check(&db_config)?;
         let (conn, statements) = db::connect(&db_config).await?;
         migrate(&conn).await?;
         // Demo data is for trying the service out: production never gets it, whatever
@@ -150,8 +151,15 @@ impl Application {
         let responses = crate::http::response_store::ResponseStore::new(&cache, &serve.cache);
         let persisted = crate::http::persisted::PersistedStore::new(&cache);
         let listener = TcpListener::bind(serve.listen).await?;
+        let reads = db::read::ReadRouter::open(conn.clone(), &db_config).await?;
+        let last_writes = std::sync::Arc::new(crate::http::read_route::LastWrites::new(
+            &cache,
+            std::time::Duration::from_secs(db_config.read_your_writes_secs.max(1)),
+        ));
         let state = AppState {
             db: conn,
+            reads,
+            last_writes,
             housekeeping,
             watch,
             schema,

@@ -11,6 +11,7 @@
 //! It is a tool beside the service, not part of it: it depends on the service library (`anju`)
 //! and the demo generator (`anju-demo`), and brings its HTTP client and histograms with it.
 
+pub mod faults;
 mod load;
 mod peer;
 mod queries;

@@ -58,6 +58,50 @@ pub struct Hints {
     inner: Arc<Inner>,
 }
 
+/// The Redis servers hints travel through: the one server of `REDIS_URL`, or the nodes it
+/// names of a Redis Cluster, where a PUBLISH on any node reaches subscribers on every node.
+/// Hints use one node at a time and move to the next when it fails.
+struct Nodes {
+    clients: Vec<redis::Client>,
+    current: std::sync::atomic::AtomicUsize,
+}
+
+impl Nodes {
+    fn open(url: &str) -> redis::RedisResult<Nodes> {
+        use super::redis_backend::Target;
+        let urls = match Target::parse(url) {
+            Target::Single(url) => vec![url],
+            Target::Cluster(nodes) => nodes,
+        };
+        let clients = urls
+            .iter()
+            .map(|u| redis::Client::open(u.as_str()))
+            .collect::<redis::RedisResult<Vec<_>>>()?;
+        if clients.is_empty() {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "no Redis node in the URL",
+            )));
+        }
+        Ok(Nodes {
+            clients,
+            current: Default::default(),
+        })
+    }
+
+    /// The node in use.
+    fn client(&self) -> redis::Client {
+        let i = self.current.load(std::sync::atomic::Ordering::Relaxed);
+        self.clients[i % self.clients.len()].clone()
+    }
+
+    /// Moves to the next node, after the one in use failed.
+    fn next(&self) {
+        self.current
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 struct Inner {
     db: DatabaseConnection,
     local: broadcast::Sender<Hint>,
@@ -66,7 +110,7 @@ struct Inner {
     origin: String,
     /// The channel, `prefix:hints`.
     channel: String,
-    redis: Option<redis::Client>,
+    redis: Option<Nodes>,
     /// The connection hints are published on, made at the first hint and again after a fault.
     publisher: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     /// The generations this process last saw or hinted, by scope name.
@@ -95,8 +139,8 @@ impl Hints {
     ) -> Hints {
         let (local, _) = broadcast::channel(BACKLOG);
         let (queue, pending) = mpsc::channel(QUEUE);
-        let redis = redis_url.and_then(|url| match redis::Client::open(url) {
-            Ok(client) => Some(client),
+        let redis = redis_url.and_then(|url| match Nodes::open(url) {
+            Ok(nodes) => Some(nodes),
             Err(e) => {
                 tracing::warn!(error = %e, "hints: the Redis URL is unusable; hints stay in process");
                 None
@@ -186,7 +230,7 @@ impl Inner {
     }
 
     async fn publish(&self, gens: &HashMap<String, Generation>) {
-        let Some(client) = &self.redis else {
+        let Some(nodes) = &self.redis else {
             return;
         };
         let wire = Wire {
@@ -201,7 +245,7 @@ impl Inner {
         for _ in 0..2 {
             let sent = tokio::time::timeout(REDIS_TIMEOUT, async {
                 if publisher.is_none() {
-                    *publisher = Some(client.get_multiplexed_async_connection().await?);
+                    *publisher = Some(nodes.client().get_multiplexed_async_connection().await?);
                 }
                 match publisher.as_mut() {
                     Some(conn) => {
@@ -225,6 +269,7 @@ impl Inner {
                 Err(_) => tracing::debug!("hints: publish timed out"),
             }
             *publisher = None;
+            nodes.next();
         }
     }
 }
@@ -292,7 +337,7 @@ async fn listen(weak: std::sync::Weak<Inner>) {
         let Some(inner) = weak.upgrade() else {
             return;
         };
-        let Some(client) = inner.redis.clone() else {
+        let Some(client) = inner.redis.as_ref().map(Nodes::client) else {
             return;
         };
         let channel = inner.channel.clone();
@@ -307,6 +352,9 @@ async fn listen(weak: std::sync::Weak<Inner>) {
         let (mut sink, mut stream) = match connected {
             Ok(Ok(pair)) => pair,
             _ => {
+                if let Some(nodes) = weak.upgrade().as_ref().and_then(|i| i.redis.as_ref()) {
+                    nodes.next();
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
@@ -348,5 +396,9 @@ async fn listen(weak: std::sync::Weak<Inner>) {
             }
         }
         tracing::debug!("hints: Redis subscription lost; reconnecting");
+        // In a cluster the node may be gone for good: the next try is on the next node.
+        if let Some(nodes) = weak.upgrade().as_ref().and_then(|i| i.redis.as_ref()) {
+            nodes.next();
+        }
     }
 }

@@ -60,6 +60,9 @@ pub trait CacheKey {
 #[derive(Clone)]
 pub struct Cache {
     inner: Arc<Inner>,
+    /// Where this handle reads generations, when not from the mirror or the primary: the
+    /// standby a request reads its data from (see [`Cache::reading_tokens_from`]).
+    tokens_from: Option<DatabaseConnection>,
 }
 
 struct Inner {
@@ -200,6 +203,19 @@ impl Cache {
                 synced,
                 hints,
             }),
+            tokens_from: None,
+        }
+    }
+
+    /// This cache, for a request that reads its data from `db` (a standby, which replays the
+    /// primary's writes a little behind it): its generations are read from `db` too, before the
+    /// data, never from the mirror or the primary, which may already know of writes the standby
+    /// has not replayed. A value computed from that data is then stored under a state no newer
+    /// than its own. Everything else (the layers, the entries) is shared with `self`.
+    pub fn reading_tokens_from(&self, db: DatabaseConnection) -> Cache {
+        Cache {
+            inner: self.inner.clone(),
+            tokens_from: Some(db),
         }
     }
 
@@ -278,6 +294,9 @@ impl Cache {
     /// started, so it reflects every write committed before any of them asked (see
     /// [`batch::GenerationReader`]).
     pub async fn generations(&self, scopes: &[GenScope]) -> Result<Vec<Generation>, DbErr> {
+        if let Some(db) = &self.tokens_from {
+            return generation::read(db, scopes).await;
+        }
         self.inner.reader.read(scopes).await
     }
 

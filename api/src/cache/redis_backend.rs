@@ -1,10 +1,17 @@
 //! The Redis backend: shared by every replica. Every call is bounded by a timeout and guarded by
 //! a circuit breaker; a failure is reported to the caller, which falls back to the database.
+//!
+//! One Redis server, or a Redis Cluster when the URL names several nodes (see [`Target`]). No
+//! command or script of Anju's touches more than one key, so none needs its keys to share a
+//! cluster slot; a master that fails over is a few failed calls, which the breaker and the
+//! database's fallback absorb.
 
 use super::breaker::Breaker;
 use super::metrics::Metrics;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,9 +60,83 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 "#;
 
+/// Where the shared cache lives, read from `REDIS_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// One server: `redis://HOST:PORT[/DB]`.
+    Single(String),
+    /// A Redis Cluster, by some of its nodes: several URLs separated by commas
+    /// (`redis://h:7001,redis://h:7002`), or `redis+cluster://h:7001,h:7002` (the cluster
+    /// learns the rest of its nodes from any one of them).
+    Cluster(Vec<String>),
+}
+
+impl Target {
+    /// Reads a `REDIS_URL`.
+    pub fn parse(url: &str) -> Target {
+        let url = url.trim();
+        if let Some(hosts) = url.strip_prefix("redis+cluster://") {
+            return Target::Cluster(
+                hosts
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(|h| format!("redis://{h}"))
+                    .collect(),
+            );
+        }
+        if url.contains(',') {
+            return Target::Cluster(
+                url.split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            );
+        }
+        Target::Single(url.to_owned())
+    }
+}
+
+/// A connection to one server or to a cluster; either multiplexes every call and reconnects by
+/// itself.
+#[derive(Clone)]
+pub enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
 pub struct RedisBackend {
-    url: String,
-    conn: RwLock<Option<ConnectionManager>>,
+    target: Target,
+    conn: RwLock<Option<Connection>>,
     timeout: Duration,
     breaker: Breaker,
     metrics: Arc<Metrics>,
@@ -74,7 +155,7 @@ impl RedisBackend {
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         let backend = Arc::new(Self {
-            url,
+            target: Target::parse(&url),
             conn: RwLock::new(None),
             timeout,
             breaker: Breaker::new(open_for),
@@ -110,19 +191,44 @@ impl RedisBackend {
         backend
     }
 
-    async fn connect(&self) -> redis::RedisResult<ConnectionManager> {
-        let client = redis::Client::open(self.url.as_str())?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(200))))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        tokio::time::timeout(
-            Duration::from_secs(2),
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))?
+    async fn connect(&self) -> redis::RedisResult<Connection> {
+        let connect_timeout = self.timeout.max(Duration::from_millis(200));
+        let connecting = async {
+            match &self.target {
+                Target::Single(url) => {
+                    let client = redis::Client::open(url.as_str())?;
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(connect_timeout))
+                        .set_response_timeout(Some(self.timeout))
+                        .set_number_of_retries(1)
+                        .set_max_delay(Duration::from_millis(500));
+                    ConnectionManager::new_with_config(client, config)
+                        .await
+                        .map(Connection::Single)
+                }
+                Target::Cluster(nodes) => {
+                    // One retry within the call's own timeout: a slot that moved (MOVED, ASK)
+                    // is followed at once; a master that is failing over fails the call, and
+                    // the breaker takes it from there.
+                    let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(connect_timeout)
+                        .response_timeout(self.timeout)
+                        .retries(1)
+                        .min_retry_wait(5)
+                        .max_retry_wait(20)
+                        .build()?;
+                    client.get_async_connection().await.map(Connection::Cluster)
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(2), connecting)
+            .await
+            .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))?
+    }
+
+    /// Whether the backend talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.target, Target::Cluster(_))
     }
 
     /// Whether the backend is connected and its breaker closed.
@@ -133,7 +239,7 @@ impl RedisBackend {
     /// Runs one Redis call with the timeout and the breaker.
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, Unavailable>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         if !self.breaker.allows() {

@@ -101,8 +101,20 @@ pub const SETTINGS: &[Setting] = &[
         "Database URL: `sqlite://FILE?mode=rwc` (embedded) or `postgres://USER@HOST/DB`."),
     global("ANJU_DATABASE_MAX_CONNECTIONS", "database.max_connections", "database-max-connections",
         "Largest number of pooled database connections."),
+    serve("DATABASE_READ_URL", "database.read_url", "database-read-url",
+        "A PostgreSQL streaming standby of DATABASE_URL (`postgres://USER@HOST/DB`) that queries \
+         read from; writes, and a principal's reads just after its own writes, go to the primary. \
+         Unset: everything on DATABASE_URL. Refused with SQLite."),
+    serve("ANJU_READ_WAIT_MS", "database.read_wait_ms", "read-wait-ms",
+        "Longest a principal's read waits for the standby to replay the principal's last write \
+         before it reads from the primary instead, in milliseconds."),
+    serve("ANJU_READ_YOUR_WRITES_SECS", "database.read_your_writes_secs", "read-your-writes-secs",
+        "How long a principal's last write is remembered (in process and in Redis, for every \
+         replica) so that its reads wait for the standby to have it, in seconds."),
     global("REDIS_URL", "cache.redis_url", "redis-url",
-        "Redis URL (`redis://HOST:PORT[/DB]`); without it the cache is in-process only."),
+        "Redis URL (`redis://HOST:PORT[/DB]`), or a Redis Cluster by some of its nodes \
+         (`redis://H:P1,redis://H:P2,…` or `redis+cluster://H:P1,H:P2,…`); without it the \
+         cache is in-process only."),
     global("ANJU_REDIS_TIMEOUT_MS", "cache.redis_timeout_ms", "redis-timeout-ms",
         "Longest wait for any Redis call before falling back to the database, in milliseconds."),
     global("ANJU_CACHE_BREAKER_OPEN_MS", "cache.breaker_open_ms", "cache-breaker-open-ms",
@@ -225,6 +237,10 @@ pub struct Config {
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
+    /// A streaming standby of `url` that queries read from (see `db::read`).
+    pub read_url: Option<String>,
+    pub read_wait_ms: u64,
+    pub read_your_writes_secs: u64,
     /// Longest a statement may run (PostgreSQL cancels it); set by `serve` from its request
     /// timeout, unset for commands such as `import`.
     #[serde(skip)]
@@ -237,6 +253,9 @@ impl DatabaseConfig {
         Self {
             url: url.into(),
             max_connections: 16,
+            read_url: None,
+            read_wait_ms: 200,
+            read_your_writes_secs: 30,
             statement_timeout: None,
         }
     }
@@ -254,6 +273,9 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &RedactedUrl(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("read_url", &self.read_url.as_deref().map(RedactedUrl))
+            .field("read_wait_ms", &self.read_wait_ms)
+            .field("read_your_writes_secs", &self.read_your_writes_secs)
             .field("statement_timeout", &self.statement_timeout)
             .finish()
     }

@@ -4,6 +4,7 @@ use super::cached::{caller_scope, lookup, response_scope, serve_hit, wants_fresh
 use super::persisted;
 use super::protocol::{self, MediaType, Rejection};
 use super::read_audit::audit_reads;
+use super::read_route::{self, Route};
 use super::respond::{codes, finish_errors, json_response, reject, render, retry_after, with_cost};
 use super::response_cache::Turn;
 use super::response_store::{CachedResponse, PersonalResponse};
@@ -43,6 +44,8 @@ struct Prepared {
     operation: String,
     /// A query (not a mutation): its response may be stored.
     query: bool,
+    /// The document reads the change feed, which is read from the primary.
+    feed: bool,
 }
 
 /// Runs one GraphQL request per the GraphQL-over-HTTP specification. Every error leaves with an
@@ -75,12 +78,10 @@ pub async fn execute(
     // looked up for this very caller, and its unmasked reads are audited again.
     let cache_key = state.response_keys.key(&params, &response_scope(&caller));
     let caller_key = caller_scope(&caller).map(|scope| state.response_keys.key(&params, &scope));
-    let generation = state
-        .cache
-        .generations(&[GenScope::Register])
-        .await
-        .ok()
-        .and_then(|g| g.first().copied());
+    // Where the request reads, and the state its response is cached under, read from that very
+    // database before the data: a standby's state may be older than the primary's, never newer
+    // than what it then reads.
+    let (mut route, mut generation) = route_and_generation(&state, &caller).await;
     let meter = throttle::meter(&state, &caller, &connection);
     // Looked up before the document is even parsed: a hit is the common case and needs no more.
     let looks = generation.filter(|_| !wants_fresh(&headers));
@@ -90,10 +91,16 @@ pub async fn execute(
             return serve_hit(&state, &caller, media, &request_id, &meter, started, hit).await;
         }
     }
+    // Kept to run the query again on the primary should the standby fail under it.
+    let again = route.standby.then(|| params.clone());
     let prepared = match prepare(&state, &method, media, &request_id, params) {
         Ok(prepared) => prepared,
         Err(response) => return *response,
     };
+    if (!prepared.query || prepared.feed) && route.standby {
+        route = read_route::primary(&state);
+        generation = primary_generation(&state).await;
+    }
     // Held until this query's response is stored: identical queries arriving meanwhile wait for
     // it rather than execute it again. Mutations never wait on one another here.
     let mut _lead = None;
@@ -108,23 +115,66 @@ pub async fn execute(
         }
         state.responses.missed();
     }
-    let read_audit = Arc::new(ReadAudit::default());
-    let policy = ResponseCachePolicy::default();
-    let request = loaders::attach(
-        prepared
-            .request
-            .data(request_id.clone())
-            .data(policy.clone())
-            .data(read_audit.clone())
-            .data(meter.clone()),
-        &state.db,
-        &state.cache,
-        Access::new(state.db.clone(), caller.clone()),
-        state.loader_delay,
+    let mut read_audit = Arc::new(ReadAudit::default());
+    let mut policy = ResponseCachePolicy::default();
+    let request = attach(
+        &state,
+        prepared.request,
+        &route,
+        &caller,
+        &request_id,
+        &policy,
+        &read_audit,
+        &meter,
     );
-    let Ok(mut response) =
-        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await
-    else {
+    let mut executed =
+        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await;
+    if route.standby {
+        match &executed {
+            Ok(response) if !standby_failed(response) => {}
+            outcome => {
+                // The standby went away, refused a statement or hung: the query is read again
+                // from the primary, under the primary's state.
+                let why = match outcome {
+                    Ok(response) => response
+                        .errors
+                        .first()
+                        .map(|e| e.message.clone())
+                        .unwrap_or_default(),
+                    Err(_) => format!("no answer within {:?}", state.request_timeout),
+                };
+                state.reads.standby_failed(&why);
+                tracing::info!(request_id = %request_id.0, error = %why, "a read on the standby failed; reading from the primary");
+                route = read_route::primary(&state);
+                generation = primary_generation(&state).await;
+                if let Some(params) = again {
+                    if let Ok(retry) = prepare(&state, &method, media, &request_id, params) {
+                        read_audit = Arc::new(ReadAudit::default());
+                        policy = ResponseCachePolicy::default();
+                        let request = attach(
+                            &state,
+                            retry.request,
+                            &route,
+                            &caller,
+                            &request_id,
+                            &policy,
+                            &read_audit,
+                            &meter,
+                        );
+                        executed = tokio::time::timeout(
+                            state.request_timeout,
+                            state.schema.execute(request),
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+    }
+    if !prepared.query {
+        read_route::wrote(&state, &caller).await;
+    }
+    let Ok(mut response) = executed else {
         tracing::warn!(request_id = %request_id.0, timeout = ?state.request_timeout, "request timed out");
         return reject(
             &state,
@@ -203,6 +253,71 @@ pub async fn execute(
         retry_after(&mut response);
     }
     throttle::finish(&meter, response)
+}
+
+/// Where `caller`'s request reads (see [`read_route`]) and the whole-response cache's state for
+/// it, read from that same database; the primary when the standby cannot be asked.
+async fn route_and_generation(
+    state: &AppState,
+    caller: &Caller,
+) -> (Route, Option<crate::cache::Generation>) {
+    let route = read_route::for_query(state, caller).await;
+    if !route.standby {
+        return (route, primary_generation(state).await);
+    }
+    match route.cache.generations(&[GenScope::Register]).await {
+        Ok(g) => (route, g.first().copied()),
+        Err(e) => {
+            state.reads.standby_failed(&e);
+            (read_route::primary(state), primary_generation(state).await)
+        }
+    }
+}
+
+/// The whole-response cache's state on the primary (through the mirror when there is one).
+async fn primary_generation(state: &AppState) -> Option<crate::cache::Generation> {
+    state
+        .cache
+        .generations(&[GenScope::Register])
+        .await
+        .ok()
+        .and_then(|g| g.first().copied())
+}
+
+/// Whether a response executed on the standby failed for the standby's sake (it is down, cut
+/// off, or refused a statement): such a query is read again from the primary. A query's own
+/// faults (bad input, not found, limits) are the same on either database and are not.
+fn standby_failed(response: &async_graphql::Response) -> bool {
+    codes(&response.errors)
+        .iter()
+        .any(|c| *c == Code::DatabaseUnavailable.as_str() || *c == Code::Internal.as_str())
+}
+
+/// The engine's request with this request's data, loaders and read connection.
+#[allow(clippy::too_many_arguments)]
+fn attach(
+    state: &AppState,
+    request: async_graphql::Request,
+    route: &Route,
+    caller: &Caller,
+    request_id: &RequestId,
+    policy: &ResponseCachePolicy,
+    read_audit: &Arc<ReadAudit>,
+    meter: &Arc<crate::graphql::cost::Meter>,
+) -> async_graphql::Request {
+    loaders::attach(
+        request
+            .data(request_id.clone())
+            .data(policy.clone())
+            .data(read_audit.clone())
+            .data(meter.clone())
+            .data(route.db.clone())
+            .data(route.cache.clone()),
+        &route.db,
+        &route.cache,
+        Access::new(route.db.clone(), caller.clone()),
+        state.loader_delay,
+    )
 }
 
 /// Lets a request in, or answers why not: its body arrived in time, an answer's media type is
@@ -311,6 +426,9 @@ fn prepare(
         .ok()
         .and_then(|doc| protocol::selected_operation(doc, params.operation_name.as_deref()));
     let kind = selected.as_ref().map(|(_, ty)| *ty);
+    let feed = request
+        .parsed_query()
+        .is_ok_and(protocol::reads_change_feed);
     if *method == Method::GET && kind == Some(OperationType::Mutation) {
         let mut response = reject(
             state,
@@ -350,6 +468,7 @@ fn prepare(
         named,
         operation,
         query: kind == Some(OperationType::Query),
+        feed,
     })
 }
 

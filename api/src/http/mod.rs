@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod persisted;
 pub mod protocol;
 mod read_audit;
+pub mod read_route;
 mod respond;
 pub mod response_cache;
 pub mod response_store;

@@ -102,7 +102,7 @@ impl Rejection {
 }
 
 /// The parameters of one GraphQL request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Params {
     pub query: String,
     pub operation_name: Option<String>,
@@ -234,6 +234,30 @@ pub fn selected_operation(
             .map(|(name, op)| (Some(name.to_string()), op.node.ty)),
         _ => None,
     }
+}
+
+/// Whether `doc` reads the change feed (`changesHead`, `changes`) anywhere: the feed, and the
+/// records it carries with their versions, are read from the primary, where the feed's order
+/// is decided, never from a standby a little behind it.
+pub fn reads_change_feed(doc: &ExecutableDocument) -> bool {
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    fn walk(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => {
+                matches!(f.node.name.node.as_str(), "changes" | "changesHead")
+                    || walk(&f.node.selection_set.node)
+            }
+            Selection::InlineFragment(f) => walk(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| walk(&op.node.selection_set.node))
+        || doc
+            .fragments
+            .values()
+            .any(|f| walk(&f.node.selection_set.node))
 }
 
 #[cfg(test)]

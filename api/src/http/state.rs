@@ -8,7 +8,12 @@ use sea_orm::DatabaseConnection;
 /// Shared state of a running server.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: every write, the audit of reads, and the reads the standby cannot take.
     pub db: DatabaseConnection,
+    /// Where queries read: the standby when one is configured, else the primary.
+    pub reads: crate::db::read::ReadRouter,
+    /// Where principals' last writes stand, so their next reads see them.
+    pub last_writes: std::sync::Arc<super::read_route::LastWrites>,
     /// A small pool for housekeeping reads (the feed's lag), apart from requests'.
     pub housekeeping: DatabaseConnection,
     pub schema: graphql::AnjuSchema,

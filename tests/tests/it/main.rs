@@ -27,6 +27,8 @@ mod mutations;
 mod ops;
 mod periods;
 mod persisted;
+mod read_routing;
+mod redis_cluster;
 mod relay;
 mod replicas;
 mod response_cache;

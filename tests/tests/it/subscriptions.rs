@@ -576,11 +576,17 @@ async fn sockets_and_subscriptions_are_limited_and_charged() {
 /// Two servers on one database, sharing `redis` under one prefix; hints between them only
 /// through Redis (the periodic sweep is out of the way).
 async fn replicas(redis: &TestRedis) -> (TestApp, TestApp) {
+    replicas_on(redis.url(), redis.url()).await
+}
+
+/// Two servers on one database, the first on Redis `one`, the second on `two` (the same Redis,
+/// or the same cluster named by other nodes).
+async fn replicas_on(one: String, two: String) -> (TestApp, TestApp) {
     let db = fixture_db().await;
     let prefix = format!("anju-test-{}", uuid::Uuid::new_v4().simple());
-    let config = || ServeConfig {
+    let config = |url: &String| ServeConfig {
         cache: CacheConfig {
-            redis_url: Some(redis.url()),
+            redis_url: Some(url.clone()),
             prefix: prefix.clone(),
             redis_timeout_ms: 2000,
             hint_sweep_ms: 600_000,
@@ -589,9 +595,9 @@ async fn replicas(redis: &TestRedis) -> (TestApp, TestApp) {
         ..ServeConfig::ephemeral()
     };
     let other = db.share().await;
-    let one = TestApp::spawn_with(db, config()).await;
-    let two = TestApp::spawn_with(other, config()).await;
-    (one, two)
+    let first = TestApp::spawn_with(db, config(&one)).await;
+    let second = TestApp::spawn_with(other, config(&two)).await;
+    (first, second)
 }
 
 #[tokio::test]
@@ -617,6 +623,32 @@ async fn a_write_through_one_replica_reaches_a_subscriber_on_the_other() {
         "delivered across replicas {:?} after the write",
         written.elapsed()
     );
+}
+
+#[tokio::test]
+async fn hints_cross_a_redis_cluster_from_the_node_one_replica_publishes_on_to_another() {
+    let cluster = crate::support::TestRedisCluster::start().await;
+    let nodes: Vec<String> = cluster
+        .ports
+        .iter()
+        .map(|p| format!("redis://127.0.0.1:{p}"))
+        .collect();
+    // Hints use the first node a replica is given: the writer's is not the subscriber's.
+    let reversed: Vec<String> = nodes.iter().rev().cloned().collect();
+    let (one, two) = replicas_on(nodes.join(","), reversed.join(",")).await;
+    let token = two.token(Role::Viewer, TOWNSHIP_A, None).await;
+    let mut client = WsClient::with_token(&two, &token).await;
+    client
+        .subscribe(
+            "site",
+            WORKS,
+            json!({ "scope": { "siteCode": "AZD001" }, "asOf": T }),
+        )
+        .await;
+    assert_eq!(works(&client.event_of("site").await), "3/5");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    complete_work(&one, "AZD001-W5").await;
+    assert_eq!(works(&client.event_of("site").await), "4/5");
 }
 
 #[tokio::test]

@@ -450,3 +450,407 @@ pub fn edit_csv(dir: &Path, file: &str, from: &str, to: &str) {
     );
     std::fs::write(&path, text.replace(from, to)).expect("write csv");
 }
+
+/// The PostgreSQL programs the replication tests run (`initdb`, `pg_ctl`, `pg_basebackup`):
+/// the newest installed under `/usr/lib/postgresql/<version>/bin`, or `ANJU_TEST_PG_BIN`.
+pub fn pg_bin() -> PathBuf {
+    if let Ok(dir) = std::env::var("ANJU_TEST_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's programs must be installed under /usr/lib/postgresql (or name them in ANJU_TEST_PG_BIN)")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin)| bin.join("pg_basebackup").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .expect("no PostgreSQL version with pg_basebackup under /usr/lib/postgresql")
+}
+
+/// Runs a PostgreSQL program as the `postgres` user when the tests run as root (the server
+/// refuses to run as root), as the current user otherwise.
+fn pg_command(program: &str) -> std::process::Command {
+    let path = pg_bin().join(program);
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if root {
+        let mut cmd = std::process::Command::new("runuser");
+        cmd.args(["-u", "postgres", "--"]).arg(path);
+        cmd
+    } else {
+        std::process::Command::new(path)
+    }
+}
+
+fn run_pg(program: &str, args: &[&str]) {
+    let out = pg_command(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// One pair at a time: making a cluster (`initdb`, `pg_basebackup`) is heavy work, which
+/// several at once would pile onto the tests running beside them.
+static PG_PAIRS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A PostgreSQL primary and its streaming standby of the test's own, on free ports, in a
+/// temporary folder; both stopped and removed when dropped.
+pub struct PgPair {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+    dir: tempfile::TempDir,
+    pub primary_port: u16,
+    pub standby_port: u16,
+    standby_running: std::sync::atomic::AtomicBool,
+}
+
+impl PgPair {
+    pub async fn start() -> PgPair {
+        let turn = PG_PAIRS.lock().await;
+        let dir = tempfile::Builder::new()
+            .prefix("anju-pg-pair-")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let _ = std::process::Command::new("chown")
+            .args(["postgres:postgres", &dir.path().display().to_string()])
+            .status();
+        let (primary_port, standby_port) = (free_port(), free_port());
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        run_pg(
+            "initdb",
+            &[
+                "-D",
+                &path("primary"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        );
+        let conf = format!(
+            "port = {primary_port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             fsync = off\nwal_level = replica\nmax_wal_senders = 4\nhot_standby_feedback = on\n",
+            dir.path().display()
+        );
+        append(&dir.path().join("primary/postgresql.conf"), &conf);
+        run_pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &path("primary"),
+                "-l",
+                &path("primary.log"),
+                "-w",
+                "start",
+            ],
+        );
+        run_pg(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port.to_string(),
+                "-U",
+                "postgres",
+                "-D",
+                &path("standby"),
+                "-R",
+                "-X",
+                "stream",
+            ],
+        );
+        append(
+            &dir.path().join("standby/postgresql.conf"),
+            &format!("port = {standby_port}\n"),
+        );
+        let pair = PgPair {
+            _turn: turn,
+            dir,
+            primary_port,
+            standby_port,
+            standby_running: std::sync::atomic::AtomicBool::new(false),
+        };
+        pair.start_standby();
+        pair
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    pub fn primary_url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.primary_port)
+    }
+
+    pub fn standby_url(&self, db: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{db}", self.standby_port)
+    }
+
+    pub fn start_standby(&self) {
+        run_pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.path("standby"),
+                "-l",
+                &self.path("standby.log"),
+                "-w",
+                "start",
+            ],
+        );
+        self.standby_running
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn stop_standby(&self) {
+        run_pg(
+            "pg_ctl",
+            &["-D", &self.path("standby"), "-m", "fast", "-w", "stop"],
+        );
+        self.standby_running
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A fresh, migrated database on the primary, once the standby has it too; its config
+    /// reads from the standby.
+    pub async fn database(&self) -> TestDb {
+        let name = format!("anju_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = Database::connect(self.primary_url("postgres"))
+            .await
+            .expect("connect to the primary");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let mut config = DatabaseConfig::new(self.primary_url(&name));
+        let (db, statements) = anju::db::connect(&config)
+            .await
+            .expect("connect test database");
+        anju::startup::migrate(&db)
+            .await
+            .expect("migrate test database");
+        config.read_url = Some(self.standby_url(&name));
+        let db = TestDb {
+            config,
+            db,
+            statements,
+            _dir: None,
+            pg_drop: None,
+        };
+        self.wait_replayed(&db).await;
+        db
+    }
+
+    /// Waits until the standby has replayed everything the primary of `db` has written so far.
+    pub async fn wait_replayed(&self, db: &TestDb) {
+        let lsn: String = db
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT CAST(pg_current_wal_lsn() AS TEXT) AS l",
+            ))
+            .await
+            .expect("primary position")
+            .expect("a row")
+            .try_get("", "l")
+            .expect("lsn");
+        let standby = Database::connect(self.standby_url("postgres"))
+            .await
+            .expect("connect to the standby");
+        for _ in 0..500 {
+            let done: bool = standby
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SELECT COALESCE(pg_last_wal_replay_lsn() >= '{lsn}', FALSE) AS d"),
+                ))
+                .await
+                .expect("standby position")
+                .expect("a row")
+                .try_get("", "d")
+                .expect("bool");
+            if done {
+                standby.close().await.ok();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the standby did not replay the primary's log up to {lsn}");
+    }
+
+    /// Runs `sql` on the standby (`pg_wal_replay_pause()`, `pg_wal_replay_resume()`).
+    pub async fn on_standby(&self, sql: &str) {
+        let standby = Database::connect(self.standby_url("postgres"))
+            .await
+            .expect("connect to the standby");
+        standby.execute_unprepared(sql).await.expect(sql);
+        standby.close().await.ok();
+    }
+}
+
+fn append(file: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(file)
+        .unwrap_or_else(|e| panic!("open {}: {e}", file.display()));
+    f.write_all(text.as_bytes()).expect("append");
+}
+
+impl Drop for PgPair {
+    fn drop(&mut self) {
+        for (name, running) in [
+            (
+                "standby",
+                self.standby_running
+                    .load(std::sync::atomic::Ordering::SeqCst),
+            ),
+            ("primary", true),
+        ] {
+            if running {
+                let _ = pg_command("pg_ctl")
+                    .args(["-D", &self.path(name), "-m", "immediate", "-w", "stop"])
+                    .output();
+            }
+        }
+    }
+}
+
+/// A Redis Cluster of the test's own: three masters on free ports, the 16384 slots split
+/// between them; every server killed when dropped.
+pub struct TestRedisCluster {
+    pub ports: Vec<u16>,
+    children: Vec<std::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestRedisCluster {
+    pub async fn start() -> TestRedisCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let mut children = Vec::new();
+        for port in &ports {
+            let conf = dir.path().join(format!("nodes-{port}.conf"));
+            children.push(
+                std::process::Command::new("redis-server")
+                    .args([
+                        "--port",
+                        &port.to_string(),
+                        "--bind",
+                        "127.0.0.1",
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        &conf.display().to_string(),
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--dir",
+                        &dir.path().display().to_string(),
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .expect("redis-server must be installed to run the Redis Cluster tests"),
+            );
+        }
+        let cluster = TestRedisCluster {
+            ports,
+            children,
+            _dir: dir,
+        };
+        for port in &cluster.ports {
+            let mut up = false;
+            for _ in 0..100 {
+                if tokio::net::TcpStream::connect(("127.0.0.1", *port))
+                    .await
+                    .is_ok()
+                {
+                    up = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(up, "redis-server did not start on port {port}");
+        }
+        let mut args: Vec<String> = vec!["--cluster".into(), "create".into()];
+        args.extend(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")));
+        args.extend([
+            "--cluster-replicas".into(),
+            "0".into(),
+            "--cluster-yes".into(),
+        ]);
+        let out = std::process::Command::new("redis-cli")
+            .args(&args)
+            .output()
+            .expect("redis-cli must be installed to run the Redis Cluster tests");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        for _ in 0..250 {
+            if cluster.ports.iter().all(|p| {
+                cluster
+                    .cli(*p, &["cluster", "info"])
+                    .contains("cluster_state:ok")
+            }) {
+                return cluster;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the Redis Cluster did not come up");
+    }
+
+    /// `REDIS_URL` for the cluster: every node, comma-separated.
+    pub fn url(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Runs `redis-cli` against the node on `port` and returns what it printed.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("run redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The keys under `prefix` held by the node on `port`.
+    pub fn keys(&self, port: u16, prefix: &str) -> Vec<String> {
+        self.cli(port, &["--scan", "--pattern", &format!("{prefix}*")])
+            .lines()
+            .map(str::to_owned)
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+}
+
+impl Drop for TestRedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
