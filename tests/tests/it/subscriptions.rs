@@ -604,8 +604,15 @@ async fn replicas_on(one: String, two: String) -> (TestApp, TestApp) {
 async fn a_write_through_one_replica_reaches_a_subscriber_on_the_other() {
     let redis = TestRedis::start().await;
     let (one, two) = replicas(&redis).await;
+    let took = delivered_across(&one, &two).await;
+    eprintln!("delivered across replicas {took:?} after the write");
+}
+
+/// Subscribes on `two` to a site's indicators, completes one of its works through `one`, and
+/// checks that the subscriber hears of it; returns how long after the write it did.
+async fn delivered_across(one: &TestApp, two: &TestApp) -> Duration {
     let token = two.token(Role::Viewer, TOWNSHIP_A, None).await;
-    let mut client = WsClient::with_token(&two, &token).await;
+    let mut client = WsClient::with_token(two, &token).await;
     client
         .subscribe(
             "site",
@@ -616,13 +623,10 @@ async fn a_write_through_one_replica_reaches_a_subscriber_on_the_other() {
     assert_eq!(works(&client.event_of("site").await), "3/5");
     // Past the first second, so the update is not held back by the coalescing.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    complete_work(&one, "AZD001-W5").await;
+    complete_work(one, "AZD001-W5").await;
     let written = Instant::now();
     assert_eq!(works(&client.event_of("site").await), "4/5");
-    eprintln!(
-        "delivered across replicas {:?} after the write",
-        written.elapsed()
-    );
+    written.elapsed()
 }
 
 #[tokio::test]
@@ -636,19 +640,7 @@ async fn hints_cross_a_redis_cluster_from_the_node_one_replica_publishes_on_to_a
     // Hints use the first node a replica is given: the writer's is not the subscriber's.
     let reversed: Vec<String> = nodes.iter().rev().cloned().collect();
     let (one, two) = replicas_on(nodes.join(","), reversed.join(",")).await;
-    let token = two.token(Role::Viewer, TOWNSHIP_A, None).await;
-    let mut client = WsClient::with_token(&two, &token).await;
-    client
-        .subscribe(
-            "site",
-            WORKS,
-            json!({ "scope": { "siteCode": "AZD001" }, "asOf": T }),
-        )
-        .await;
-    assert_eq!(works(&client.event_of("site").await), "3/5");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    complete_work(&one, "AZD001-W5").await;
-    assert_eq!(works(&client.event_of("site").await), "4/5");
+    delivered_across(&one, &two).await;
 }
 
 #[tokio::test]
