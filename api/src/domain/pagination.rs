@@ -208,31 +208,9 @@ pub async fn run_count<C: ConnectionTrait>(db: &C, stmt: Statement) -> Result<u6
     Ok(n.max(0) as u64)
 }
 
-/// The cache key of a list's total: the count statement itself (hashed, so the caller's scope,
-/// which narrows the statement, is part of it), valid until the next write to the register.
-struct CountKey<'a>(&'a Statement);
-
-impl crate::cache::CacheKey for CountKey<'_> {
-    type Value = i64;
-    const KIND: &'static str = "count";
-    const VERSION: u32 = 2;
-
-    fn id(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let mut hasher = Sha256::new();
-        hasher.update(self.0.sql.as_bytes());
-        hasher.update(format!("{:?}", self.0.values).as_bytes());
-        hex::encode(hasher.finalize())
-    }
-
-    fn depends_on(&self) -> Vec<crate::cache::GenScope> {
-        // Any write may change any list's total.
-        vec![crate::cache::GenScope::Register]
-    }
-}
-
 /// A cache key made from a statement (hashed, so the caller's scope, which narrows the
-/// statement, is part of it), for a value of type `V` that any write may change.
+/// statement, is part of it), for a value of type `V` that any write may change: a list's
+/// total (`count`), a page of sites' household counts, ….
 pub struct StatementKey<'a, V> {
     kind: &'static str,
     stmt: &'a Statement,
@@ -282,7 +260,7 @@ pub async fn total<B: super::reads::Batched>(
     match total {
         Total::Known(n) => Ok(*n as i64),
         Total::Query(stmt) => {
-            let key = CountKey(stmt);
+            let key = StatementKey::<i64>::new("count", stmt);
             let gens = reads.batched.generations(&key.depends_on()).await?;
             let db = reads.db;
             Ok(reads

@@ -115,20 +115,15 @@ pub async fn execute(
         }
         state.responses.missed();
     }
-    let mut read_audit = Arc::new(ReadAudit::default());
-    let mut policy = ResponseCachePolicy::default();
-    let request = attach(
+    let (mut executed, mut read_audit, mut policy) = run(
         &state,
         prepared.request,
         &route,
         &caller,
         &request_id,
-        &policy,
-        &read_audit,
         &meter,
-    );
-    let mut executed =
-        tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await;
+    )
+    .await;
     if route.standby {
         match &executed {
             Ok(response) if !standby_failed(response) => {}
@@ -149,23 +144,8 @@ pub async fn execute(
                 generation = primary_generation(&state).await;
                 if let Some(params) = again {
                     if let Ok(retry) = prepare(&state, &method, media, &request_id, params) {
-                        read_audit = Arc::new(ReadAudit::default());
-                        policy = ResponseCachePolicy::default();
-                        let request = attach(
-                            &state,
-                            retry.request,
-                            &route,
-                            &caller,
-                            &request_id,
-                            &policy,
-                            &read_audit,
-                            &meter,
-                        );
-                        executed = tokio::time::timeout(
-                            state.request_timeout,
-                            state.schema.execute(request),
-                        )
-                        .await;
+                        (executed, read_audit, policy) =
+                            run(&state, retry.request, &route, &caller, &request_id, &meter).await;
                     }
                 }
             }
@@ -293,19 +273,24 @@ fn standby_failed(response: &async_graphql::Response) -> bool {
         .any(|c| *c == Code::DatabaseUnavailable.as_str() || *c == Code::Internal.as_str())
 }
 
-/// The engine's request with this request's data, loaders and read connection.
-#[allow(clippy::too_many_arguments)]
-fn attach(
+/// Executes `request` on `route` with this request's data and loaders, within the request
+/// timeout; returns the outcome with the unmasked reads it gathered and the reuse its resolvers
+/// allowed, both the run's own.
+async fn run(
     state: &AppState,
     request: async_graphql::Request,
     route: &Route,
     caller: &Caller,
     request_id: &RequestId,
-    policy: &ResponseCachePolicy,
-    read_audit: &Arc<ReadAudit>,
     meter: &Arc<crate::graphql::cost::Meter>,
-) -> async_graphql::Request {
-    loaders::attach(
+) -> (
+    Result<async_graphql::Response, tokio::time::error::Elapsed>,
+    Arc<ReadAudit>,
+    ResponseCachePolicy,
+) {
+    let read_audit = Arc::new(ReadAudit::default());
+    let policy = ResponseCachePolicy::default();
+    let request = loaders::attach(
         request
             .data(request_id.clone())
             .data(policy.clone())
@@ -317,7 +302,9 @@ fn attach(
         &route.cache,
         Access::new(route.db.clone(), caller.clone()),
         state.loader_delay,
-    )
+    );
+    let executed = tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await;
+    (executed, read_audit, policy)
 }
 
 /// Lets a request in, or answers why not: its body arrived in time, an answer's media type is
