@@ -138,7 +138,7 @@ impl Application {
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
         let response_keys = crate::http::response_cache::ResponseKeys::new(
-            &schema.sdl(),
+            &schema.schema().sdl(),
             &crate::graphql::limits::Limits::from(&serve),
             serve.production,
         );

@@ -312,13 +312,16 @@ impl EmploymentFilter {
 }
 
 /// Pages a member's employments (already loaded), filtered.
-pub fn employment_page(
-    all: Vec<employment::Model>,
+pub fn employment_page<E: std::borrow::Borrow<employment::Model>>(
+    all: Vec<E>,
     filter: &EmploymentFilter,
     req: &PageRequest,
-) -> Page<employment::Model> {
-    let kept = all.into_iter().filter(|e| filter.matches(e)).collect();
-    memory_page(kept, |e| e.id, req)
+) -> Page<E> {
+    let kept = all
+        .into_iter()
+        .filter(|e| filter.matches(e.borrow()))
+        .collect();
+    memory_page(kept, |e| e.borrow().id, req)
 }
 
 /// Which audit entries to list.

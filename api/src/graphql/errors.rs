@@ -104,10 +104,24 @@ pub fn request_errors(errors: &mut [ServerError]) {
 /// engine's other wording for a refused argument, `Invalid value for argument …`, comes from
 /// validation only, and is coded there by its phase.)
 pub fn field_error(mut err: ServerError) -> ServerError {
-    if err.message.starts_with("Failed to parse \"") {
-        give_code(&mut err, Code::BadUserInput);
-    }
+    code_field_error(&mut err);
     err
+}
+
+fn code_field_error(err: &mut ServerError) {
+    if err.message.starts_with("Failed to parse \"") {
+        give_code(err, Code::BadUserInput);
+    }
+}
+
+/// The errors of a response executed without the rules' hooks (see [`super::Engine`]), coded
+/// as the hooks would have: those with a path as [`field_error`], the rest as
+/// [`request_errors`].
+pub fn executed_errors(errors: &mut [ServerError]) {
+    for err in errors.iter_mut().filter(|e| !e.path.is_empty()) {
+        code_field_error(err);
+    }
+    request_errors(errors);
 }
 
 #[cfg(test)]
@@ -166,6 +180,26 @@ mod tests {
             Some(Code::BadUserInput.as_str())
         );
         assert_eq!(code(&field_error(ServerError::new("boom", None))), None);
+    }
+
+    #[test]
+    fn executed_errors_are_coded_as_the_hooks_code_them() {
+        let mut argument = ServerError::new(r#"Failed to parse "Date": not a date"#, None);
+        argument.path = vec![async_graphql::PathSegment::Field("a".into())];
+        let mut plain = ServerError::new("boom", None);
+        plain.path = vec![async_graphql::PathSegment::Field("b".into())];
+        let mut errors = vec![
+            argument,
+            plain,
+            ServerError::new(r#"Unknown operation named "X""#, None),
+        ];
+        executed_errors(&mut errors);
+        assert_eq!(code(&errors[0]), Some(Code::BadUserInput.as_str()));
+        assert_eq!(code(&errors[1]), None);
+        assert_eq!(
+            code(&errors[2]),
+            Some(Code::GraphqlValidationFailed.as_str())
+        );
     }
 
     #[test]

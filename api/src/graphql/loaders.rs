@@ -65,20 +65,27 @@ where
 impl<E> Loader<String> for GroupedBy<E>
 where
     E: Child,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
-    type Value = Vec<E::Model>;
+    // Shared: a parent's children are handed to its resolver as counted references, not copied.
+    type Value = Vec<Arc<E::Model>>;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<E::Model>>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<Arc<E::Model>>>, Self::Error> {
         let scope = self.access.scope().await?;
         let rows = find::by_parents::<E, _>(&self.db, &scope, keys).await?;
         // Every parent gets an entry, an empty one when it has no children, so the request's
         // loader remembers that too and never asks again.
-        let mut groups: HashMap<String, Vec<E::Model>> =
+        let mut groups: HashMap<String, Vec<Arc<E::Model>>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for row in rows {
-            groups.entry(E::parent(&row)).or_default().push(row);
+            groups
+                .entry(E::parent(&row))
+                .or_default()
+                .push(Arc::new(row));
         }
         Ok(groups)
     }
@@ -295,10 +302,13 @@ pub async fn household_count(ctx: &Context<'_>, code: &str) -> async_graphql::Re
 }
 
 /// Loads the children of one parent through the request's loader.
-pub async fn children<E>(ctx: &Context<'_>, parent: &str) -> async_graphql::Result<Vec<E::Model>>
+pub async fn children<E>(
+    ctx: &Context<'_>,
+    parent: &str,
+) -> async_graphql::Result<Vec<Arc<E::Model>>>
 where
     E: Child,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
     let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
     Ok(loader
@@ -328,10 +338,10 @@ where
 pub async fn prefetch_children<E>(
     ctx: &Context<'_>,
     parents: impl IntoIterator<Item = String>,
-) -> async_graphql::Result<HashMap<String, Vec<E::Model>>>
+) -> async_graphql::Result<HashMap<String, Vec<Arc<E::Model>>>>
 where
     E: Child,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
     let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
     loader.load_many(parents).await.map_err(db_error)

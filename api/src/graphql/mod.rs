@@ -108,6 +108,57 @@ pub struct Query(
 /// Anju's executable schema.
 pub type AnjuSchema = Schema<Query, mutation::Mutation, subscription::Subscription>;
 
+/// The schema, twice: `checked` runs every request hook of [`rules::Rules`] (the per-field
+/// gate included) and serves anonymous callers and subscriptions; `bare` has no extension, so
+/// the engine resolves each field directly, and executes what a principal sends once `checked`
+/// has admitted it.
+#[derive(Clone)]
+pub struct Engine {
+    checked: AnjuSchema,
+    bare: AnjuSchema,
+}
+
+impl Engine {
+    /// The schema with every rule, as subscriptions and the SDL use it.
+    pub fn schema(&self) -> &AnjuSchema {
+        &self.checked
+    }
+
+    /// Runs `request`. An anonymous caller's request runs on the checked schema throughout. A
+    /// principal's is admitted there (parsed once, checked, validated, limited and charged to
+    /// `meter`) and, if admitted, executed on the bare schema; its errors are then coded as
+    /// the rules' hooks code them ([`errors::executed_errors`]).
+    pub async fn execute(
+        &self,
+        mut request: async_graphql::Request,
+        authenticated: bool,
+        meter: &Arc<cost::Meter>,
+    ) -> async_graphql::Response {
+        if !authenticated {
+            return self.checked.execute(request).await;
+        }
+        let doc = match request.parsed_query() {
+            Ok(doc) => doc.clone(),
+            // The checked schema tells what is wrong with it, coded.
+            Err(_) => return self.checked.execute(request).await,
+        };
+        let mut admission = async_graphql::Request::new(request.query.clone())
+            .variables(request.variables.clone())
+            .data(meter.clone())
+            .data(rules::AdmitOnly);
+        admission.operation_name = request.operation_name.clone();
+        admission.introspection_mode = request.introspection_mode;
+        admission.set_parsed_query(doc);
+        let admitted = self.checked.execute(admission).await;
+        if !admitted.errors.is_empty() {
+            return admitted;
+        }
+        let mut response = self.bare.execute(request).await;
+        errors::executed_errors(&mut response.errors);
+        response
+    }
+}
+
 /// Builds the schema over `db`.
 pub fn build_schema(
     db: DatabaseConnection,
@@ -117,36 +168,46 @@ pub fn build_schema(
     sealer: crate::auth::opaque::Sealer,
     webhooks: types::webhook::WebhookSettings,
     watch: crate::domain::watch::WatchSettings,
-) -> AnjuSchema {
-    let mut builder = Schema::build(
-        Query::default(),
-        mutation::Mutation::default(),
-        subscription::Subscription,
-    )
-    .data(db)
-    .data(cache)
-    .data(sealer)
-    .data(webhooks)
-    .data(watch)
-    // Depth, cost and directives are limited by the extension, not by the engine's own
-    // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
-    .extension(rules::Rules {
-        document: limits::DocumentRules {
-            max_directives: limits.max_directives,
-            max_aliases: limits.max_aliases,
-            introspection: !production,
-        },
-        validation: limits::ValidationLimits {
-            max_depth: limits.max_depth,
-            max_cost: limits.max_cost,
-        },
-    });
+) -> Engine {
+    let build = || {
+        Schema::build(
+            Query::default(),
+            mutation::Mutation::default(),
+            subscription::Subscription,
+        )
+        .data(db.clone())
+        .data(cache.clone())
+        .data(sealer.clone())
+        .data(webhooks)
+        .data(watch)
+    };
+    let mut bare = build()
+        // Validated in full by the checked schema before it gets here.
+        .validation_mode(async_graphql::ValidationMode::Fast);
+    let mut checked = build()
+        // Depth, cost and directives are limited by the extension, not by the engine's own
+        // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
+        .extension(rules::Rules {
+            document: limits::DocumentRules {
+                max_directives: limits.max_directives,
+                max_aliases: limits.max_aliases,
+                introspection: !production,
+            },
+            validation: limits::ValidationLimits {
+                max_depth: limits.max_depth,
+                max_cost: limits.max_cost,
+            },
+        });
     if production {
         // Clients build against the committed schema.graphql; production does not describe
         // itself to strangers, nor guess at misspelt fields.
-        builder = builder.disable_introspection().disable_suggestions();
+        checked = checked.disable_introspection().disable_suggestions();
+        bare = bare.disable_introspection().disable_suggestions();
     }
-    builder.finish()
+    Engine {
+        checked: checked.finish(),
+        bare: bare.finish(),
+    }
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.

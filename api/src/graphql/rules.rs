@@ -12,16 +12,25 @@
 //!
 //! The same hooks code the engine's own errors by the phase that raised them
 //! ([`super::errors`]): whatever fails in parsing, in validation, in a field, or in between.
+//!
+//! The per-field hook matters to anonymous callers only. A principal's request is therefore
+//! admitted here (every hook up to execution, which [`AdmitOnly`] skips) and then executed by
+//! a twin schema without extensions, whose fields take the engine's direct path; its errors
+//! are coded afterwards the way the hooks would have ([`super::Engine`]).
 
 use super::errors;
 use super::limits::{DocumentRules, ValidationLimits};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
-    NextValidation, ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
+    NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::Arc;
+
+/// Marks a request that is to be admitted only: parsed, checked, validated and charged, but not
+/// executed.
+pub struct AdmitOnly;
 
 /// The extension; one instance per request.
 #[derive(Clone, Copy)]
@@ -74,6 +83,20 @@ impl Extension for Rules {
             .await
             .map_err(|e| vec![e])?;
         Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        // Admitted, and not to be run here: the engine's schema without extensions runs it
+        // (see [`super::Engine::execute`]).
+        if ctx.data_opt::<AdmitOnly>().is_some() {
+            return Response::new(Value::Null);
+        }
+        next.run(ctx, operation_name).await
     }
 
     async fn resolve(

@@ -303,7 +303,13 @@ async fn run(
         Access::new(route.db.clone(), caller.clone()),
         state.loader_delay,
     );
-    let executed = tokio::time::timeout(state.request_timeout, state.schema.execute(request)).await;
+    let executed = tokio::time::timeout(
+        state.request_timeout,
+        state
+            .schema
+            .execute(request, caller.principal().is_some(), meter),
+    )
+    .await;
     (executed, read_audit, policy)
 }
 

@@ -442,7 +442,7 @@ impl Session {
         let engine = GraphQLWebSocket::new_with_pair(
             self.out.clone(),
             engine_input,
-            self.state.schema.clone(),
+            self.state.schema.schema().clone(),
             protocol,
         )
         .with_data(data)

@@ -74,7 +74,7 @@ impl EmploymentMutation {
             monthly_income_yuan: input.monthly_income_yuan,
         };
         let (employment, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Employment).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Employment::from).await?;
         Ok(AddEmploymentPayload {
             employment,
             user_errors,
@@ -93,7 +93,7 @@ impl EmploymentMutation {
             ended_on: input.ended_on.map(|d| d.0),
         };
         let (employment, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Employment).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Employment::from).await?;
         Ok(EndEmploymentPayload {
             employment,
             user_errors,

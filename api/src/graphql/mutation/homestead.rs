@@ -113,7 +113,7 @@ impl HomesteadMutation {
             reclaimed_use: input.reclaimed_use.map(Into::into),
         };
         let (homestead, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead::from).await?;
         Ok(CreateHomesteadPayload {
             homestead,
             user_errors,
@@ -131,7 +131,7 @@ impl HomesteadMutation {
             ..homestead_patch("recordDemolition", &input.id, input.version)
         };
         let (homestead, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead::from).await?;
         Ok(RecordDemolitionPayload {
             homestead,
             user_errors,
@@ -152,7 +152,7 @@ impl HomesteadMutation {
             ..homestead_patch("recordReclamation", &input.id, input.version)
         };
         let (homestead, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead::from).await?;
         Ok(RecordReclamationPayload {
             homestead,
             user_errors,
@@ -171,7 +171,7 @@ impl HomesteadMutation {
             ..homestead_patch("recordHomesteadExemption", &input.id, input.version)
         };
         let (homestead, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Homestead::from).await?;
         Ok(RecordHomesteadExemptionPayload {
             homestead,
             user_errors,

@@ -67,7 +67,7 @@ impl MemberMutation {
             member: input.member.into(),
         };
         let (member, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Member).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Member::from).await?;
         Ok(CreateMemberPayload {
             member,
             user_errors,
@@ -90,7 +90,7 @@ impl MemberMutation {
             labor_capacity: input.labor_capacity.map(Into::into),
         };
         let (member, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Member).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Member::from).await?;
         Ok(UpdateMemberPayload {
             member,
             user_errors,

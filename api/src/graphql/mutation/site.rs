@@ -178,7 +178,7 @@ impl SiteMutation {
             completed_on: input.completed_on.map(|d| d.0),
         };
         let (work, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, SiteWork).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, SiteWork::from).await?;
         Ok(CreateSiteWorkPayload { work, user_errors })
     }
 
@@ -196,7 +196,7 @@ impl SiteMutation {
             completed_on: Some(input.completed_on.map(|d| d.0)),
         };
         let (work, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, SiteWork).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, SiteWork::from).await?;
         Ok(RecordWorkCompletionPayload { work, user_errors })
     }
 }

@@ -96,7 +96,7 @@ pub(crate) async fn watch_entry(
     let pairs: Vec<(&member::Model, Vec<&employment::Model>)> = members
         .iter()
         .zip(&jobs)
-        .map(|(m, js)| (m, js.iter().collect()))
+        .map(|(m, js)| (m.as_ref(), js.iter().map(|j| j.as_ref()).collect()))
         .collect();
     let entry = watch::explain(kind.into(), as_of, settings, household, &pairs);
     Ok(WatchEntry {
@@ -163,16 +163,25 @@ impl DrillDownQuery {
                 |s| s.code.clone(),
                 |s| Node::ResettlementSite(ResettlementSite(s)),
             ),
-            Listing::Works(p) => connection(p, |w| w.code.clone(), |w| Node::SiteWork(SiteWork(w))),
+            Listing::Works(p) => connection(
+                p,
+                |w| w.code.clone(),
+                |w| Node::SiteWork(SiteWork(w.into())),
+            ),
             Listing::Households(p) => {
                 connection(p, |h| h.code.clone(), |h| Node::Household(Household(h)))
             }
-            Listing::Members(p) => {
-                connection(p, |m| m.id_number.clone(), |m| Node::Member(Member(m))).sealed()
-            }
-            Listing::Homesteads(p) => {
-                connection(p, |h| h.id.to_string(), |h| Node::Homestead(Homestead(h)))
-            }
+            Listing::Members(p) => connection(
+                p,
+                |m| m.id_number.clone(),
+                |m| Node::Member(Member(m.into())),
+            )
+            .sealed(),
+            Listing::Homesteads(p) => connection(
+                p,
+                |h| h.id.to_string(),
+                |h| Node::Homestead(Homestead(h.into())),
+            ),
         })
     }
 

@@ -14,7 +14,13 @@ use entity::{employment, member};
 const EMPLOYMENT: &str = "employment";
 
 /// One job held by a member.
-pub struct Employment(pub employment::Model);
+pub struct Employment(pub std::sync::Arc<employment::Model>);
+
+impl From<employment::Model> for Employment {
+    fn from(model: employment::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// One job held by a member.
 #[Object]
@@ -38,7 +44,7 @@ impl Employment {
         mark_personal(ctx);
         loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
             .await
-            .map(Member)
+            .map(Member::from)
     }
     /// How the job was found.
     async fn path(&self) -> EmploymentPath {

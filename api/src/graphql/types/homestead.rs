@@ -49,7 +49,13 @@ impl From<DomStatus> for HomesteadStatus {
 }
 
 /// An old house (宅基地) a household left behind.
-pub struct Homestead(pub homestead::Model);
+pub struct Homestead(pub std::sync::Arc<homestead::Model>);
+
+impl From<homestead::Model> for Homestead {
+    fn from(model: homestead::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// An old house (宅基地) a household left behind.
 #[Object]
@@ -158,7 +164,7 @@ pub(super) async fn list_homesteads(
         page,
         |db, req| async move { reg::homesteads(&db, &scope, &filter, &req).await },
         |h| h.id.to_string(),
-        Homestead,
+        Homestead::from,
     )
     .await
 }

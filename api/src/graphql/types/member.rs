@@ -19,7 +19,13 @@ use entity::{employment, household, member};
 pub(super) const MEMBER: &str = "member";
 
 /// A member of a household.
-pub struct Member(pub member::Model);
+pub struct Member(pub std::sync::Arc<member::Model>);
+
+impl From<member::Model> for Member {
+    fn from(model: member::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// A member of a household.
 #[Object]
@@ -132,7 +138,7 @@ impl MemberQuery {
         mark_personal(ctx);
         Ok(loaders::one::<member::Entity>(ctx, &id_number)
             .await?
-            .map(Member))
+            .map(Member::from))
     }
     /// Members, by ID number.
     #[graphql(
@@ -170,7 +176,7 @@ impl MemberQuery {
             page,
             |db, req| async move { reg::members(&db, &scope, &filter, &req).await },
             |m| m.id_number.clone(),
-            Member,
+            Member::from,
         )
         .await
         .map(Conn::sealed)

@@ -226,21 +226,21 @@ async fn resolve_one(
         Kind::SiteWork => fetched
             .works
             .get(key)
-            .map(|w| Node::SiteWork(SiteWork(w.clone()))),
+            .map(|w| Node::SiteWork(SiteWork(w.clone().into()))),
         Kind::Household => loaders::one::<household::Entity>(ctx, key)
             .await?
             .map(|h| Node::Household(Household(h))),
         Kind::Member => loaders::one::<member::Entity>(ctx, key)
             .await?
-            .map(|m| Node::Member(Member(m))),
+            .map(|m| Node::Member(Member(m.into()))),
         Kind::Employment => fetched
             .employments
             .get(key)
-            .map(|e| Node::Employment(Employment(e.clone()))),
+            .map(|e| Node::Employment(Employment(e.clone().into()))),
         Kind::Homestead => fetched
             .homesteads
             .get(key)
-            .map(|h| Node::Homestead(Homestead(h.clone()))),
+            .map(|h| Node::Homestead(Homestead(h.clone().into()))),
         // The audit log is for admins, and an admin reads the entries of its own subtree.
         Kind::AuditEntry => match (fetched.audit.get(key), acc.principal()) {
             (Some(entry), Some(p)) if p.role == Role::Admin => {

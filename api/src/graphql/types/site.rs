@@ -146,7 +146,13 @@ impl ResettlementSite {
 }
 
 /// One construction work of a site.
-pub struct SiteWork(pub site_work::Model);
+pub struct SiteWork(pub std::sync::Arc<site_work::Model>);
+
+impl From<site_work::Model> for SiteWork {
+    fn from(model: site_work::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// One construction work of a site.
 #[Object]
