@@ -124,7 +124,7 @@ impl Application {
         let watch = crate::domain::watch::WatchSettings {
             low_income_line_yuan: serve.low_income_line_yuan,
         };
-        let schema = graphql::build_schema(
+        let engine = graphql::build_schema(
             conn.clone(),
             cache.clone(),
             crate::graphql::limits::Limits::from(&serve),
@@ -138,7 +138,7 @@ impl Application {
         let auth =
             crate::auth::Authenticator::new(conn.clone(), &serve.auth, serve.production).await?;
         let response_keys = crate::http::response_cache::ResponseKeys::new(
-            &schema.schema().sdl(),
+            &engine.schema().sdl(),
             &crate::graphql::limits::Limits::from(&serve),
             serve.production,
         );
@@ -162,7 +162,7 @@ impl Application {
             last_writes,
             housekeeping,
             watch,
-            schema,
+            engine,
             statements,
             cache,
             auth,

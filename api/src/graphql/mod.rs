@@ -170,7 +170,7 @@ pub fn build_schema(
     watch: crate::domain::watch::WatchSettings,
 ) -> Engine {
     let build = || {
-        Schema::build(
+        let builder = Schema::build(
             Query::default(),
             mutation::Mutation::default(),
             subscription::Subscription,
@@ -179,12 +179,19 @@ pub fn build_schema(
         .data(cache.clone())
         .data(sealer.clone())
         .data(webhooks)
-        .data(watch)
+        .data(watch);
+        if production {
+            // Clients build against the committed schema.graphql; production does not
+            // describe itself to strangers, nor guess at misspelt fields.
+            builder.disable_introspection().disable_suggestions()
+        } else {
+            builder
+        }
     };
-    let mut bare = build()
+    let bare = build()
         // Validated in full by the checked schema before it gets here.
         .validation_mode(async_graphql::ValidationMode::Fast);
-    let mut checked = build()
+    let checked = build()
         // Depth, cost and directives are limited by the extension, not by the engine's own
         // `limit_*` settings: the engine's refusals tell which limit was broken only in words.
         .extension(rules::Rules {
@@ -198,12 +205,6 @@ pub fn build_schema(
                 max_cost: limits.max_cost,
             },
         });
-    if production {
-        // Clients build against the committed schema.graphql; production does not describe
-        // itself to strangers, nor guess at misspelt fields.
-        checked = checked.disable_introspection().disable_suggestions();
-        bare = bare.disable_introspection().disable_suggestions();
-    }
     Engine {
         checked: checked.finish(),
         bare: bare.finish(),

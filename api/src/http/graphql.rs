@@ -306,7 +306,7 @@ async fn run(
     let executed = tokio::time::timeout(
         state.request_timeout,
         state
-            .schema
+            .engine
             .execute(request, caller.principal().is_some(), meter),
     )
     .await;

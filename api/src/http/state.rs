@@ -16,7 +16,7 @@ pub struct AppState {
     pub last_writes: std::sync::Arc<super::read_route::LastWrites>,
     /// A small pool for housekeeping reads (the feed's lag), apart from requests'.
     pub housekeeping: DatabaseConnection,
-    pub schema: graphql::Engine,
+    pub engine: graphql::Engine,
     pub statements: StatementCounter,
     pub cache: Cache,
     /// Resolves each request's caller.

@@ -442,7 +442,7 @@ impl Session {
         let engine = GraphQLWebSocket::new_with_pair(
             self.out.clone(),
             engine_input,
-            self.state.schema.schema().clone(),
+            self.state.engine.schema().clone(),
             protocol,
         )
         .with_data(data)
