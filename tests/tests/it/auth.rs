@@ -125,19 +125,12 @@ async fn forged_stale_and_misdirected_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_public_key_deployment_refuses_hmac_tokens_signed_with_that_key() {
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .unwrap();
     let keys = fixture("keys");
     for (alg, public, private) in [
         ("EdDSA", "ed25519-public.pem", "ed25519-private.pem"),
         ("RS256", "rsa-public.pem", "rsa-private.pem"),
     ] {
-        let db = TestDb::new().await;
-        anju::register::import_dir(&db.db, &fixture("indicators"))
-            .await
-            .unwrap();
+        let db = TestDb::with_fixture("indicators").await;
         let mut config = anju::config::ServeConfig::ephemeral();
         config.auth.jwt_public_key = Some(keys.join(public));
         config.auth.jwt_algorithm = alg.into();
@@ -281,15 +274,7 @@ async fn logs_and_metrics_never_hold_raw_id_or_phone_numbers() {
     )
     .await;
     attempt(&app, ("authorization", format!("Bearer {id}.{phone}.x"))).await;
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(

@@ -2,7 +2,7 @@
 //! when Redis fails (each fault on a `redis-server` the test starts and then stops, kills or
 //! freezes).
 
-use crate::support::{edit_csv, fixture, fixture_copy, free_port, TestApp, TestDb, TestRedis};
+use crate::support::{edit_csv, fixture_copy, free_port, TestApp, TestDb, TestRedis};
 use anju::config::{CacheConfig, ServeConfig};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -41,14 +41,6 @@ fn redis_config(url: String) -> ServeConfig {
         },
         ..ServeConfig::ephemeral()
     }
-}
-
-async fn loaded_db() -> TestDb {
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
-    db
 }
 
 #[tokio::test]
@@ -120,7 +112,7 @@ async fn a_stampede_on_one_cold_key_computes_it_once() {
 #[tokio::test]
 async fn two_replicas_sharing_redis_compute_a_cold_key_once() {
     let redis = TestRedis::start().await;
-    let db = loaded_db().await;
+    let db = TestDb::with_fixture("indicators").await;
     let mut config = redis_config(redis.url());
     // 200 requests at once on a test machine can delay a Redis answer past the production
     // timeout, which would (rightly) bypass Redis; what is measured here is the lock.
@@ -161,7 +153,11 @@ async fn two_replicas_sharing_redis_compute_a_cold_key_once() {
 #[tokio::test]
 async fn redis_down_at_start_serves_from_the_database_and_says_so() {
     let nothing_there = format!("redis://127.0.0.1:{}", free_port());
-    let app = TestApp::spawn_with(loaded_db().await, redis_config(nothing_there)).await;
+    let app = TestApp::spawn_with(
+        TestDb::with_fixture("indicators").await,
+        redis_config(nothing_there),
+    )
+    .await;
     for _ in 0..3 {
         assert_eq!(occupancy(&app.query(COUNTY_ON_T, json!({})).await), (6, 8));
     }
@@ -220,7 +216,11 @@ async fn load(app: &TestApp, workers: usize, span: Duration) -> (usize, Vec<Stri
 #[tokio::test]
 async fn redis_killed_under_load_fails_no_request() {
     let mut redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(loaded_db().await, redis_config(redis.url())).await;
+    let app = TestApp::spawn_with(
+        TestDb::with_fixture("indicators").await,
+        redis_config(redis.url()),
+    )
+    .await;
     assert_eq!(occupancy(&app.query(COUNTY_ON_T, json!({})).await), (6, 8));
     let killer = async {
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -242,18 +242,14 @@ async fn redis_killed_under_load_fails_no_request() {
 #[tokio::test]
 async fn a_frozen_redis_costs_a_timeout_then_the_breaker_skips_it_and_recovery_is_automatic() {
     let redis = TestRedis::start().await;
-    let app = TestApp::spawn_with(loaded_db().await, redis_config(redis.url())).await;
+    let app = TestApp::spawn_with(
+        TestDb::with_fixture("indicators").await,
+        redis_config(redis.url()),
+    )
+    .await;
     assert_eq!(occupancy(&app.query(COUNTY_ON_T, json!({})).await), (6, 8));
     let metrics = || async {
-        let text = app
-            .client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+        let text = app.metrics().await;
         let value = |name: &str| -> u64 {
             text.lines()
                 .find(|l| l.starts_with(name))

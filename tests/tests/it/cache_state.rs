@@ -3,7 +3,7 @@
 //! serve another state's entries; a Redis frozen during a write never makes an answer go back
 //! in time; an unreadable entry is computed again; a Redis that refuses writes is not ready.
 
-use crate::support::{edit_csv, fixture, fixture_copy, TestDb, TestRedis};
+use crate::support::{edit_csv, fixture_copy, TestDb, TestRedis};
 use anju::config::{CacheConfig, DatabaseConfig, ServeConfig};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -258,10 +258,7 @@ async fn a_restored_backup_is_answered_by_every_replica_and_the_lost_state_never
     let redis = TestRedis::start().await;
     let prefix = format!("anju-restore-{}", uuid::Uuid::new_v4().simple());
     let cache = cache_config(&redis, &prefix);
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
+    let db = TestDb::with_fixture("indicators").await;
     let backup = tempfile::tempdir().expect("temp dir");
     let dump = backup.path().join("anju.backup");
     let dump = dump.to_str().expect("utf-8 path");
@@ -374,10 +371,7 @@ async fn a_redis_frozen_during_a_write_never_makes_an_answer_go_back_in_time() {
     let redis = TestRedis::start().await;
     let prefix = format!("anju-freeze-{}", uuid::Uuid::new_v4().simple());
     let cache = cache_config(&redis, &prefix);
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
+    let db = TestDb::with_fixture("indicators").await;
     let one = Server::start(&db.config, cache.clone()).await;
     let two = Server::start(&db.config, cache.clone()).await;
     for _ in 0..2 {
@@ -417,10 +411,7 @@ async fn a_redis_frozen_during_a_write_never_makes_an_answer_go_back_in_time() {
 async fn an_unreadable_cached_entry_is_a_counted_miss_computed_again_and_overwritten() {
     let redis = TestRedis::start().await;
     let prefix = format!("anju-garbled-{}", uuid::Uuid::new_v4().simple());
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
+    let db = TestDb::with_fixture("indicators").await;
     let one = Server::start(&db.config, cache_config(&redis, &prefix)).await;
     assert_eq!(one.occupancy().await, Some(SHIPPED));
 
@@ -461,10 +452,7 @@ async fn an_unreadable_cached_entry_is_a_counted_miss_computed_again_and_overwri
 async fn a_redis_that_refuses_writes_is_reported_degraded_and_requests_still_answer() {
     let redis = TestRedis::start().await;
     let prefix = format!("anju-oom-{}", uuid::Uuid::new_v4().simple());
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
+    let db = TestDb::with_fixture("indicators").await;
     let server = Server::start(&db.config, cache_config(&redis, &prefix)).await;
     assert_eq!(server.ready().await["cache"], "ok");
 

@@ -495,15 +495,7 @@ async fn a_restored_copy_asks_every_earlier_cursor_for_a_resync() {
 }
 
 async fn lag(app: &TestApp) -> f64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let line = text
         .lines()
         .find(|l| l.starts_with("anju_change_feed_lag_seconds "))
@@ -680,10 +672,7 @@ async fn a_record_written_where_it_lay_is_read_where_it_lies_now() {
 #[tokio::test]
 async fn migrating_down_places_every_unplaced_row() {
     use migration::MigratorTrait;
-    let db = crate::support::TestDb::new().await;
-    anju::register::import_dir(&db.db, &crate::support::fixture("indicators"))
-        .await
-        .expect("import fixture");
+    let db = crate::support::TestDb::with_fixture("indicators").await;
     let backend = db.db.get_database_backend();
     let count = |sql: &'static str| {
         let db = &db.db;

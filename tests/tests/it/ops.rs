@@ -21,15 +21,7 @@ async fn metrics_count_requests_by_operation_and_rejections_by_code() {
         .await
         .unwrap();
     assert_eq!(no_type.status(), 415);
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for line in [
         "anju_graphql_requests_total{operation=\"Typename\"} 2",
         "anju_graphql_errors_total{code=\"GRAPHQL_VALIDATION_FAILED\",operation=\"Broken\"} 1",

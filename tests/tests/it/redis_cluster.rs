@@ -2,7 +2,7 @@
 //! responses, the generations' mirror, persisted queries and rate limits, spread over three
 //! masters, shared by two replicas.
 
-use crate::support::{error_code, fixture, TestApp, TestDb, TestRedisCluster};
+use crate::support::{error_code, TestApp, TestDb, TestRedisCluster};
 use anju::auth::Role;
 use anju::config::{CacheConfig, ServeConfig};
 use anju::http::persisted::sha256_hex;
@@ -10,14 +10,6 @@ use serde_json::{json, Value};
 
 const INDICATORS: &str = r#"{ indicators(scope: { areaCode: "520000" }, asOf: "2020-12-31") { occupancy { numerator denominator } }
   site(code: "AZD002") { indicators(asOf: "2020-12-31") { occupancy { numerator denominator } } } }"#;
-
-async fn fixture_db() -> TestDb {
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
-    db
-}
 
 fn config(cluster: &TestRedisCluster, prefix: &str, limits: &str) -> ServeConfig {
     ServeConfig {
@@ -51,7 +43,7 @@ async fn post(app: &TestApp, token: Option<&str>, body: Value) -> (u16, Value) {
 async fn the_cache_lives_on_a_cluster_shared_by_replicas() {
     let cluster = TestRedisCluster::start().await;
     let prefix = format!("anju-test-{}", uuid::Uuid::new_v4().simple());
-    let db = fixture_db().await;
+    let db = TestDb::with_fixture("indicators").await;
     let second_db = db.share().await;
     let one = TestApp::spawn_with(db, config(&cluster, &prefix, "admin=20000:1000")).await;
     let two = TestApp::spawn_with(second_db, config(&cluster, &prefix, "admin=20000:1000")).await;
@@ -113,7 +105,7 @@ async fn the_cache_lives_on_a_cluster_shared_by_replicas() {
 async fn persisted_queries_and_rate_limits_are_shared_through_the_cluster() {
     let cluster = TestRedisCluster::start().await;
     let prefix = format!("anju-test-{}", uuid::Uuid::new_v4().simple());
-    let db = fixture_db().await;
+    let db = TestDb::with_fixture("indicators").await;
     let second_db = db.share().await;
     let limits = "officer=100:1";
     let one = TestApp::spawn_with(db, config(&cluster, &prefix, limits)).await;

@@ -29,15 +29,7 @@ fn occupancy(body: &Value) -> (i64, i64) {
 
 /// The whole-response cache counters: (local hits, shared hits, misses, the caller's own hits).
 async fn response_lookups(app: &TestApp) -> (u64, u64, u64, u64) {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let value = |outcome: &str| -> u64 {
         let series = format!("anju_response_cache_lookups_total{{outcome=\"{outcome}\"}} ");
         text.lines()

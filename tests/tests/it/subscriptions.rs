@@ -2,7 +2,7 @@
 //! server, raw protocol breaches with a WebSocket client of our own, scope, limits, and hints
 //! across replicas through Redis, also across a Redis outage.
 
-use crate::support::{fixture, TestApp, TestDb, TestRedis};
+use crate::support::{TestApp, TestDb, TestRedis};
 use anju::auth::Role;
 use anju::config::{CacheConfig, ServeConfig};
 use futures::{SinkExt, StreamExt};
@@ -187,21 +187,13 @@ async fn changed_works(app: &TestApp, cursor: &str) -> Vec<String> {
         .collect()
 }
 
-async fn fixture_db() -> TestDb {
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &fixture("indicators"))
-        .await
-        .expect("import fixture");
-    db
-}
-
 #[tokio::test]
 async fn a_dashboard_gets_the_indicators_first_and_again_after_each_write() {
     let config = ServeConfig {
         ws_ping_ms: 200,
         ..ServeConfig::ephemeral()
     };
-    let app = TestApp::spawn_with(fixture_db().await, config).await;
+    let app = TestApp::spawn_with(TestDb::with_fixture("indicators").await, config).await;
     let token = app.token(Role::Officer, TOWNSHIP_A, None).await;
     let mut client = WsClient::with_token(&app, &token).await;
     assert_eq!(client.event().await["event"], "connected");
@@ -220,15 +212,7 @@ async fn a_dashboard_gets_the_indicators_first_and_again_after_each_write() {
         .to_owned();
     assert!(changed_works(&app, &head).await.is_empty());
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("anju_ws_connections 1\n"), "{metrics}");
     assert!(metrics.contains("anju_ws_subscriptions 2\n"), "{metrics}");
     assert!(
@@ -259,7 +243,7 @@ async fn a_dashboard_gets_the_indicators_first_and_again_after_each_write() {
 
 #[tokio::test]
 async fn a_township_officer_hears_its_own_township_only() {
-    let app = TestApp::spawn_on(fixture_db().await).await;
+    let app = TestApp::spawn_on(TestDb::with_fixture("indicators").await).await;
     let officer_a = app.token(Role::Officer, TOWNSHIP_A, None).await;
     let officer_b = app.token(Role::Officer, TOWNSHIP_B, None).await;
     let mut b = WsClient::with_token(&app, &officer_b).await;
@@ -376,7 +360,7 @@ async fn acknowledged(app: &TestApp, token: &str) -> Raw {
 
 #[tokio::test]
 async fn protocol_breaches_close_with_the_codes_of_graphql_transport_ws() {
-    let app = TestApp::spawn_on(fixture_db().await).await;
+    let app = TestApp::spawn_on(TestDb::with_fixture("indicators").await).await;
     let token = app.admin_token().await;
 
     let mut socket = raw(&app).await;
@@ -459,7 +443,7 @@ async fn a_socket_that_never_initialises_is_closed_with_4408() {
 
 #[tokio::test]
 async fn credentials_travel_in_connection_init_and_refused_or_expired_ones_close_with_4403() {
-    let app = TestApp::spawn_on(fixture_db().await).await;
+    let app = TestApp::spawn_on(TestDb::with_fixture("indicators").await).await;
     // An API key, as the HTTP endpoint takes it, with its scope.
     let (_, credential) = anju::auth::apikey::create(
         &app.db.db,
@@ -525,7 +509,7 @@ async fn sockets_and_subscriptions_are_limited_and_charged() {
         rate_limits: "officer=30:1".into(),
         ..ServeConfig::ephemeral()
     };
-    let app = TestApp::spawn_with(fixture_db().await, config).await;
+    let app = TestApp::spawn_with(TestDb::with_fixture("indicators").await, config).await;
     let token = app.token(Role::Officer, TOWNSHIP_A, None).await;
     let mut socket = acknowledged(&app, &token).await;
 
@@ -582,7 +566,7 @@ async fn replicas(redis: &TestRedis) -> (TestApp, TestApp) {
 /// Two servers on one database, the first on Redis `one`, the second on `two` (the same Redis,
 /// or the same cluster named by other nodes).
 async fn replicas_on(one: String, two: String) -> (TestApp, TestApp) {
-    let db = fixture_db().await;
+    let db = TestDb::with_fixture("indicators").await;
     let prefix = format!("anju-test-{}", uuid::Uuid::new_v4().simple());
     let config = |url: &String| ServeConfig {
         cache: CacheConfig {

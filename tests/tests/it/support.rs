@@ -30,6 +30,15 @@ pub struct TestDb {
 }
 
 impl TestDb {
+    /// A fresh database loaded from the named fixture data set.
+    pub async fn with_fixture(name: &str) -> TestDb {
+        let db = TestDb::new().await;
+        anju::register::import_dir(&db.db, &fixture(name))
+            .await
+            .expect("import fixture");
+        db
+    }
+
     pub async fn new() -> TestDb {
         // Logs go through the test harness, which shows them for failing tests only.
         let _ = tracing_subscriber::fmt()
@@ -254,20 +263,29 @@ impl TestApp {
     /// Starts a server over a database loaded from the named fixture data set, with `redis`
     /// as its cache (see [`spawn_with_redis`](Self::spawn_with_redis)).
     pub async fn with_fixture_and_redis(name: &str, redis: &TestRedis) -> TestApp {
-        let db = TestDb::new().await;
-        anju::register::import_dir(&db.db, &fixture(name))
-            .await
-            .expect("import fixture");
-        Self::spawn_with_redis(db, ServeConfig::ephemeral(), redis).await
+        Self::spawn_with_redis(
+            TestDb::with_fixture(name).await,
+            ServeConfig::ephemeral(),
+            redis,
+        )
+        .await
     }
 
     /// Starts a server over a database loaded from the named fixture data set.
     pub async fn with_fixture(name: &str) -> TestApp {
-        let db = TestDb::new().await;
-        anju::register::import_dir(&db.db, &fixture(name))
+        Self::spawn_on(TestDb::with_fixture(name).await).await
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
             .await
-            .expect("import fixture");
-        Self::spawn_on(db).await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// Stops the server at once, with its background tasks (as a crash or a kill would); the

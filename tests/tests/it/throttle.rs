@@ -19,14 +19,6 @@ async fn app_with(db: TestDb, limits: &str, cache: CacheConfig) -> TestApp {
     TestApp::spawn_with(db, config).await
 }
 
-async fn fixture_db() -> TestDb {
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, &crate::support::fixture("indicators"))
-        .await
-        .expect("import fixture");
-    db
-}
-
 /// A cache of this process only, whatever the environment names.
 fn memory_cache() -> CacheConfig {
     CacheConfig {
@@ -78,7 +70,12 @@ async fn exhaust(app: &TestApp, token: &str) -> Answer {
 
 #[tokio::test]
 async fn an_exhausted_budget_answers_429_and_runs_nothing() {
-    let app = app_with(fixture_db().await, "officer=100:1", memory_cache()).await;
+    let app = app_with(
+        TestDb::with_fixture("indicators").await,
+        "officer=100:1",
+        memory_cache(),
+    )
+    .await;
     let token = app.token(Role::Officer, "522732", None).await;
     let first = post(&app, Some(&token), LIST).await;
     let cost = &first.body["extensions"]["cost"];
@@ -144,7 +141,12 @@ async fn an_exhausted_budget_answers_429_and_runs_nothing() {
 
 #[tokio::test]
 async fn the_budget_is_restored_over_time() {
-    let app = app_with(fixture_db().await, "officer=100:40", memory_cache()).await;
+    let app = app_with(
+        TestDb::with_fixture("indicators").await,
+        "officer=100:40",
+        memory_cache(),
+    )
+    .await;
     let token = app.token(Role::Officer, "522732", None).await;
     exhaust(&app, &token).await;
     // Refusals cost nothing, so polling does not delay the restoration.
@@ -163,7 +165,7 @@ async fn the_budget_is_restored_over_time() {
 #[tokio::test]
 async fn each_principal_has_its_own_budget() {
     let app = app_with(
-        fixture_db().await,
+        TestDb::with_fixture("indicators").await,
         "officer=100:1,anonymous=100:1",
         memory_cache(),
     )
@@ -205,7 +207,12 @@ async fn replicas_share_a_budget_through_redis() {
         prefix: format!("anju-test-{}", uuid::Uuid::new_v4().simple()),
         ..CacheConfig::default()
     };
-    let a = app_with(fixture_db().await, "officer=100:1", cache.clone()).await;
+    let a = app_with(
+        TestDb::with_fixture("indicators").await,
+        "officer=100:1",
+        cache.clone(),
+    )
+    .await;
     let b = app_with(a.db.share().await, "officer=100:1", cache).await;
     a.cache.wait_connected(Duration::from_secs(5)).await;
     b.cache.wait_connected(Duration::from_secs(5)).await;
@@ -235,7 +242,12 @@ async fn an_unreachable_redis_never_fails_a_request() {
         redis_timeout_ms: 20,
         ..CacheConfig::default()
     };
-    let app = app_with(fixture_db().await, "officer=100:1", cache).await;
+    let app = app_with(
+        TestDb::with_fixture("indicators").await,
+        "officer=100:1",
+        cache,
+    )
+    .await;
     let token = app.token(Role::Officer, "522732", None).await;
     let a = post(&app, Some(&token), LIST).await;
     assert_eq!(a.status, StatusCode::OK, "{:#}", a.body);
@@ -278,7 +290,12 @@ async fn every_response_reports_its_cost() {
 
 #[tokio::test]
 async fn a_response_from_the_cache_is_charged_like_the_first() {
-    let app = app_with(fixture_db().await, "viewer=1000:1", memory_cache()).await;
+    let app = app_with(
+        TestDb::with_fixture("indicators").await,
+        "viewer=1000:1",
+        memory_cache(),
+    )
+    .await;
     let token = app.token(Role::Viewer, "522732", None).await;
     let q = r#"{ indicators(scope: { areaCode: "522732" }, asOf: "2020-06-30") { occupancy { rate } } }"#;
     let first = post(&app, Some(&token), q).await;
