@@ -176,6 +176,7 @@ impl Application {
             },
             request_timeout: std::time::Duration::from_millis(serve.request_timeout_ms),
             loader_delay: std::time::Duration::from_millis(serve.loader_delay_ms),
+            standings: Default::default(),
             response_keys,
             responses,
             persisted,

@@ -92,16 +92,33 @@ where
 }
 
 /// Reads cache generation counters for a request, all the keys of a batch in one round trip.
-/// Cached for the request, so one request sees one consistent snapshot.
-pub struct Generations(Cache);
+/// Cached for the request, so one request sees one consistent snapshot; the register's own,
+/// which the request read before anything else, is not read again.
+pub struct Generations {
+    cache: Cache,
+    register: Option<Generation>,
+}
 
 impl Loader<GenScope> for Generations {
     type Value = Generation;
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[GenScope]) -> Result<HashMap<GenScope, Generation>, Self::Error> {
-        let values = self.0.generations(keys).await?;
-        Ok(keys.iter().cloned().zip(values).collect())
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut unknown = Vec::with_capacity(keys.len());
+        for key in keys {
+            match (key, self.register) {
+                (GenScope::Register, Some(g)) => {
+                    found.insert(key.clone(), g);
+                }
+                _ => unknown.push(key.clone()),
+            }
+        }
+        if !unknown.is_empty() {
+            let values = self.cache.generations(&unknown).await?;
+            found.extend(unknown.into_iter().zip(values));
+        }
+        Ok(found)
     }
 }
 
@@ -164,11 +181,12 @@ fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T, HashMapCach
     DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
 }
 
-/// Attaches a fresh set of loaders, and the caller's access they read through, to one request.
+/// Attaches a fresh set of loaders, and the caller's access they read through, to one request
+/// that read the register's generation `register` (when it could) before anything else.
 pub fn attach(
     request: Request,
-    db: &DatabaseConnection,
-    cache: &Cache,
+    (db, cache): (&DatabaseConnection, &Cache),
+    register: Option<Generation>,
     access: Access,
     delay: Duration,
 ) -> Request {
@@ -199,7 +217,10 @@ pub fn attach(
     }
     let generations = Arc::new(
         DataLoader::with_cache(
-            Generations(cache.clone()),
+            Generations {
+                cache: cache.clone(),
+                register,
+            },
             tokio::spawn,
             HashMapCache::default(),
         )

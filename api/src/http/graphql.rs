@@ -115,10 +115,14 @@ pub async fn execute(
         }
         state.responses.missed();
     }
+    // A query reads the register as it found it; a mutation changes it, and what its response
+    // reads afterwards reads the state it left.
+    let found =
+        |generation: Option<crate::cache::Generation>| generation.filter(|_| prepared.query);
     let (mut executed, mut read_audit, mut policy) = run(
         &state,
         prepared.request,
-        &route,
+        (&route, found(generation)),
         &caller,
         &request_id,
         &meter,
@@ -144,8 +148,15 @@ pub async fn execute(
                 generation = primary_generation(&state).await;
                 if let Some(params) = again {
                     if let Ok(retry) = prepare(&state, &method, media, &request_id, params) {
-                        (executed, read_audit, policy) =
-                            run(&state, retry.request, &route, &caller, &request_id, &meter).await;
+                        (executed, read_audit, policy) = run(
+                            &state,
+                            retry.request,
+                            (&route, found(generation)),
+                            &caller,
+                            &request_id,
+                            &meter,
+                        )
+                        .await;
                     }
                 }
             }
@@ -273,13 +284,13 @@ fn standby_failed(response: &async_graphql::Response) -> bool {
         .any(|c| *c == Code::DatabaseUnavailable.as_str() || *c == Code::Internal.as_str())
 }
 
-/// Executes `request` on `route` with this request's data and loaders, within the request
-/// timeout; returns the outcome with the unmasked reads it gathered and the reuse its resolvers
-/// allowed, both the run's own.
+/// Executes `request` on `route`, whose register the query found at `generation`, with this
+/// request's data and loaders, within the request timeout; returns the outcome with the
+/// unmasked reads it gathered and the reuse its resolvers allowed, both the run's own.
 async fn run(
     state: &AppState,
     request: async_graphql::Request,
-    route: &Route,
+    (route, generation): (&Route, Option<crate::cache::Generation>),
     caller: &Caller,
     request_id: &RequestId,
     meter: &Arc<crate::graphql::cost::Meter>,
@@ -290,6 +301,10 @@ async fn run(
 ) {
     let read_audit = Arc::new(ReadAudit::default());
     let policy = ResponseCachePolicy::default();
+    let mut access = Access::new(route.db.clone(), caller.clone());
+    if let Some(at) = generation {
+        access = access.remembering(state.standings.clone(), at);
+    }
     let request = loaders::attach(
         request
             .data(request_id.clone())
@@ -298,9 +313,9 @@ async fn run(
             .data(meter.clone())
             .data(route.db.clone())
             .data(route.cache.clone()),
-        &route.db,
-        &route.cache,
-        Access::new(route.db.clone(), caller.clone()),
+        (&route.db, &route.cache),
+        generation,
+        access,
         state.loader_delay,
     );
     let executed = tokio::time::timeout(

@@ -32,6 +32,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// How long loaders gather keys before a batch.
     pub loader_delay: std::time::Duration,
+    /// Where principals' areas stand in the tree, per state of the register.
+    pub standings: std::sync::Arc<crate::auth::scope::Standings>,
     /// Whole responses kept for reuse.
     pub responses: super::response_store::ResponseStore,
     /// Registered persisted queries.
