@@ -12,7 +12,7 @@ use entity::{area, employment, homestead, household, member, site, site_work};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::collections::HashMap;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -50,15 +50,19 @@ pub struct GroupedBy<E> {
 impl<E, const ROLE: u8> Loader<String> for ByKey<E, ROLE>
 where
     E: Keyed<Key = String>,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
-    type Value = E::Model;
+    // Shared: every row of a page that refers to one record gets the same, not a copy.
+    type Value = Arc<E::Model>;
     type Error = Arc<DbErr>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, E::Model>, Self::Error> {
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Arc<E::Model>>, Self::Error> {
         let scope = self.access.scope().await?;
         let rows = find::by_keys::<E, _>(&self.db, &scope, keys).await?;
-        Ok(rows.into_iter().map(|m| (E::key(&m), m)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|m| (E::key(&m), Arc::new(m)))
+            .collect())
     }
 }
 
@@ -181,6 +185,57 @@ fn loader<T: Loader<String>>(l: T, delay: Duration) -> DataLoader<T, HashMapCach
     DataLoader::with_cache(l, tokio::spawn, HashMapCache::default()).delay(delay)
 }
 
+/// A request's loader, and every answer it gave kept beside it by key (an absent record as
+/// such). The rows of a page ask again, one by one, for what the page loaded in one batch: such
+/// a question is answered here with a read lock, one hash of the borrowed key and a counted
+/// reference, where the loader would copy the key and build a set and a map for it.
+pub struct Loaded<T: Loader<String>> {
+    loader: DataLoader<T, HashMapCache>,
+    known: RwLock<HashMap<String, Option<T::Value>>>,
+}
+
+impl<T: Loader<String>> Loaded<T> {
+    fn new(loader: DataLoader<T, HashMapCache>) -> Self {
+        Self {
+            loader,
+            known: RwLock::default(),
+        }
+    }
+
+    /// The value for `key`, if there is one.
+    pub async fn one(&self, key: &str) -> Result<Option<T::Value>, T::Error> {
+        if let Some(known) = self.read().get(key) {
+            return Ok(known.clone());
+        }
+        let found = self.loader.load_one(key.to_owned()).await?;
+        self.write().insert(key.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    /// The values for `keys` there are, in one batch.
+    pub async fn many(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+    ) -> Result<HashMap<String, T::Value>, T::Error> {
+        let keys: Vec<String> = keys.into_iter().collect();
+        let found = self.loader.load_many(keys.iter().cloned()).await?;
+        let mut known = self.write();
+        for key in keys {
+            let value = found.get(&key).cloned();
+            known.insert(key, value);
+        }
+        Ok(found)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<T::Value>>> {
+        self.known.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Option<T::Value>>> {
+        self.known.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Attaches a fresh set of loaders, and the caller's access they read through, to one request
 /// that read the register's generation `register` (when it could) before anything else.
 pub fn attach(
@@ -193,26 +248,26 @@ pub fn attach(
     let access = Arc::new(access);
     macro_rules! by_key {
         ($entity:ty, $role:expr) => {
-            loader(
+            Loaded::new(loader(
                 ByKey::<$entity, { $role }> {
                     db: db.clone(),
                     access: access.clone(),
                     kind: PhantomData,
                 },
                 delay,
-            )
+            ))
         };
     }
     macro_rules! grouped {
         ($entity:ty) => {
-            loader(
+            Loaded::new(loader(
                 GroupedBy::<$entity> {
                     db: db.clone(),
                     access: access.clone(),
                     kind: PhantomData,
                 },
                 delay,
-            )
+            ))
         };
     }
     let generations = Arc::new(
@@ -274,10 +329,10 @@ fn db_error(e: Arc<DbErr>) -> async_graphql::Error {
 }
 
 /// Loads one record by key through the request's loader.
-pub async fn one<E>(ctx: &Context<'_>, key: &str) -> async_graphql::Result<Option<E::Model>>
+pub async fn one<E>(ctx: &Context<'_>, key: &str) -> async_graphql::Result<Option<Arc<E::Model>>>
 where
     E: Keyed<Key = String>,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
     one_as::<E, 0>(ctx, key).await
 }
@@ -286,13 +341,13 @@ where
 pub async fn one_as<E, const ROLE: u8>(
     ctx: &Context<'_>,
     key: &str,
-) -> async_graphql::Result<Option<E::Model>>
+) -> async_graphql::Result<Option<Arc<E::Model>>>
 where
     E: Keyed<Key = String>,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
-    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
-    loader.load_one(key.to_owned()).await.map_err(db_error)
+    let loader = ctx.data::<Loaded<ByKey<E, ROLE>>>()?;
+    loader.one(key).await.map_err(db_error)
 }
 
 /// Like [`one`], for references the database guarantees (foreign keys): absence is an error.
@@ -300,10 +355,10 @@ pub async fn required<E, const ROLE: u8>(
     ctx: &Context<'_>,
     what: &'static str,
     key: &str,
-) -> async_graphql::Result<E::Model>
+) -> async_graphql::Result<Arc<E::Model>>
 where
     E: Keyed<Key = String>,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
     use async_graphql::ErrorExtensions;
     one_as::<E, ROLE>(ctx, key)
@@ -331,9 +386,9 @@ where
     E: Child,
     E::Model: Send + Sync,
 {
-    let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
+    let loader = ctx.data::<Loaded<GroupedBy<E>>>()?;
     Ok(loader
-        .load_one(parent.to_owned())
+        .one(parent)
         .await
         .map_err(db_error)?
         .unwrap_or_default())
@@ -345,13 +400,13 @@ where
 pub async fn prefetch<E, const ROLE: u8>(
     ctx: &Context<'_>,
     keys: impl IntoIterator<Item = String>,
-) -> async_graphql::Result<HashMap<String, E::Model>>
+) -> async_graphql::Result<HashMap<String, Arc<E::Model>>>
 where
     E: Keyed<Key = String>,
-    E::Model: Send + Sync + Clone,
+    E::Model: Send + Sync,
 {
-    let loader = ctx.data::<DataLoader<ByKey<E, ROLE>, HashMapCache>>()?;
-    loader.load_many(keys).await.map_err(db_error)
+    let loader = ctx.data::<Loaded<ByKey<E, ROLE>>>()?;
+    loader.many(keys).await.map_err(db_error)
 }
 
 /// Loads the children of these parents in one statement and keeps them for the request;
@@ -364,6 +419,6 @@ where
     E: Child,
     E::Model: Send + Sync,
 {
-    let loader = ctx.data::<DataLoader<GroupedBy<E>, HashMapCache>>()?;
-    loader.load_many(parents).await.map_err(db_error)
+    let loader = ctx.data::<Loaded<GroupedBy<E>>>()?;
+    loader.many(parents).await.map_err(db_error)
 }

@@ -1,7 +1,7 @@
 //! The request's read context for the domain's read use cases: the caller's scope, and the
 //! request's loaders as the batched reads the use cases go through.
 
-use super::loaders::{unshared, AreasBelow, ByKey, Generations};
+use super::loaders::{unshared, AreasBelow, ByKey, Generations, Loaded};
 use crate::cache::{GenScope, Generation};
 use crate::domain::reads::{Batched, Reads};
 use crate::domain::scope::Scope;
@@ -70,12 +70,8 @@ impl Batched for Request<'_, '_> {
     async fn site_visible(&self, code: &str) -> Result<bool> {
         let loader = self
             .ctx
-            .data::<DataLoader<ByKey<entity::site::Entity>, HashMapCache>>()
+            .data::<Loaded<ByKey<entity::site::Entity>>>()
             .map_err(missing)?;
-        Ok(loader
-            .load_one(code.to_owned())
-            .await
-            .map_err(unshared)?
-            .is_some())
+        Ok(loader.one(code).await.map_err(unshared)?.is_some())
     }
 }

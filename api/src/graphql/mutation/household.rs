@@ -188,7 +188,7 @@ impl HouseholdMutation {
             members: input.members.into_iter().map(Into::into).collect(),
         };
         let (household, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Household).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Household::from).await?;
         Ok(CreateHouseholdPayload {
             household,
             user_errors,
@@ -214,7 +214,7 @@ impl HouseholdMutation {
             ..household_patch("updateHousehold", input.code, input.version)
         };
         let (household, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Household).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Household::from).await?;
         Ok(UpdateHouseholdPayload {
             household,
             user_errors,
@@ -232,7 +232,7 @@ impl HouseholdMutation {
             ..household_patch("recordMoveIn", input.code, input.version)
         };
         let (household, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Household).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Household::from).await?;
         Ok(RecordMoveInPayload {
             household,
             user_errors,
@@ -250,7 +250,7 @@ impl HouseholdMutation {
             ..household_patch("recordPovertyExit", input.code, input.version)
         };
         let (household, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Household).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Household::from).await?;
         Ok(RecordPovertyExitPayload {
             household,
             user_errors,
@@ -268,7 +268,7 @@ impl HouseholdMutation {
             ..household_patch("recordRelapse", input.code, input.version)
         };
         let (household, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, Household).await?;
+            write(ctx, &WRITERS, &input.idempotency_key, &m, Household::from).await?;
         Ok(RecordRelapsePayload {
             household,
             user_errors,

@@ -136,8 +136,14 @@ impl SiteMutation {
             longitude: input.longitude,
             construction_started_on: input.construction_started_on.map(|d| d.0),
         };
-        let (site, user_errors) =
-            write(ctx, &PLANNERS, &input.idempotency_key, &m, ResettlementSite).await?;
+        let (site, user_errors) = write(
+            ctx,
+            &PLANNERS,
+            &input.idempotency_key,
+            &m,
+            ResettlementSite::from,
+        )
+        .await?;
         Ok(CreateSitePayload { site, user_errors })
     }
 
@@ -159,8 +165,14 @@ impl SiteMutation {
             longitude: patch(input.longitude, |v| v),
             construction_started_on: patch(input.construction_started_on, |d| d.0),
         };
-        let (site, user_errors) =
-            write(ctx, &WRITERS, &input.idempotency_key, &m, ResettlementSite).await?;
+        let (site, user_errors) = write(
+            ctx,
+            &WRITERS,
+            &input.idempotency_key,
+            &m,
+            ResettlementSite::from,
+        )
+        .await?;
         Ok(UpdateSitePayload { site, user_errors })
     }
 

@@ -19,7 +19,13 @@ use sea_orm::DatabaseConnection;
 
 /// An administrative division (province, city, county, township or village), with everything
 /// below it.
-pub struct Area(pub area::Model);
+pub struct Area(pub std::sync::Arc<area::Model>);
+
+impl From<area::Model> for Area {
+    fn from(model: area::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// An administrative division (province, city, county, township or village), with everything
 /// below it.
@@ -76,7 +82,7 @@ impl Area {
             .await
             .gql()?
             .into_iter()
-            .map(Area)
+            .map(Area::from)
             .collect())
     }
     /// The areas directly below this one, by code.
@@ -232,7 +238,7 @@ pub(super) async fn list_areas(
         page,
         |db, req| async move { reg::areas(&db, &scope, &filter, &req).await },
         |a| a.code.clone(),
-        Area,
+        Area::from,
     )
     .await
 }

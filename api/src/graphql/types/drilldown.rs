@@ -161,16 +161,18 @@ impl DrillDownQuery {
             Listing::Sites(p) => connection(
                 p,
                 |s| s.code.clone(),
-                |s| Node::ResettlementSite(ResettlementSite(s)),
+                |s| Node::ResettlementSite(ResettlementSite::from(s)),
             ),
             Listing::Works(p) => connection(
                 p,
                 |w| w.code.clone(),
                 |w| Node::SiteWork(SiteWork(w.into())),
             ),
-            Listing::Households(p) => {
-                connection(p, |h| h.code.clone(), |h| Node::Household(Household(h)))
-            }
+            Listing::Households(p) => connection(
+                p,
+                |h| h.code.clone(),
+                |h| Node::Household(Household::from(h)),
+            ),
             Listing::Members(p) => connection(
                 p,
                 |m| m.id_number.clone(),
@@ -220,6 +222,6 @@ impl DrillDownQuery {
         )
         .await
         .gql()?;
-        Ok(connection(page, |h| h.code.clone(), Household))
+        Ok(connection(page, |h| h.code.clone(), Household::from))
     }
 }

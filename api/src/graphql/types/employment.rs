@@ -44,7 +44,7 @@ impl Employment {
         mark_personal(ctx);
         loaders::required::<member::Entity, 0>(ctx, "member", &self.0.member_id_number)
             .await
-            .map(Member::from)
+            .map(Member)
     }
     /// How the job was found.
     async fn path(&self) -> EmploymentPath {

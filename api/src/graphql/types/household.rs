@@ -24,7 +24,13 @@ use entity::{area, employment, homestead, household, member, site};
 const HOUSEHOLD: &str = "household";
 
 /// A relocated household (搬迁户).
-pub struct Household(pub household::Model);
+pub struct Household(pub std::sync::Arc<household::Model>);
+
+impl From<household::Model> for Household {
+    fn from(model: household::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// A relocated household (搬迁户).
 #[Object]
@@ -227,7 +233,7 @@ pub(super) async fn list_households(
         page,
         |db, req| async move { reg::households(&db, &scope, &filter, &req).await },
         |h| h.code.clone(),
-        Household,
+        Household::from,
     )
     .await?;
     prefetch_households(ctx, &conn).await?;
@@ -240,7 +246,7 @@ pub(super) async fn list_households(
 /// statements however its resolvers interleave with other requests'.
 async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Result<()> {
     use futures::future::try_join3;
-    let rows: Vec<&household::Model> = conn.items().map(|h| &h.0).collect();
+    let rows: Vec<&household::Model> = conn.items().map(|h| &*h.0).collect();
     if rows.is_empty() {
         return Ok(());
     }

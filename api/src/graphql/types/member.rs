@@ -138,7 +138,7 @@ impl MemberQuery {
         mark_personal(ctx);
         Ok(loaders::one::<member::Entity>(ctx, &id_number)
             .await?
-            .map(Member::from))
+            .map(Member))
     }
     /// Members, by ID number.
     #[graphql(

@@ -16,7 +16,13 @@ use chrono::{DateTime, Utc};
 use entity::{area, site, site_work};
 
 /// A resettlement site (安置点).
-pub struct ResettlementSite(pub site::Model);
+pub struct ResettlementSite(pub std::sync::Arc<site::Model>);
+
+impl From<site::Model> for ResettlementSite {
+    fn from(model: site::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// A resettlement site (安置点).
 #[Object]
@@ -226,7 +232,7 @@ pub(super) async fn list_sites(
         page,
         |db, req| async move { reg::sites(&db, &scope, &filter, &req).await },
         |s| s.code.clone(),
-        ResettlementSite,
+        ResettlementSite::from,
     )
     .await
 }
