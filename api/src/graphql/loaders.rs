@@ -282,7 +282,7 @@ pub fn attach(
         .delay(delay),
     );
     request
-        .data(loader(
+        .data(Loaded::new(loader(
             HouseholdCounts {
                 db: db.clone(),
                 cache: cache.clone(),
@@ -290,7 +290,7 @@ pub fn attach(
                 generations: generations.clone(),
             },
             delay,
-        ))
+        )))
         .data(generations)
         .data(by_key!(area::Entity, role::AREA))
         .data(by_key!(area::Entity, role::TOWNSHIP))
@@ -369,12 +369,19 @@ where
 /// How many households the caller sees on site `code`, counted with the other sites of the
 /// same batch.
 pub async fn household_count(ctx: &Context<'_>, code: &str) -> async_graphql::Result<u64> {
-    let loader = ctx.data::<DataLoader<HouseholdCounts, HashMapCache>>()?;
-    Ok(loader
-        .load_one(code.to_owned())
-        .await
-        .map_err(db_error)?
-        .unwrap_or(0))
+    let loader = ctx.data::<Loaded<HouseholdCounts>>()?;
+    Ok(loader.one(code).await.map_err(db_error)?.unwrap_or(0))
+}
+
+/// Counts the households the caller sees on each of these sites in one batch, and keeps the
+/// counts for the request: a page of sites whose rows ask for their count calls this first.
+pub async fn prefetch_household_counts(
+    ctx: &Context<'_>,
+    sites: impl IntoIterator<Item = String>,
+) -> async_graphql::Result<()> {
+    let loader = ctx.data::<Loaded<HouseholdCounts>>()?;
+    loader.many(sites).await.map_err(db_error)?;
+    Ok(())
 }
 
 /// Loads the children of one parent through the request's loader.

@@ -166,19 +166,25 @@ async fn a_page_of_sites_counts_its_households_in_one_statement() {
     let db = demo_db_with(11, Some(12)).await;
     // What the register holds, counted here from the rows themselves.
     let mut expected = std::collections::BTreeMap::<String, i64>::new();
+    let mut moved_in = std::collections::BTreeMap::<String, i64>::new();
     for site in entity::site::Entity::find()
         .all(&db.db)
         .await
         .expect("sites")
     {
-        expected.insert(site.code, 0);
+        expected.insert(site.code.clone(), 0);
+        moved_in.insert(site.code, 0);
     }
+    let by = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).expect("date");
     for h in entity::household::Entity::find()
         .order_by_asc(entity::household::Column::Code)
         .all(&db.db)
         .await
         .expect("households")
     {
+        if h.moved_in_on.is_some_and(|d| d <= by) {
+            *moved_in.entry(h.site_code.clone()).or_default() += 1;
+        }
         *expected.entry(h.site_code).or_default() += 1;
     }
     assert_eq!(expected.len(), 12);
@@ -204,6 +210,33 @@ async fn a_page_of_sites_counts_its_households_in_one_statement() {
     // cache generations the request reads before anything else: the count is keyed by those,
     // not by a second read of them.
     assert!(large <= 3, "12 sites' counts took {large} statements");
+
+    // A filtered count beside the bare one is answered by its own list, site by site; the bare
+    // counts are still the page's.
+    let q = r#"{ sites(first: 12) { nodes { code households { totalCount }
+        moved: households(filter: { movedIn: true, asOf: "2030-01-01" }) { totalCount } } } }"#;
+    let data = app.data(q, json!({})).await;
+    let both: Vec<(String, i64, i64)> = data["sites"]["nodes"]
+        .as_array()
+        .expect("sites")
+        .iter()
+        .map(|s| {
+            (
+                s["code"].as_str().expect("code").to_owned(),
+                s["households"]["totalCount"].as_i64().expect("count"),
+                s["moved"]["totalCount"].as_i64().expect("moved"),
+            )
+        })
+        .collect();
+    let wanted: Vec<(String, i64, i64)> = expected
+        .iter()
+        .map(|(code, n)| (code.clone(), *n, moved_in[&code[..]]))
+        .collect();
+    assert_eq!(both, wanted);
+    assert!(
+        wanted.iter().any(|(_, all, moved)| moved < all) && wanted.iter().any(|w| w.2 > 0),
+        "the demo moves some households in and not others: {wanted:?}"
+    );
 }
 
 /// Q3's page as the benchmark's Q3sql row runs it: the statements without the server.

@@ -227,14 +227,44 @@ pub(super) async fn list_sites(
     page: PageArgs,
 ) -> Result<Conn<ResettlementSite>> {
     let scope = super::super::access::scope(ctx).await?;
-    fetch_connection(
+    let conn = fetch_connection(
         ctx,
         page,
         |db, req| async move { reg::sites(&db, &scope, &filter, &req).await },
         |s| s.code.clone(),
         ResettlementSite::from,
     )
-    .await
+    .await?;
+    if counts_households(&ctx.look_ahead()) {
+        let codes: Vec<String> = conn.items().map(|s| s.0.code.clone()).collect();
+        if !codes.is_empty() {
+            loaders::prefetch_household_counts(ctx, codes).await?;
+        }
+    }
+    Ok(conn)
+}
+
+/// Whether the rows of a page of sites ask for their households as a count alone (no filter,
+/// no records), the one way [`ResettlementSite::households`] answers from the grouped count:
+/// the page then counts all its sites at once, before its rows ask one by one.
+fn counts_households(look: &async_graphql::Lookahead<'_>) -> bool {
+    let asked: Vec<async_graphql::SelectionField<'_>> = [
+        look.field("nodes").field("households"),
+        look.field("edges").field("node").field("households"),
+    ]
+    .iter()
+    .flat_map(|households| households.selection_fields())
+    .collect();
+    !asked.is_empty()
+        && asked.iter().all(|households| {
+            let unfiltered = households
+                .arguments()
+                .is_ok_and(|args| args.iter().all(|(name, _)| name.as_str() != "filter"));
+            let records = households
+                .selection_set()
+                .any(|f| matches!(f.name(), "edges" | "nodes" | "pageInfo"));
+            unfiltered && !records
+        })
 }
 
 /// Site queries.
