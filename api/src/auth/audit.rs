@@ -4,29 +4,63 @@
 use super::Principal;
 use crate::domain::audit::Actor;
 use sea_orm::{ConnectionTrait, DbErr};
-use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 /// The records a request has read unmasked, gathered while it runs.
 #[derive(Debug, Default)]
 pub struct ReadAudit {
-    read: Mutex<BTreeSet<(&'static str, String)>>,
+    /// In the order noted, a record once per field shown; put in order once, when taken.
+    read: Mutex<Vec<(&'static str, String)>>,
 }
 
 impl ReadAudit {
-    /// Notes that `entity` `key` was shown unmasked (once per record, however many fields).
+    /// Notes that `entity` `key` was shown unmasked.
     pub fn note(&self, entity: &'static str, key: &str) {
         if let Ok(mut read) = self.read.lock() {
-            read.insert((entity, key.to_owned()));
+            read.push((entity, key.to_owned()));
         }
     }
 
-    /// The records noted so far, by kind, then key.
+    /// The records noted so far, each once (however many of its fields were shown), by kind,
+    /// then key.
     pub fn take(&self) -> Vec<(&'static str, String)> {
-        self.read
+        let mut read = self
+            .read
             .lock()
-            .map(|mut r| std::mem::take(&mut *r).into_iter().collect())
-            .unwrap_or_default()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        read.sort_unstable();
+        read.dedup();
+        read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReadAudit;
+
+    #[test]
+    fn each_record_is_taken_once_by_kind_then_key() {
+        let audit = ReadAudit::default();
+        for (entity, key) in [
+            ("member", "2"),
+            ("household", "9"),
+            ("member", "1"),
+            ("member", "2"),
+            ("household", "9"),
+        ] {
+            audit.note(entity, key);
+        }
+        let taken = audit.take();
+        let expected = [("household", "9"), ("member", "1"), ("member", "2")];
+        assert_eq!(
+            taken
+                .iter()
+                .map(|(e, k)| (*e, k.as_str()))
+                .collect::<Vec<_>>(),
+            expected
+        );
+        assert!(audit.take().is_empty(), "taken twice");
     }
 }
 
