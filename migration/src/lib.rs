@@ -13,6 +13,7 @@ mod m20261205_000007_change_log;
 mod m20261205_000008_webhooks;
 mod m20261206_000009_change_log_joins;
 mod m20261206_000010_reporting_periods;
+mod m20261207_000011_audit_keys_lz4;
 
 mod change_log_triggers;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000008_webhooks::Migration),
             Box::new(m20261206_000009_change_log_joins::Migration),
             Box::new(m20261206_000010_reporting_periods::Migration),
+            Box::new(m20261207_000011_audit_keys_lz4::Migration),
         ]
     }
 }

@@ -684,3 +684,60 @@ async fn each_township_writes_the_fields_it_owns_and_no_other() {
     .await;
     assert_eq!(code, "OK", "{message}");
 }
+
+#[tokio::test]
+async fn read_entries_compress_their_key_lists_with_lz4_where_the_server_can() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = TestApp::with_fixture("indicators").await;
+    let page = "{ households(first: 10) { nodes { code headName } } }";
+    let data = app.data(page, json!({})).await;
+    let shown: Vec<String> = data["households"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|h| h["code"].as_str().expect("code").to_owned())
+        .collect();
+    assert!(!shown.is_empty());
+    let db = &app.db.db;
+    let backend = db.get_database_backend();
+    let one = |sql: &str| {
+        let sql = sql.to_owned();
+        async move {
+            db.query_one_raw(Statement::from_string(backend, sql.clone()))
+                .await
+                .expect(&sql)
+                .expect("a row")
+        }
+    };
+    // The entry the page was audited with lists its keys, on every database.
+    let listed = one(
+        "SELECT entity_keys FROM audit_log WHERE entity = 'household' \
+         AND entity_keys IS NOT NULL ORDER BY id DESC LIMIT 1",
+    )
+    .await
+    .try_get::<String>("", "entity_keys")
+    .expect("keys");
+    let keys: Vec<String> = serde_json::from_str(&listed).expect("a JSON list");
+    assert_eq!(keys, shown);
+    if !app.db.is_postgres() {
+        return;
+    }
+    // What the server offers decides what the column uses: LZ4 where the server was built with
+    // it, else the server's default.
+    let offers_lz4 = db
+        .execute_unprepared("SET default_toast_compression = lz4")
+        .await
+        .is_ok();
+    let method = one(
+        "SELECT CAST(attcompression AS TEXT) AS m FROM pg_attribute \
+         WHERE attrelid = CAST('audit_log' AS regclass) AND attname = 'entity_keys'",
+    )
+    .await
+    .try_get::<String>("", "m")
+    .expect("compression");
+    assert_eq!(
+        method,
+        if offers_lz4 { "l" } else { "" },
+        "offers lz4: {offers_lz4}"
+    );
+}
