@@ -35,6 +35,28 @@ impl ReadAudit {
     }
 }
 
+impl Principal {
+    /// The principal as the audit log names it.
+    pub fn actor(&self) -> Actor<'_> {
+        Actor {
+            actor: &self.actor,
+            role: self.role.as_str(),
+            area_code: &self.area_code,
+        }
+    }
+}
+
+/// Records the unmasked reads `records` of `who` (see [`crate::domain::audit::record_reads`]).
+pub async fn record_reads<C: ConnectionTrait>(
+    db: &C,
+    who: &Principal,
+    request_id: &str,
+    purpose: Option<&str>,
+    records: &[(&'static str, String)],
+) -> Result<(), DbErr> {
+    crate::domain::audit::record_reads(db, &who.actor(), request_id, purpose, records).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::ReadAudit;
@@ -62,26 +84,4 @@ mod tests {
         );
         assert!(audit.take().is_empty(), "taken twice");
     }
-}
-
-impl Principal {
-    /// The principal as the audit log names it.
-    pub fn actor(&self) -> Actor<'_> {
-        Actor {
-            actor: &self.actor,
-            role: self.role.as_str(),
-            area_code: &self.area_code,
-        }
-    }
-}
-
-/// Records the unmasked reads `records` of `who` (see [`crate::domain::audit::record_reads`]).
-pub async fn record_reads<C: ConnectionTrait>(
-    db: &C,
-    who: &Principal,
-    request_id: &str,
-    purpose: Option<&str>,
-    records: &[(&'static str, String)],
-) -> Result<(), DbErr> {
-    crate::domain::audit::record_reads(db, &who.actor(), request_id, purpose, records).await
 }

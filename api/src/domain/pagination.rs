@@ -161,7 +161,8 @@ where
     K: Ord + FromStr,
 {
     let total = Total::Known(items.len() as u64);
-    items.sort_by_key(|a| key(a));
+    // Each item's key is made once (a key may be an owned copy, as an ID number is).
+    items.sort_by_cached_key(|a| key(a));
     // A cursor that is no key of this kind lies outside every key: nothing is in range.
     let start = match &req.after {
         None => Some(0),

@@ -14,7 +14,13 @@ use sea_orm::DatabaseConnection;
 
 /// One entry of the audit log: a write (with the record before and after) or a read of
 /// unmasked personal data (with its stated purpose). Entries are never changed or removed.
-pub struct AuditEntry(pub audit_log::Model);
+pub struct AuditEntry(pub std::sync::Arc<audit_log::Model>);
+
+impl From<audit_log::Model> for AuditEntry {
+    fn from(model: audit_log::Model) -> Self {
+        Self(model.into())
+    }
+}
 
 /// One entry of the audit log: a write (with the record before and after) or a read of
 /// unmasked personal data (with its stated purpose). Entries are never changed or removed.
@@ -157,6 +163,6 @@ impl AuditQuery {
                 page.total = Total::Known(0);
             }
         }
-        Ok(connection(page, |e| e.id.to_string(), AuditEntry))
+        Ok(connection(page, |e| e.id.to_string(), AuditEntry::from))
     }
 }

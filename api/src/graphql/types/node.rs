@@ -232,7 +232,7 @@ async fn resolve_one(
             .map(|h| Node::Household(Household(h))),
         Kind::Member => loaders::one::<member::Entity>(ctx, key)
             .await?
-            .map(|m| Node::Member(Member(m.into()))),
+            .map(|m| Node::Member(Member(m))),
         Kind::Employment => fetched
             .employments
             .get(key)
@@ -244,7 +244,7 @@ async fn resolve_one(
         // The audit log is for admins, and an admin reads the entries of its own subtree.
         Kind::AuditEntry => match (fetched.audit.get(key), acc.principal()) {
             (Some(entry), Some(p)) if p.role == Role::Admin => {
-                Some(Node::AuditEntry(AuditEntry(entry.clone())))
+                Some(Node::AuditEntry(AuditEntry::from(entry.clone())))
             }
             _ => None,
         },
