@@ -11,37 +11,30 @@ use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Sets the compression of `audit_log.entity_keys`, or leaves it as it is where the server
-/// cannot (the reason is logged by the server as a notice).
-fn set_compression(method: &str) -> String {
-    format!(
+/// Sets the compression of `audit_log.entity_keys` on PostgreSQL, or leaves it as it is where
+/// the server cannot (the server logs the reason as a notice); SQLite has no such setting.
+async fn set_compression(manager: &SchemaManager<'_>, method: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let sql = format!(
         "DO $$ BEGIN \
            ALTER TABLE audit_log ALTER COLUMN entity_keys SET COMPRESSION {method}; \
          EXCEPTION WHEN feature_not_supported OR syntax_error OR invalid_parameter_value THEN \
            RAISE NOTICE 'audit_log.entity_keys keeps its compression: %', SQLERRM; \
          END $$"
-    )
+    );
+    manager.get_connection().execute_unprepared(&sql).await?;
+    Ok(())
 }
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared(&set_compression("lz4"))
-                .await?;
-        }
-        Ok(())
+        set_compression(manager, "lz4").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared(&set_compression("default"))
-                .await?;
-        }
-        Ok(())
+        set_compression(manager, "default").await
     }
 }

@@ -101,14 +101,14 @@ impl Access {
         let standing = self
             .standing
             .get_or_try_init(|| async {
-                let Some((standings, at)) = &self.known else {
-                    return Ok(Arc::new(unscoped::standing(&self.db, &p.area_code).await?));
-                };
-                if let Some(known) = standings.get(&p.area_code, *at) {
-                    return Ok(known);
+                let known = self.known.as_ref();
+                if let Some(found) = known.and_then(|(s, at)| s.get(&p.area_code, *at)) {
+                    return Ok(found);
                 }
                 let read = Arc::new(unscoped::standing(&self.db, &p.area_code).await?);
-                standings.put(&p.area_code, *at, read.clone());
+                if let Some((standings, at)) = known {
+                    standings.put(&p.area_code, *at, read.clone());
+                }
                 Ok::<_, DbErr>(read)
             })
             .await?;

@@ -239,10 +239,15 @@ impl<T: OutputType> Edge<T> {
 /// Whether the connection being resolved asks for its records (`edges`, `nodes`, or `pageInfo`,
 /// whose cursors are record keys), not only for `totalCount`.
 pub fn selects_records(ctx: &Context<'_>) -> bool {
-    let selection = ctx.look_ahead();
+    asks_records(&ctx.look_ahead())
+}
+
+/// Whether `connection`, a connection field's selection, asks for its records (see
+/// [`selects_records`]).
+pub fn asks_records(connection: &async_graphql::Lookahead<'_>) -> bool {
     ["edges", "nodes", "pageInfo"]
         .iter()
-        .any(|f| selection.field(f).exists())
+        .any(|f| connection.field(f).exists())
 }
 
 /// Validates the page arguments, fetches one page with `fetch`, and builds its connection.

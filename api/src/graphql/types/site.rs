@@ -3,7 +3,9 @@
 use super::super::enums::{Placement, SiteSetting, WorkCategory};
 use super::super::indicators::{indicator_set, IndicatorSet};
 use super::super::loaders::{self, role};
-use super::super::pagination::{connection, fetch_connection, page_request, Conn, PageArgs};
+use super::super::pagination::{
+    asks_records, connection, fetch_connection, page_request, Conn, PageArgs,
+};
 use super::super::scalars::{date, Date};
 use super::area::Area;
 use super::household::{list_households, Household, HouseholdFilterInput};
@@ -256,14 +258,11 @@ fn counts_households(look: &async_graphql::Lookahead<'_>) -> bool {
     .flat_map(|households| households.selection_fields())
     .collect();
     !asked.is_empty()
-        && asked.iter().all(|households| {
+        && asked.into_iter().all(|households| {
             let unfiltered = households
                 .arguments()
                 .is_ok_and(|args| args.iter().all(|(name, _)| name.as_str() != "filter"));
-            let records = households
-                .selection_set()
-                .any(|f| matches!(f.name(), "edges" | "nodes" | "pageInfo"));
-            unfiltered && !records
+            unfiltered && !asks_records(&households.into())
         })
 }
 
