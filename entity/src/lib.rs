@@ -11,5 +11,6 @@ pub mod enums;
 pub mod homestead;
 pub mod household;
 pub mod member;
+pub mod positional;
 pub mod site;
 pub mod site_work;

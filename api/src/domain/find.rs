@@ -6,6 +6,7 @@
 //! of the GraphQL layer batch their keys into these functions.
 
 use super::scope::Scope;
+use entity::positional::{ByPosition, Positional};
 use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
 use sea_orm::sea_query::postgres_array::NotU8;
 use sea_orm::{
@@ -15,7 +16,7 @@ use sea_orm::{
 use std::collections::HashSet;
 
 /// A kind of record reached by its key.
-pub trait Keyed: EntityTrait {
+pub trait Keyed: EntityTrait<Model: ByPosition> {
     /// The key's type.
     type Key: Clone + Eq + std::hash::Hash + Into<sea_orm::Value> + NotU8 + Send + Sync;
     /// The key's column.
@@ -43,11 +44,13 @@ where
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    E::find()
+    let rows = E::find()
         .filter(crate::db::key_in(db, E::key_column(), keys))
         .filter(E::visible(scope))
+        .into_model::<Positional<E::Model>>()
         .all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|Positional(m)| m).collect())
 }
 
 /// The record of `E` with this key, if `scope` lets it through.
@@ -72,11 +75,13 @@ where
     if parents.is_empty() {
         return Ok(Vec::new());
     }
-    E::find()
+    let rows = E::find()
         .filter(crate::db::key_in(db, E::parent_column(), parents))
         .filter(E::visible(scope))
+        .into_model::<Positional<E::Model>>()
         .all(db)
-        .await
+        .await?;
+    Ok(rows.into_iter().map(|Positional(m)| m).collect())
 }
 
 /// Those of `codes` that name areas in the scope's subtree (the names of the ancestors above it

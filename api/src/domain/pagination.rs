@@ -2,6 +2,7 @@
 //! reading backward, before the first key seen), so a page costs one indexed range scan however
 //! deep the client reads.
 
+use entity::positional::{ByPosition, Positional};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -100,7 +101,7 @@ pub async fn keyset_page<E, C>(
     req: &PageRequest,
 ) -> Result<Page<E::Model>, DbErr>
 where
-    E: EntityTrait,
+    E: EntityTrait<Model: ByPosition>,
     C: ConnectionTrait,
 {
     let backend = db.get_database_backend();
@@ -140,7 +141,14 @@ where
     } else {
         query.order_by_asc(key)
     };
-    let mut items = query.limit(req.size + 1).all(db).await?;
+    let mut items: Vec<E::Model> = query
+        .limit(req.size + 1)
+        .into_model::<Positional<E::Model>>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|Positional(m)| m)
+        .collect();
     let more = items.len() as u64 > req.size;
     items.truncate(req.size as usize);
     if req.backward {

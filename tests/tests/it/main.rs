@@ -33,6 +33,7 @@ mod relay;
 mod replicas;
 mod response_cache;
 mod rollup;
+mod rows;
 mod schema;
 mod statements;
 mod subscriptions;
