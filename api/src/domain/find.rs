@@ -13,7 +13,7 @@ use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A kind of record reached by its key.
 pub trait Keyed: EntityTrait<Model: ByPosition> {
@@ -82,6 +82,67 @@ where
         .all(db)
         .await?;
     Ok(rows.into_iter().map(|Positional(m)| m).collect())
+}
+
+/// A member with the employments of theirs a scope lets through.
+pub type MemberWithEmployments = (member::Model, Vec<employment::Model>);
+
+/// The members under these households that `scope` lets through, each with their employments
+/// that `scope` lets through, in one statement: the members' rows joined to their employments
+/// (`LEFT JOIN`, so a member without any is read too), each model read by position.
+pub async fn members_with_employments<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    households: &[String],
+) -> Result<Vec<MemberWithEmployments>, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, JoinType};
+    use sea_orm::{Iterable, QueryTrait};
+    if households.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut select = member::Entity::find()
+        .filter(crate::db::key_in(
+            db,
+            member::Column::HouseholdCode,
+            households,
+        ))
+        .filter(member::Entity::visible(scope))
+        .into_query();
+    select
+        .columns(employment::Column::iter().map(|c| (employment::Entity, c)))
+        .join(
+            JoinType::LeftJoin,
+            employment::Entity,
+            Condition::all()
+                .add(
+                    Expr::col((employment::Entity, employment::Column::MemberIdNumber))
+                        .equals((member::Entity, member::Column::IdNumber)),
+                )
+                .add(employment::Entity::visible(scope)),
+        );
+    let rows = db.query_all(&select).await?;
+    let width = <member::Model as ByPosition>::COLUMNS.len();
+    let mut members: Vec<MemberWithEmployments> = Vec::new();
+    // A member with several employments comes in several rows: read once, by ID number.
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for row in &rows {
+        let id: String = row.try_get_by_index(0)?;
+        let index = match at.get(&id) {
+            Some(&index) => index,
+            None => {
+                members.push((member::Model::decode(row)?, Vec::new()));
+                at.insert(id, members.len() - 1);
+                members.len() - 1
+            }
+        };
+        // No employment joined: its key, never null in a stored row, is.
+        if row.try_get_by_index::<Option<i64>>(width)?.is_some() {
+            members[index]
+                .1
+                .push(employment::Model::decode_from(row, width)?);
+        }
+    }
+    Ok(members)
 }
 
 /// Those of `codes` that name areas in the scope's subtree (the names of the ancestors above it

@@ -212,19 +212,52 @@ impl<T: Loader<String>> Loaded<T> {
         Ok(found)
     }
 
-    /// The values for `keys` there are, in one batch.
+    /// The values for `keys` there are, in one batch. The batch is whole already, so it is
+    /// loaded at once, not queued behind the loader's delay, and kept here only: the rows of
+    /// the page that asked for it find their answers beside the loader.
     pub async fn many(
         &self,
         keys: impl IntoIterator<Item = String>,
     ) -> Result<HashMap<String, T::Value>, T::Error> {
-        let keys: Vec<String> = keys.into_iter().collect();
-        let found = self.loader.load_many(keys.iter().cloned()).await?;
+        let mut found = HashMap::new();
+        let mut unknown: Vec<String> = {
+            let known = self.read();
+            keys.into_iter()
+                .filter(|key| match known.get(key) {
+                    Some(value) => {
+                        if let Some(value) = value {
+                            found.insert(key.clone(), value.clone());
+                        }
+                        false
+                    }
+                    None => true,
+                })
+                .collect()
+        };
+        unknown.sort_unstable();
+        unknown.dedup();
+        if unknown.is_empty() {
+            return Ok(found);
+        }
+        let mut loaded = self.loader.loader().load(&unknown).await?;
         let mut known = self.write();
-        for key in keys {
-            let value = found.get(&key).cloned();
+        for key in unknown {
+            let value = loaded.remove(&key);
+            if let Some(value) = &value {
+                found.insert(key.clone(), value.clone());
+            }
             known.insert(key, value);
         }
         Ok(found)
+    }
+
+    /// Keeps answers read with another kind's batch as this loader's; an answer already given
+    /// for a key stays.
+    fn keep(&self, answers: impl IntoIterator<Item = (String, Option<T::Value>)>) {
+        let mut known = self.write();
+        for (key, value) in answers {
+            known.entry(key).or_insert(value);
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Option<T::Value>>> {
@@ -399,6 +432,51 @@ where
         .await
         .map_err(db_error)?
         .unwrap_or_default())
+}
+
+/// Loads the members of these households and the members' employments in one statement, and
+/// keeps both for the request as the answers of the members' and the employments' loaders.
+pub async fn prefetch_members_with_employments(
+    ctx: &Context<'_>,
+    households: impl IntoIterator<Item = String>,
+) -> async_graphql::Result<()> {
+    let members = ctx.data::<Loaded<GroupedBy<member::Entity>>>()?;
+    let employments = ctx.data::<Loaded<GroupedBy<employment::Entity>>>()?;
+    let mut households: Vec<String> = {
+        let known = members.read();
+        households
+            .into_iter()
+            .filter(|h| !known.contains_key(h))
+            .collect()
+    };
+    households.sort_unstable();
+    households.dedup();
+    if households.is_empty() {
+        return Ok(());
+    }
+    // Read where the members' loader reads, with its caller's scope.
+    let GroupedBy { db, access, .. } = members.loader.loader();
+    let scope = access.scope().await.map_err(|e| db_error(Arc::new(e)))?;
+    let rows = find::members_with_employments(db, &scope, &households)
+        .await
+        .map_err(|e| db_error(Arc::new(e)))?;
+    // Every household and every member gets an answer, an empty one when it has nothing.
+    let mut by_household: HashMap<String, Vec<Arc<member::Model>>> =
+        households.into_iter().map(|h| (h, Vec::new())).collect();
+    let mut by_member = Vec::with_capacity(rows.len());
+    for (member, jobs) in rows {
+        by_member.push((
+            member.id_number.clone(),
+            Some(jobs.into_iter().map(Arc::new).collect()),
+        ));
+        by_household
+            .entry(member.household_code.clone())
+            .or_default()
+            .push(Arc::new(member));
+    }
+    members.keep(by_household.into_iter().map(|(h, m)| (h, Some(m))));
+    employments.keep(by_member);
+    Ok(())
 }
 
 /// Loads the records of `E` with these keys in one statement and keeps them for the request:

@@ -117,3 +117,119 @@ async fn every_kind_of_record_reads_the_same_by_position_as_by_name() {
     assert!(filled.contains(&(false, true, true)), "{filled:?}");
     same("audit entries", audit);
 }
+
+/// What a page of households shows of each household's members and their employments:
+/// household code → member ID numbers in the order shown → each member's employment IDs.
+type Shown = Vec<(String, Vec<(String, Vec<i64>)>)>;
+
+fn shown(data: &serde_json::Value) -> Shown {
+    let list = |v: &serde_json::Value| v["nodes"].as_array().cloned().unwrap_or_default();
+    list(&data["households"])
+        .iter()
+        .map(|h| {
+            let members = list(&h["members"])
+                .iter()
+                .map(|m| {
+                    let mut jobs: Vec<i64> = list(&m["employments"])
+                        .iter()
+                        .map(|e| e["recordId"].as_str().unwrap().parse().unwrap())
+                        .collect();
+                    jobs.sort_unstable();
+                    (m["idNumber"].as_str().unwrap().to_owned(), jobs)
+                })
+                .collect();
+            (h["code"].as_str().unwrap().to_owned(), members)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_page_reads_its_members_with_their_employments_as_the_register_holds_them() {
+    use anju::auth::Role;
+    use sea_orm::QueryFilter;
+    let db = TestDb::new().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    anju_demo::write_csv(
+        &anju_demo::DemoOptions {
+            households: 150,
+            seed: 5,
+            ..anju_demo::DemoOptions::default()
+        },
+        dir.path(),
+    )
+    .expect("demo");
+    anju::register::import_dir(&db.db, dir.path())
+        .await
+        .expect("import demo");
+    // What the register holds, read table by table.
+    let members = member::Entity::find().all(&db.db).await.unwrap();
+    let jobs = employment::Entity::find().all(&db.db).await.unwrap();
+    let held = |household: &str| -> Vec<(String, Vec<i64>)> {
+        let mut ms: Vec<(String, Vec<i64>)> = members
+            .iter()
+            .filter(|m| m.household_code == household)
+            .map(|m| {
+                let mut ids: Vec<i64> = jobs
+                    .iter()
+                    .filter(|e| e.member_id_number == m.id_number)
+                    .map(|e| e.id)
+                    .collect();
+                ids.sort_unstable();
+                (m.id_number.clone(), ids)
+            })
+            .collect();
+        ms.sort();
+        ms
+    };
+    let first = household::Entity::find()
+        .order_by_asc(household::Column::Code)
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let township = site::Entity::find()
+        .filter(sea_orm::ColumnTrait::eq(
+            &site::Column::Code,
+            &first.site_code,
+        ))
+        .one(&db.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .township_code;
+    let app = crate::support::TestApp::spawn_on(db).await;
+    let q = r#"{ households(first: 100) { nodes { code
+        members(first: 100) { nodes { idNumber employments(first: 100) { nodes { recordId } } } } } } }"#;
+    let admin = app.admin_token().await;
+    let officer = app.token(Role::Officer, &township, None).await;
+    // The officer sees ID numbers masked: their households are compared by how many members
+    // each has and which employments.
+    let jobs_of = |members: &[(String, Vec<i64>)]| {
+        let mut all: Vec<i64> = members.iter().flat_map(|(_, j)| j.clone()).collect();
+        all.sort_unstable();
+        (members.len(), all)
+    };
+    for (token, unmasked) in [(&admin, true), (&officer, false)] {
+        let body = app.query_as(Some(token), q, serde_json::json!({})).await;
+        assert!(body["errors"].is_null(), "{body}");
+        let page = shown(&body["data"]);
+        assert!(!page.is_empty());
+        for (code, members) in &page {
+            let expected = held(code);
+            if unmasked {
+                assert_eq!(members, &expected, "household {code}");
+            } else {
+                assert_eq!(jobs_of(members), jobs_of(&expected), "household {code}");
+            }
+        }
+        // The page holds members without employments, with one, and with several.
+        let counts: Vec<usize> = page
+            .iter()
+            .flat_map(|(_, ms)| ms.iter().map(|(_, jobs)| jobs.len()))
+            .collect();
+        for n in [0, 1] {
+            assert!(counts.contains(&n), "no member with {n} employments");
+        }
+        assert!(counts.iter().any(|&n| n > 1), "no member with several");
+    }
+}

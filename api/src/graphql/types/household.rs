@@ -18,7 +18,7 @@ use crate::domain::pagination::memory_page;
 use crate::domain::register::{self as reg, HomesteadStatus as DomStatus, HouseholdFilter};
 use async_graphql::{Context, InputObject, Object, Result, ID};
 use chrono::{DateTime, Utc};
-use entity::{area, employment, homestead, household, member, site};
+use entity::{area, homestead, household, member, site};
 
 /// Record kinds as the audit log names them.
 const HOUSEHOLD: &str = "household";
@@ -278,12 +278,10 @@ async fn prefetch_households(ctx: &Context<'_>, conn: &Conn<Household>) -> Resul
         Ok(())
     };
     let members = async {
-        if selects(&look, &["members"]) {
-            let by_household = loaders::prefetch_children::<member::Entity>(ctx, codes()).await?;
-            if selects(&look, &["members", "employments"]) {
-                let ids = by_household.values().flatten().map(|m| m.id_number.clone());
-                loaders::prefetch_children::<employment::Entity>(ctx, ids).await?;
-            }
+        if selects(&look, &["members", "employments"]) {
+            loaders::prefetch_members_with_employments(ctx, codes()).await?;
+        } else if selects(&look, &["members"]) {
+            loaders::prefetch_children::<member::Entity>(ctx, codes()).await?;
         }
         if selects(&look, &["homesteads"]) {
             let by_household =
