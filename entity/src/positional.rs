@@ -7,7 +7,7 @@
 //! select is decoded here by position instead. The order each model is decoded in is checked
 //! against its `Column` enum by this module's tests.
 
-use sea_orm::{DbErr, FromQueryResult, QueryResult};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryResult, Select};
 
 /// A model that can be decoded from a row of its entity's `find()` by column position.
 pub trait ByPosition: Sized {
@@ -40,6 +40,17 @@ impl<M: ByPosition> FromQueryResult for Positional<M> {
         }
         M::decode(row).map(Positional)
     }
+}
+
+/// Runs `select`, a select of `E`'s own columns first (filters, joins and order may be added),
+/// and reads every row's model by position.
+pub async fn all<E, C>(select: Select<E>, db: &C) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait<Model: ByPosition>,
+    C: ConnectionTrait,
+{
+    let rows = select.into_model::<Positional<E::Model>>().all(db).await?;
+    Ok(rows.into_iter().map(|Positional(m)| m).collect())
 }
 
 macro_rules! by_position {

@@ -6,7 +6,7 @@
 //! of the GraphQL layer batch their keys into these functions.
 
 use super::scope::Scope;
-use entity::positional::{ByPosition, Positional};
+use entity::positional::{self, ByPosition};
 use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
 use sea_orm::sea_query::postgres_array::NotU8;
 use sea_orm::{
@@ -44,13 +44,10 @@ where
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = E::find()
+    let select = E::find()
         .filter(crate::db::key_in(db, E::key_column(), keys))
-        .filter(E::visible(scope))
-        .into_model::<Positional<E::Model>>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|Positional(m)| m).collect())
+        .filter(E::visible(scope));
+    positional::all(select, db).await
 }
 
 /// The record of `E` with this key, if `scope` lets it through.
@@ -75,13 +72,10 @@ where
     if parents.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = E::find()
+    let select = E::find()
         .filter(crate::db::key_in(db, E::parent_column(), parents))
-        .filter(E::visible(scope))
-        .into_model::<Positional<E::Model>>()
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|Positional(m)| m).collect())
+        .filter(E::visible(scope));
+    positional::all(select, db).await
 }
 
 /// A member with the employments of theirs a scope lets through.

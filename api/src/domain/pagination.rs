@@ -2,7 +2,7 @@
 //! reading backward, before the first key seen), so a page costs one indexed range scan however
 //! deep the client reads.
 
-use entity::positional::{ByPosition, Positional};
+use entity::positional::{self, ByPosition};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -141,14 +141,7 @@ where
     } else {
         query.order_by_asc(key)
     };
-    let mut items: Vec<E::Model> = query
-        .limit(req.size + 1)
-        .into_model::<Positional<E::Model>>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|Positional(m)| m)
-        .collect();
+    let mut items = positional::all(query.limit(req.size + 1), db).await?;
     let more = items.len() as u64 > req.size;
     items.truncate(req.size as usize);
     if req.backward {

@@ -81,18 +81,25 @@ where
     ) -> Result<HashMap<String, Vec<Arc<E::Model>>>, Self::Error> {
         let scope = self.access.scope().await?;
         let rows = find::by_parents::<E, _>(&self.db, &scope, keys).await?;
-        // Every parent gets an entry, an empty one when it has no children, so the request's
-        // loader remembers that too and never asks again.
-        let mut groups: HashMap<String, Vec<Arc<E::Model>>> =
-            keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-        for row in rows {
-            groups
-                .entry(E::parent(&row))
-                .or_default()
-                .push(Arc::new(row));
-        }
-        Ok(groups)
+        Ok(grouped::<E>(keys.iter().cloned(), rows))
     }
+}
+
+/// Children by parent. Every parent of `parents` gets an entry, an empty one when it has no
+/// children, so the request's loader remembers that too and never asks again.
+fn grouped<E: Child>(
+    parents: impl IntoIterator<Item = String>,
+    rows: impl IntoIterator<Item = E::Model>,
+) -> HashMap<String, Vec<Arc<E::Model>>> {
+    let mut groups: HashMap<String, Vec<Arc<E::Model>>> =
+        parents.into_iter().map(|p| (p, Vec::new())).collect();
+    for row in rows {
+        groups
+            .entry(E::parent(&row))
+            .or_default()
+            .push(Arc::new(row));
+    }
+    groups
 }
 
 /// Reads cache generation counters for a request, all the keys of a batch in one round trip.
@@ -219,23 +226,7 @@ impl<T: Loader<String>> Loaded<T> {
         &self,
         keys: impl IntoIterator<Item = String>,
     ) -> Result<HashMap<String, T::Value>, T::Error> {
-        let mut found = HashMap::new();
-        let mut unknown: Vec<String> = {
-            let known = self.read();
-            keys.into_iter()
-                .filter(|key| match known.get(key) {
-                    Some(value) => {
-                        if let Some(value) = value {
-                            found.insert(key.clone(), value.clone());
-                        }
-                        false
-                    }
-                    None => true,
-                })
-                .collect()
-        };
-        unknown.sort_unstable();
-        unknown.dedup();
+        let (mut found, unknown) = self.split(keys);
         if unknown.is_empty() {
             return Ok(found);
         }
@@ -249,6 +240,29 @@ impl<T: Loader<String>> Loaded<T> {
             known.insert(key, value);
         }
         Ok(found)
+    }
+
+    /// Of `keys`, the answers already given (none for a key known to have none), and the keys
+    /// not asked yet, each once.
+    fn split(
+        &self,
+        keys: impl IntoIterator<Item = String>,
+    ) -> (HashMap<String, T::Value>, Vec<String>) {
+        let mut found = HashMap::new();
+        let mut unknown = Vec::new();
+        let known = self.read();
+        for key in keys {
+            match known.get(&key) {
+                Some(Some(value)) => {
+                    found.insert(key, value.clone());
+                }
+                Some(None) => {}
+                None => unknown.push(key),
+            }
+        }
+        unknown.sort_unstable();
+        unknown.dedup();
+        (found, unknown)
     }
 
     /// Keeps answers read with another kind's batch as this loader's; an answer already given
@@ -442,15 +456,7 @@ pub async fn prefetch_members_with_employments(
 ) -> async_graphql::Result<()> {
     let members = ctx.data::<Loaded<GroupedBy<member::Entity>>>()?;
     let employments = ctx.data::<Loaded<GroupedBy<employment::Entity>>>()?;
-    let mut households: Vec<String> = {
-        let known = members.read();
-        households
-            .into_iter()
-            .filter(|h| !known.contains_key(h))
-            .collect()
-    };
-    households.sort_unstable();
-    households.dedup();
+    let (_, households) = members.split(households);
     if households.is_empty() {
         return Ok(());
     }
@@ -461,19 +467,16 @@ pub async fn prefetch_members_with_employments(
         .await
         .map_err(|e| db_error(Arc::new(e)))?;
     // Every household and every member gets an answer, an empty one when it has nothing.
-    let mut by_household: HashMap<String, Vec<Arc<member::Model>>> =
-        households.into_iter().map(|h| (h, Vec::new())).collect();
+    let mut read = Vec::with_capacity(rows.len());
     let mut by_member = Vec::with_capacity(rows.len());
     for (member, jobs) in rows {
         by_member.push((
             member.id_number.clone(),
             Some(jobs.into_iter().map(Arc::new).collect()),
         ));
-        by_household
-            .entry(member.household_code.clone())
-            .or_default()
-            .push(Arc::new(member));
+        read.push(member);
     }
+    let by_household = grouped::<member::Entity>(households, read);
     members.keep(by_household.into_iter().map(|(h, m)| (h, Some(m))));
     employments.keep(by_member);
     Ok(())

@@ -460,20 +460,12 @@ async fn hand_counted_gaps_name_the_households_behind_them() {
 
 #[tokio::test]
 async fn every_part_of_every_figure_lists_what_it_counts_on_a_generated_county() {
-    let dir = tempfile::tempdir().unwrap();
-    anju_demo::write_csv(
-        &anju_demo::DemoOptions {
-            households: 300,
-            seed: 19,
-            ..anju_demo::DemoOptions::default()
-        },
-        dir.path(),
-    )
-    .unwrap();
-    let db = TestDb::new().await;
-    anju::register::import_dir(&db.db, dir.path())
-        .await
-        .expect("import the generated county");
+    let db = TestDb::with_demo(anju_demo::DemoOptions {
+        households: 300,
+        seed: 19,
+        ..anju_demo::DemoOptions::default()
+    })
+    .await;
     let app = TestApp::spawn_on(db).await;
     let token = app.admin_token().await;
     let register = Register::read(&app.db).await;

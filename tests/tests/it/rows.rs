@@ -1,7 +1,7 @@
 //! Records read by the position of their columns are the records their columns hold.
 
 use crate::support::TestDb;
-use entity::positional::{ByPosition, Positional};
+use entity::positional::{self, ByPosition};
 use entity::{area, audit_log, employment, homestead, household, member, site, site_work};
 use sea_orm::{DatabaseConnection, EntityTrait, QueryOrder};
 use std::fmt::Debug;
@@ -16,15 +16,9 @@ where
         .all(db)
         .await
         .expect("by name");
-    let by_position = E::find()
-        .order_by_asc(order)
-        .into_model::<Positional<E::Model>>()
-        .all(db)
+    let by_position = positional::all(E::find().order_by_asc(order), db)
         .await
-        .expect("by position")
-        .into_iter()
-        .map(|Positional(m)| m)
-        .collect();
+        .expect("by position");
     (by_name, by_position)
 }
 
@@ -35,20 +29,12 @@ fn same<M: PartialEq + Debug>(what: &str, (by_name, by_position): (Vec<M>, Vec<M
 
 #[tokio::test]
 async fn every_kind_of_record_reads_the_same_by_position_as_by_name() {
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    anju_demo::write_csv(
-        &anju_demo::DemoOptions {
-            households: 120,
-            seed: 11,
-            ..anju_demo::DemoOptions::default()
-        },
-        dir.path(),
-    )
-    .expect("demo");
-    anju::register::import_dir(&db.db, dir.path())
-        .await
-        .expect("import demo");
+    let db = TestDb::with_demo(anju_demo::DemoOptions {
+        households: 120,
+        seed: 11,
+        ..anju_demo::DemoOptions::default()
+    })
+    .await;
     // Audit rows with every optional column both empty and filled: a write (before and after,
     // no keys, no purpose) and a read (keys and purpose, no before or after).
     let who = anju::domain::audit::Actor {
@@ -147,20 +133,12 @@ fn shown(data: &serde_json::Value) -> Shown {
 async fn a_page_reads_its_members_with_their_employments_as_the_register_holds_them() {
     use anju::auth::Role;
     use sea_orm::QueryFilter;
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    anju_demo::write_csv(
-        &anju_demo::DemoOptions {
-            households: 150,
-            seed: 5,
-            ..anju_demo::DemoOptions::default()
-        },
-        dir.path(),
-    )
-    .expect("demo");
-    anju::register::import_dir(&db.db, dir.path())
-        .await
-        .expect("import demo");
+    let db = TestDb::with_demo(anju_demo::DemoOptions {
+        households: 150,
+        seed: 5,
+        ..anju_demo::DemoOptions::default()
+    })
+    .await;
     // What the register holds, read table by table.
     let members = member::Entity::find().all(&db.db).await.unwrap();
     let jobs = employment::Entity::find().all(&db.db).await.unwrap();

@@ -30,22 +30,13 @@ async fn demo_db(seed: u64) -> TestDb {
 
 /// A fresh database holding a generated demo of 150 households from `seed` on `sites` sites.
 async fn demo_db_with(seed: u64, sites: Option<usize>) -> TestDb {
-    let db = TestDb::new().await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    anju_demo::write_csv(
-        &anju_demo::DemoOptions {
-            households: 150,
-            seed,
-            sites,
-            ..anju_demo::DemoOptions::default()
-        },
-        dir.path(),
-    )
-    .expect("demo");
-    anju::register::import_dir(&db.db, dir.path())
-        .await
-        .expect("import demo");
-    db
+    TestDb::with_demo(anju_demo::DemoOptions {
+        households: 150,
+        seed,
+        sites,
+        ..anju_demo::DemoOptions::default()
+    })
+    .await
 }
 
 #[tokio::test]

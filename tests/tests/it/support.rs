@@ -39,6 +39,17 @@ impl TestDb {
         db
     }
 
+    /// A fresh database loaded from a generated demo county.
+    pub async fn with_demo(options: anju_demo::DemoOptions) -> TestDb {
+        let db = TestDb::new().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        anju_demo::write_csv(&options, dir.path()).expect("generate the demo county");
+        anju::register::import_dir(&db.db, dir.path())
+            .await
+            .expect("import the demo county");
+        db
+    }
+
     pub async fn new() -> TestDb {
         // Logs go through the test harness, which shows them for failing tests only.
         let _ = tracing_subscriber::fmt()
